@@ -1,0 +1,56 @@
+"""Reverse-mode differentiation over the IR.
+
+``vjp`` returns cotangent *nodes*: the gradient is an ordinary graph of primitives, so it
+can be optimised, compiled, and differentiated again. Fan-out accumulates with ``add``;
+integer/bool values, ``stop_gradient`` and primitives without a gradient rule cut the flow;
+sources the outputs do not depend on get ``None``.
+"""
+from compiler import primitives as P
+from compiler.ir import toposort
+
+
+def _float(node):
+    return node.dtype.kind == "f"
+
+
+def vjp(outputs, cotangents, sources, active=None):
+    """Cotangents of ``sources`` given ``cotangents`` of ``outputs``.
+
+    ``active(node)`` false makes a node a constant: the walk does not differentiate through
+    it (a tape's boundary). Returns a list with a node or ``None`` per source.
+    """
+    is_active = active or (lambda n: True)
+    order = toposort(outputs, stop=lambda n: not is_active(n))
+    source_ids = {id(s) for s in sources}
+    # only nodes on a path from a source carry gradient
+    reach = set()
+    for n in order:
+        if id(n) in source_ids or (is_active(n) and any(id(x) in reach for x in n.inputs)):
+            if _float(n):
+                reach.add(id(n))
+    ct = {}
+    for out, g in zip(outputs, cotangents):
+        if id(out) in reach and g is not None:
+            _accumulate(ct, out, g)
+    for n in reversed(order):
+        g = ct.get(id(n))
+        if g is None or not n.inputs or not is_active(n) or not n.prim.differentiable:
+            continue
+        if not any(id(x) in reach for x in n.inputs):
+            continue
+        grads = n.prim.vjp(g, n, *n.inputs, **n.params)
+        if len(grads) != len(n.inputs):
+            raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
+                               f"{len(n.inputs)} inputs")
+        for x, gx in zip(n.inputs, grads):
+            if gx is not None and id(x) in reach:
+                _accumulate(ct, x, gx)
+    return [ct.get(id(s)) for s in sources]
+
+
+def _accumulate(ct, x, g):
+    if g.shape != x.shape or g.dtype != x.dtype:
+        raise RuntimeError(f"gradient of {x.prim.name}: cotangent has shape {g.shape} "
+                           f"{g.dtype}, expected {x.shape} {x.dtype}")
+    prev = ct.get(id(x))
+    ct[id(x)] = g if prev is None else P.add(prev, g)

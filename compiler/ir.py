@@ -1,0 +1,142 @@
+"""The IR: nodes, leaves and graphs.
+
+Invariants:
+- A node is ``(prim, inputs, attrs, shape, dtype)``; shape is a tuple of ints and dtype a
+  ``numpy.dtype``. Nodes are immutable symbols compared by identity (never overload ``==``).
+- Leaves are graph inputs (``P.input``: values bound at run time) and scalar literals
+  (``P.literal``: a Python number in ``attrs``, part of the structural key).
+- ``attrs`` is a tuple of ``(name, value)`` pairs sorted by name, with hashable values, so
+  it can enter structural keys directly.
+- Every walk is iterative: graphs of 10^5 nodes must work.
+"""
+import numpy as np
+
+
+class Node:
+    __slots__ = ("prim", "inputs", "attrs", "shape", "dtype", "_sig", "__weakref__")
+
+    def __init__(self, prim, inputs, attrs, shape, dtype):
+        self.prim = prim
+        self.inputs = inputs
+        self.attrs = attrs
+        self.shape = shape
+        self.dtype = dtype
+        self._sig = None
+
+    @property
+    def params(self):
+        """attrs as a dict (for calling impl/vjp/lowering rules)."""
+        return dict(self.attrs)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def sig(self):
+        """The node's own structural signature (inputs excluded)."""
+        s = self._sig
+        if s is None:
+            s = self._sig = (self.prim.name, self.attrs, self.shape, self.dtype.str)
+        return s
+
+    def __repr__(self):
+        a = ", ".join(f"{k}={v!r}" for k, v in self.attrs)
+        return (f"Node({self.prim.name}{', ' + a if a else ''}, shape={self.shape}, "
+                f"dtype={self.dtype})")
+
+
+def freeze_attrs(attrs):
+    """Canonical attrs tuple from a dict (values must already be hashable)."""
+    return tuple(sorted(attrs.items())) if attrs else ()
+
+
+def toposort(outputs, stop=None):
+    """Nodes reachable from ``outputs`` in dependency order (inputs first), iteratively.
+
+    ``stop(node)`` true makes a node a leaf of the walk: it is listed but its inputs are
+    not visited.
+    """
+    order, seen = [], set()
+    stack = [(n, False) for n in reversed(outputs)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        if stop is None or not stop(node):
+            for x in reversed(node.inputs):
+                if id(x) not in seen:
+                    stack.append((x, False))
+    return order
+
+
+class Graph:
+    """Outputs computed from an ordered list of input leaves.
+
+    ``inputs`` are the nodes whose values are bound at run time, in call order; any node
+    may serve as an input (a forward value already known), and the walk stops there.
+    """
+
+    def __init__(self, inputs, outputs):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        pos = {id(n): i for i, n in enumerate(self.inputs)}
+        self.nodes = toposort(self.outputs, stop=lambda n: id(n) in pos)
+        missing = [n for n in self.nodes
+                   if not n.inputs and id(n) not in pos and n.prim.name == "input"]
+        if missing:
+            raise ValueError(f"graph: {len(missing)} input leaf(s) reachable from the outputs "
+                             f"are not bound, first {missing[0]!r}")
+        self._key = None
+
+    @property
+    def key(self):
+        """Canonical structural key: primitives, attrs, wiring, shapes, dtypes."""
+        if self._key is None:
+            index, rows = {}, []
+            bound = {id(n): i for i, n in enumerate(self.inputs)}
+            for i, n in enumerate(self.nodes):
+                index[id(n)] = i
+                if id(n) in bound:
+                    rows.append(("arg", bound[id(n)], n.shape, n.dtype.str))
+                else:
+                    rows.append((n.sig, tuple(index[id(x)] for x in n.inputs)))
+            outs = tuple(index[id(o)] for o in self.outputs)
+            self._key = (tuple(rows), outs)
+        return self._key
+
+    def __repr__(self):
+        return format_graph(self)
+
+
+def format_graph(graph):
+    """Readable listing, one node a line: ``%3 = mul(%1, %2) : (4,) float32``."""
+    names, lines = {}, []
+    bound = {id(n): i for i, n in enumerate(graph.inputs)}
+    for i, n in enumerate(graph.nodes):
+        names[id(n)] = f"%{i}"
+        if id(n) in bound:
+            rhs = f"arg{bound[id(n)]}"
+        else:
+            args = [names[id(x)] for x in n.inputs]
+            args += [f"{k}={v!r}" for k, v in n.attrs]
+            rhs = f"{n.prim.name}({', '.join(args)})"
+        lines.append(f"  %{i} = {rhs} : {n.shape} {n.dtype}")
+    outs = ", ".join(names[id(o)] for o in graph.outputs)
+    return "\n".join([f"graph({len(graph.inputs)} inputs) -> ({outs})"] + lines)
+
+
+def as_dtype(dtype):
+    return dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)

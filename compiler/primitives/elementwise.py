@@ -1,0 +1,240 @@
+"""Elementwise primitives: equal shapes and dtypes in, one value per element out.
+
+``lowering`` is a Python expression template over already-evaluated scalar locals
+(``{0}``, ``{1}``, ...) that code generation places inside a fused loop; templates may
+repeat an argument. Gradient rules follow IEEE semantics and TensorFlow's conventions at
+non-smooth points: ties of maximum/minimum go to the first argument, ``abs`` and ``sign``
+have gradient 0 at 0, ``floor``/``ceil``/``round``/``sign``/``floordiv`` give zeros.
+"""
+import math
+
+import numpy as np
+
+from compiler import primitives as P
+from compiler.primitives.core import (ANY, BOOL, FLOAT, NUMERIC, Case, check_dtype,
+                                      declare, full_like, same_shape_dtype)
+
+_SQRT_PI = math.sqrt(math.pi)
+
+
+def _erf(x):
+    # NumPy has no erf ufunc; vectorise math.erf (the reference tier favours exactness).
+    x = np.asarray(x)
+    out = np.vectorize(math.erf, otypes=[x.dtype if x.dtype.kind == "f" else "f8"])(x)
+    return out if out.ndim else out[()]
+
+
+def _sigmoid(x):
+    # exp(-log(1 + exp(-x))): no overflow for large |x|.
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def unary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
+          sample=(-2.0, 2.0), smooth=True, differentiable=True):
+    def infer(x):
+        check_dtype(name, x, dtypes)
+        return x.shape, (out_dtype or x.dtype)
+    cases = [Case(shapes=((3, 4),), low=sample[0], high=sample[1], smooth=smooth),
+             Case(shapes=((),), low=sample[0], high=sample[1], smooth=smooth)]
+    return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
+                   lowering=lowering, cases=cases, differentiable=differentiable)
+
+
+def binary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
+           sample=(-2.0, 2.0), smooth=True, differentiable=True, make=None):
+    def infer(x, y):
+        shape, dtype = same_shape_dtype(name, (x, y))
+        check_dtype(name, x, dtypes)
+        return shape, (out_dtype or dtype)
+    cases = [Case(shapes=((3, 4), (3, 4)), low=sample[0], high=sample[1], smooth=smooth,
+                  make=make),
+             Case(shapes=((), ()), low=sample[0], high=sample[1], smooth=smooth, make=make)]
+    return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
+                   lowering=lowering, cases=cases, differentiable=differentiable)
+
+
+def _zero_grad(g, out, *xs):
+    return tuple(full_like(x, 0.0) for x in xs)
+
+
+def _away_from_zero(rng, shape, low=0.5, high=2.0):
+    return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+# -- unary ---------------------------------------------------------------------------------
+
+neg = unary("neg", np.negative, lambda g, out, x: (P.neg(g),), "(-{0})", dtypes=NUMERIC)
+exp = unary("exp", np.exp, lambda g, out, x: (P.mul(g, out),), "math.exp({0})")
+expm1 = unary("expm1", np.expm1, lambda g, out, x: (P.mul(g, P.add(out, full_like(out, 1))),),
+              "math.expm1({0})")
+log = unary("log", np.log, lambda g, out, x: (P.div(g, x),), "math.log({0})",
+            sample=(0.2, 3.0))
+log1p = unary("log1p", np.log1p, lambda g, out, x: (P.div(g, P.add(x, full_like(x, 1))),),
+              "math.log1p({0})", sample=(-0.5, 3.0))
+sin = unary("sin", np.sin, lambda g, out, x: (P.mul(g, P.cos(x)),), "math.sin({0})")
+cos = unary("cos", np.cos, lambda g, out, x: (P.neg(P.mul(g, P.sin(x))),), "math.cos({0})")
+# d tan = 1 + tan^2
+tan = unary("tan", np.tan,
+            lambda g, out, x: (P.mul(g, P.add(full_like(out, 1), P.mul(out, out))),),
+            "math.tan({0})", sample=(-1.2, 1.2))
+
+
+def _one_minus_sq(x):
+    return P.sub(full_like(x, 1), P.mul(x, x))
+
+
+asin = unary("asin", np.arcsin, lambda g, out, x: (P.div(g, P.sqrt(_one_minus_sq(x))),),
+             "math.asin({0})", sample=(-0.9, 0.9))
+acos = unary("acos", np.arccos,
+             lambda g, out, x: (P.neg(P.div(g, P.sqrt(_one_minus_sq(x)))),),
+             "math.acos({0})", sample=(-0.9, 0.9))
+atan = unary("atan", np.arctan,
+             lambda g, out, x: (P.div(g, P.add(full_like(x, 1), P.mul(x, x))),),
+             "math.atan({0})")
+sinh = unary("sinh", np.sinh, lambda g, out, x: (P.mul(g, P.cosh(x)),), "math.sinh({0})")
+cosh = unary("cosh", np.cosh, lambda g, out, x: (P.mul(g, P.sinh(x)),), "math.cosh({0})")
+tanh = unary("tanh", np.tanh, lambda g, out, x: (P.mul(g, _one_minus_sq(out)),),
+             "math.tanh({0})")
+# d erf = 2/sqrt(pi) exp(-x^2)
+erf = unary("erf", _erf,
+            lambda g, out, x: (P.mul(g, P.mul(full_like(x, 2 / _SQRT_PI),
+                                               P.exp(P.neg(P.mul(x, x))))),),
+            "math.erf({0})")
+# d sqrt = 1 / (2 sqrt(x)); infinite at 0 as in TensorFlow
+sqrt = unary("sqrt", np.sqrt,
+             lambda g, out, x: (P.div(g, P.mul(full_like(out, 2), out)),),
+             "math.sqrt({0})", sample=(0.2, 3.0))
+# d sigmoid = s (1 - s)
+sigmoid = unary("sigmoid", _sigmoid,
+                lambda g, out, x: (P.mul(g, P.mul(out, P.sub(full_like(out, 1), out))),),
+                "(1.0 / (1.0 + math.exp(-{0})))", sample=(-4.0, 4.0))
+abs_ = unary("abs", np.abs, lambda g, out, x: (P.mul(g, P.sign(x)),), "abs({0})",
+             dtypes=NUMERIC, smooth=False)
+sign = unary("sign", np.sign, _zero_grad,
+             "(1 if {0} > 0 else (-1 if {0} < 0 else {0}))", dtypes=NUMERIC, smooth=False)
+floor = unary("floor", np.floor, _zero_grad, "np.floor({0})", smooth=False)
+ceil = unary("ceil", np.ceil, _zero_grad, "np.ceil({0})", smooth=False)
+# banker's rounding, as tf.round and np.round
+round_ = unary("round", np.rint, _zero_grad, "np.rint({0})", smooth=False)
+logical_not = unary("logical_not", np.logical_not, None, "(not {0})", dtypes=BOOL,
+                    differentiable=False)
+
+# -- binary --------------------------------------------------------------------------------
+
+add = binary("add", np.add, lambda g, out, x, y: (g, g), "({0} + {1})", dtypes=NUMERIC)
+sub = binary("sub", np.subtract, lambda g, out, x, y: (g, P.neg(g)), "({0} - {1})",
+             dtypes=NUMERIC)
+mul = binary("mul", np.multiply, lambda g, out, x, y: (P.mul(g, y), P.mul(g, x)),
+             "({0} * {1})", dtypes=NUMERIC)
+# d(x/y)/dy = -x/y^2 = -out/y
+div = binary("div", np.true_divide,
+             lambda g, out, x, y: (P.div(g, y), P.neg(P.div(P.mul(g, out), y))),
+             "({0} / {1})",
+             make=lambda rng, shape: [rng.uniform(-2, 2, shape), _away_from_zero(rng, shape)])
+
+
+def _pow_vjp(g, out, x, y):
+    # dx: y x^(y-1), taken as 0 where y == 0 (so 0**0 has gradient 0, not NaN)
+    zero = full_like(x, 0)
+    dx = P.select(P.equal(y, zero), zero,
+                  P.mul(y, P.pow(x, P.sub(y, full_like(y, 1)))))
+    # dy: x^y log x, with log(0) replaced by log(1) so 0**y has finite dy (as JAX)
+    safe_x = P.select(P.equal(x, zero), full_like(x, 1), x)
+    return P.mul(g, dx), P.mul(g, P.mul(out, P.log(safe_x)))
+
+
+pow_ = binary("pow", np.power, _pow_vjp, "({0} ** {1})", dtypes=NUMERIC,
+              make=lambda rng, shape: [rng.uniform(0.5, 2.0, shape),
+                                       rng.uniform(-2.0, 2.0, shape)])
+
+
+def _extremum_vjp(first_wins):
+    def vjp(g, out, x, y):
+        zero = full_like(g, 0)
+        pick_x = first_wins(x, y)
+        return P.select(pick_x, g, zero), P.select(pick_x, zero, g)
+    return vjp
+
+
+# ties send the gradient to the first argument
+maximum = binary("maximum", np.maximum, _extremum_vjp(lambda x, y: P.greater_equal(x, y)),
+                 "max_nan({0}, {1})", dtypes=NUMERIC, smooth=False)
+minimum = binary("minimum", np.minimum, _extremum_vjp(lambda x, y: P.less_equal(x, y)),
+                 "min_nan({0}, {1})", dtypes=NUMERIC, smooth=False)
+floordiv = binary("floordiv", np.floor_divide, _zero_grad, "floordiv({0}, {1})",
+                  dtypes=NUMERIC, smooth=False,
+                  make=lambda rng, shape: [rng.uniform(0.1, 5, shape),
+                                           rng.uniform(0.5, 2.0, shape)])
+# x mod y = x - floor(x / y) y
+mod = binary("mod", np.mod,
+             lambda g, out, x, y: (g, P.neg(P.mul(g, P.floordiv(x, y)))),
+             "floormod({0}, {1})", dtypes=NUMERIC, smooth=False,
+             make=lambda rng, shape: [rng.uniform(0.1, 5, shape),
+                                      rng.uniform(0.7, 2.0, shape)])
+
+# comparisons and logic: boolean results, no gradient
+equal = binary("equal", np.equal, None, "({0} == {1})", dtypes=ANY, out_dtype="bool",
+               differentiable=False)
+not_equal = binary("not_equal", np.not_equal, None, "({0} != {1})", dtypes=ANY,
+                   out_dtype="bool", differentiable=False)
+less = binary("less", np.less, None, "({0} < {1})", dtypes=NUMERIC, out_dtype="bool",
+              differentiable=False)
+less_equal = binary("less_equal", np.less_equal, None, "({0} <= {1})", dtypes=NUMERIC,
+                    out_dtype="bool", differentiable=False)
+greater = binary("greater", np.greater, None, "({0} > {1})", dtypes=NUMERIC,
+                 out_dtype="bool", differentiable=False)
+greater_equal = binary("greater_equal", np.greater_equal, None, "({0} >= {1})",
+                       dtypes=NUMERIC, out_dtype="bool", differentiable=False)
+logical_and = binary("logical_and", np.logical_and, None, "({0} and {1})", dtypes=BOOL,
+                     differentiable=False)
+logical_or = binary("logical_or", np.logical_or, None, "({0} or {1})", dtypes=BOOL,
+                    differentiable=False)
+
+
+# -- select and cast -----------------------------------------------------------------------
+
+def _select_infer(c, x, y):
+    check_dtype("select", c, BOOL, "cond")
+    same_shape_dtype("select", (c, x, y)[1:])
+    if c.shape != x.shape:
+        raise ValueError(f"select: cond has shape {c.shape} and x has shape {x.shape}; "
+                         f"they must be equal (broadcast first)")
+    return x.shape, x.dtype
+
+
+def _select_vjp(g, out, c, x, y):
+    zero = full_like(g, 0)
+    return None, P.select(c, g, zero), P.select(c, zero, g)
+
+
+select = declare("select", infer=_select_infer, impl=np.where, vjp=_select_vjp,
+                 kind="elementwise", lowering="({1} if {0} else {2})",
+                 cases=[Case(shapes=((3, 4), (3, 4), (3, 4)),
+                             make=lambda rng, shape: [rng.uniform(size=shape) > 0.5,
+                                                      rng.uniform(-2, 2, shape),
+                                                      rng.uniform(-2, 2, shape)])])
+
+
+def _cast_infer(x, *, dtype):
+    np.dtype(dtype)
+    return x.shape, dtype
+
+
+def _cast_vjp(g, out, x, *, dtype):
+    # only float -> float casts carry gradient; to or from int/bool is a cut
+    if x.dtype.kind != "f" or np.dtype(dtype).kind != "f":
+        return (None,)
+    return (P.cast(g, dtype=x.dtype.str),)
+
+
+cast = declare("cast", infer=_cast_infer,
+               impl=lambda x, *, dtype: np.asarray(x).astype(dtype)[()],
+               vjp=_cast_vjp, kind="elementwise", lowering="cast({0})",
+               cases=[Case(shapes=((3, 4),), attrs={"dtype": "<f4"}),
+                      Case(shapes=((3,),), attrs={"dtype": "<f8"},
+                           dtypes=(np.dtype("float32"),))])
+
+stop_gradient = declare("stop_gradient", infer=lambda x: (x.shape, x.dtype),
+                        impl=lambda x: x, vjp=lambda g, out, x: (None,),
+                        kind="elementwise", lowering="{0}",
+                        cases=[Case(shapes=((3,),))])

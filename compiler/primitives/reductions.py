@@ -1,0 +1,94 @@
+"""Reductions over a sorted tuple of axes; the reduced axes are dropped (tracer reshapes
+for ``keepdims``). ``argmax``/``argmin`` return int64 and have no gradient.
+
+Gradient of max/min splits the cotangent equally among tied maxima (as TensorFlow).
+"""
+import numpy as np
+
+from compiler import primitives as P
+from compiler.primitives.core import NUMERIC, Case, check_dtype, declare, full_like
+
+
+def _reduce_infer(name, out_dtype=None):
+    def infer(x, *, axes):
+        check_dtype(name, x, NUMERIC)
+        if any(not 0 <= a < x.ndim for a in axes) or list(axes) != sorted(set(axes)):
+            raise ValueError(f"{name}: axes {axes} must be sorted, distinct and in "
+                             f"0..{x.ndim - 1} for shape {x.shape}")
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        return shape, (out_dtype or x.dtype)
+    return infer
+
+
+def keep_dims_shape(shape, axes):
+    """``shape`` with each reduced axis kept as a 1."""
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+
+def expand_back(g, x, axes):
+    """Broadcast a reduced tensor back to ``x``'s shape."""
+    g = P.reshape(g, shape=keep_dims_shape(x.shape, axes))
+    return P.broadcast_to(g, shape=x.shape)
+
+
+_CASES = [Case(shapes=((3, 4),), attrs={"axes": (1,)}),
+          Case(shapes=((2, 3, 4),), attrs={"axes": (0, 2)}),
+          Case(shapes=((5,),), attrs={"axes": (0,)})]
+
+
+reduce_sum = declare(
+    "reduce_sum", infer=_reduce_infer("reduce_sum"), kind="reduce",
+    impl=lambda x, *, axes: np.sum(x, axis=axes, dtype=x.dtype),
+    vjp=lambda g, out, x, *, axes: (expand_back(g, x, axes),),
+    lowering="add", cases=_CASES)
+
+
+def _extremum_vjp(g, out, x, *, axes):
+    hit = P.cast(P.equal(x, expand_back(out, x, axes)), dtype=x.dtype.str)
+    count = P.reduce_sum(hit, axes=axes)
+    return (P.mul(hit, expand_back(P.div(g, count), x, axes)),)
+
+
+reduce_max = declare("reduce_max", infer=_reduce_infer("reduce_max"), kind="reduce",
+                     impl=lambda x, *, axes: np.max(x, axis=axes), vjp=_extremum_vjp,
+                     lowering="max", cases=_CASES)
+reduce_min = declare("reduce_min", infer=_reduce_infer("reduce_min"), kind="reduce",
+                     impl=lambda x, *, axes: np.min(x, axis=axes), vjp=_extremum_vjp,
+                     lowering="min", cases=_CASES)
+
+
+def _prod_vjp(g, out, x, *, axes):
+    # d prod / d x_i = product of the others. Without dividing by zero: with no zero in the
+    # slice it is out / x_i; with exactly one zero, only that element gets the product of
+    # the non-zero others; with two or more zeros every gradient is 0.
+    zero, one = full_like(x, 0), full_like(x, 1)
+    is_zero = P.equal(x, zero)
+    zeros = expand_back(P.reduce_sum(P.cast(is_zero, dtype=x.dtype.str), axes=axes), x, axes)
+    nonzero_prod = expand_back(P.reduce_prod(P.select(is_zero, one, x), axes=axes), x, axes)
+    safe_x = P.select(is_zero, one, x)
+    no_zero = P.div(expand_back(out, x, axes), safe_x)
+    grad = P.select(P.equal(zeros, zero), no_zero,
+                    P.select(P.logical_and(is_zero, P.equal(zeros, one)), nonzero_prod, zero))
+    return (P.mul(expand_back(g, x, axes), grad),)
+
+
+reduce_prod = declare("reduce_prod", infer=_reduce_infer("reduce_prod"), kind="reduce",
+                      impl=lambda x, *, axes: np.prod(x, axis=axes, dtype=x.dtype), vjp=_prod_vjp,
+                      lowering="mul", cases=_CASES)
+
+
+def _arg_infer(name):
+    def infer(x, *, axis):
+        check_dtype(name, x, NUMERIC)
+        if not 0 <= axis < x.ndim:
+            raise ValueError(f"{name}: axis {axis} out of range for shape {x.shape}")
+        return x.shape[:axis] + x.shape[axis + 1:], np.dtype("int64")
+    return infer
+
+
+argmax = declare("argmax", infer=_arg_infer("argmax"), kind="reduce", differentiable=False,
+                 impl=lambda x, *, axis: np.argmax(x, axis=axis).astype(np.int64),
+                 cases=[Case(shapes=((3, 4),), attrs={"axis": 1})])
+argmin = declare("argmin", infer=_arg_infer("argmin"), kind="reduce", differentiable=False,
+                 impl=lambda x, *, axis: np.argmin(x, axis=axis).astype(np.int64),
+                 cases=[Case(shapes=((3, 4),), attrs={"axis": 0})])

@@ -1,0 +1,275 @@
+"""Leaves and data-movement primitives: input, literal, broadcast_to, reshape, transpose,
+slice, pad, rev, concat, gather, scatter_add, custom_vjp.
+
+Unbroadcasting lives in one place: the gradient of ``broadcast_to``. ``slice`` takes
+positive steps (negative steps are ``rev`` then ``slice``); its gradient is ``pad`` with
+interior padding, whose gradient is ``slice`` again.
+"""
+import numpy as np
+
+from compiler import primitives as P
+from compiler.primitives.core import INT, Case, check_dtype, declare, full_like
+
+# -- leaves --------------------------------------------------------------------------------
+
+input_ = declare("input", infer=lambda *, shape, dtype: (shape, dtype), impl=None,
+                 kind="leaf", doc="a value bound when the graph runs")
+
+
+def _literal_impl(*, value, dtype):
+    return np.array(value, dtype=dtype)[()]
+
+
+literal = declare("literal", infer=lambda *, value, dtype: ((), dtype), impl=_literal_impl,
+                  kind="leaf", doc="a scalar constant that is part of the structural key")
+
+
+# -- broadcast_to / reshape / transpose ----------------------------------------------------
+
+def _broadcast_infer(x, *, shape):
+    lead = len(shape) - x.ndim
+    ok = lead >= 0 and all(d == s or d == 1 for d, s in zip(x.shape, shape[lead:]))
+    if not ok:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}; each "
+                         f"dimension must equal the target's or be 1, aligned from the right")
+    return shape, x.dtype
+
+
+def broadcast_axes(in_shape, out_shape):
+    """The axes of ``out_shape`` that broadcasting ``in_shape`` created or stretched."""
+    lead = len(out_shape) - len(in_shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(in_shape) if d == 1 and out_shape[lead + i] != 1)
+
+
+def _broadcast_vjp(g, out, x, *, shape):
+    axes = broadcast_axes(x.shape, shape)
+    gx = P.reduce_sum(g, axes=axes) if axes else g
+    return (P.reshape(gx, shape=x.shape) if gx.shape != x.shape else gx,)
+
+
+broadcast_to = declare(
+    "broadcast_to", infer=_broadcast_infer, kind="shape",
+    impl=lambda x, *, shape: np.broadcast_to(x, shape), vjp=_broadcast_vjp,
+    cases=[Case(shapes=((3, 1),), attrs={"shape": (2, 3, 4)}),
+           Case(shapes=((),), attrs={"shape": (3,)})])
+
+
+def _reshape_infer(x, *, shape):
+    n = 1
+    for d in shape:
+        n *= d
+    if n != x.size:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
+                         f"elements) to {shape} ({n} elements)")
+    return shape, x.dtype
+
+
+reshape = declare(
+    "reshape", infer=_reshape_infer, kind="shape",
+    impl=lambda x, *, shape: np.reshape(x, shape),
+    vjp=lambda g, out, x, *, shape: (P.reshape(g, shape=x.shape),),
+    cases=[Case(shapes=((3, 4),), attrs={"shape": (2, 6)}),
+           Case(shapes=((3, 4),), attrs={"shape": (12,)})])
+
+
+def _transpose_infer(x, *, perm):
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"transpose: perm {perm} is not a permutation of the axes of a "
+                         f"rank-{x.ndim} tensor (shape {x.shape}); valid perms reorder "
+                         f"{tuple(range(x.ndim))}")
+    return tuple(x.shape[p] for p in perm), x.dtype
+
+
+transpose = declare(
+    "transpose", infer=_transpose_infer, kind="shape",
+    impl=lambda x, *, perm: np.transpose(x, perm),
+    vjp=lambda g, out, x, *, perm: (P.transpose(g, perm=tuple(np.argsort(perm).tolist())),),
+    cases=[Case(shapes=((2, 3, 4),), attrs={"perm": (2, 0, 1)})])
+
+
+# -- slice / pad / rev ---------------------------------------------------------------------
+
+def _slice_infer(x, *, starts, stops, steps):
+    if not len(starts) == len(stops) == len(steps) == x.ndim:
+        raise ValueError(f"slice: starts/stops/steps must have one entry per axis of shape "
+                         f"{x.shape}")
+    shape = []
+    for d, a, b, s in zip(x.shape, starts, stops, steps):
+        if s < 1 or not 0 <= a <= d or not 0 <= b <= d:
+            raise ValueError(f"slice: start {a}, stop {b}, step {s} invalid for a dimension "
+                             f"of size {d}; need 0 <= start, stop <= size and step >= 1")
+        shape.append(max(0, -(-(b - a) // s)))
+    return tuple(shape), x.dtype
+
+
+def _slice_impl(x, *, starts, stops, steps):
+    return x[tuple(slice(a, b, s) for a, b, s in zip(starts, stops, steps))]
+
+
+def _slice_vjp(g, out, x, *, starts, stops, steps):
+    if 0 in out.shape:
+        return (full_like(x, 0),)
+    config = []
+    for d, n, a, s in zip(x.shape, out.shape, starts, steps):
+        last = a + (n - 1) * s
+        config.append((a, d - last - 1, s - 1))
+    return (P.pad(g, config=tuple(config)),)
+
+
+slice_ = declare(
+    "slice", infer=_slice_infer, impl=_slice_impl, vjp=_slice_vjp, kind="shape",
+    cases=[Case(shapes=((5, 6),), attrs={"starts": (1, 0), "stops": (4, 6), "steps": (1, 2)}),
+           Case(shapes=((7,),), attrs={"starts": (2,), "stops": (7,), "steps": (3,)})])
+
+
+def _pad_infer(x, *, config):
+    if len(config) != x.ndim or any(min(c) < 0 for c in config):
+        raise ValueError(f"pad: config {config} needs one (lo, hi, interior) triple of "
+                         f"non-negative ints per axis of shape {x.shape}")
+    shape = tuple(lo + d + max(d - 1, 0) * it + hi for d, (lo, hi, it) in zip(x.shape, config))
+    return shape, x.dtype
+
+
+def _pad_impl(x, *, config):
+    x = np.asarray(x)
+    shape, _ = _pad_infer(x, config=config)
+    out = np.zeros(shape, x.dtype)
+    idx = tuple(slice(lo, lo + max(d - 1, 0) * (it + 1) + 1, it + 1)
+                for d, (lo, hi, it) in zip(x.shape, config))
+    out[idx] = x
+    return out
+
+
+def _pad_vjp(g, out, x, *, config):
+    starts = tuple(lo for lo, hi, it in config)
+    steps = tuple(it + 1 for lo, hi, it in config)
+    stops = tuple(lo + max(d - 1, 0) * (it + 1) + 1 for d, (lo, hi, it) in zip(x.shape, config))
+    return (P.slice(g, starts=starts, stops=stops, steps=steps),)
+
+
+pad = declare("pad", infer=_pad_infer, impl=_pad_impl, vjp=_pad_vjp, kind="shape",
+              cases=[Case(shapes=((3, 2),), attrs={"config": ((1, 2, 0), (0, 1, 2))})])
+
+
+def _rev_infer(x, *, axes):
+    if any(not 0 <= a < x.ndim for a in axes):
+        raise ValueError(f"rev: axes {axes} out of range for shape {x.shape}")
+    return x.shape, x.dtype
+
+
+rev = declare("rev", infer=_rev_infer, impl=lambda x, *, axes: np.flip(x, axes), kind="shape",
+              vjp=lambda g, out, x, *, axes: (P.rev(g, axes=axes),),
+              cases=[Case(shapes=((3, 4),), attrs={"axes": (1,)})])
+
+
+# -- concat --------------------------------------------------------------------------------
+
+def _concat_infer(*xs, axis):
+    first = xs[0]
+    if not 0 <= axis < first.ndim:
+        raise ValueError(f"concat: axis {axis} out of range for rank {first.ndim}")
+    for x in xs[1:]:
+        same = x.ndim == first.ndim and all(
+            a == b for i, (a, b) in enumerate(zip(x.shape, first.shape)) if i != axis)
+        if not same:
+            raise ValueError(f"concat: shapes {[y.shape for y in xs]} differ outside axis "
+                             f"{axis}; all dimensions but the concat axis must match")
+        if x.dtype != first.dtype:
+            raise TypeError(f"concat: dtypes {[str(y.dtype) for y in xs]} differ")
+    shape = list(first.shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return tuple(shape), first.dtype
+
+
+def _concat_vjp(g, out, *xs, axis):
+    grads, start = [], 0
+    for x in xs:
+        starts = [0] * g.ndim
+        stops = list(g.shape)
+        starts[axis], stops[axis] = start, start + x.shape[axis]
+        grads.append(P.slice(g, starts=tuple(starts), stops=tuple(stops),
+                             steps=(1,) * g.ndim))
+        start += x.shape[axis]
+    return tuple(grads)
+
+
+concat = declare("concat", infer=_concat_infer, kind="shape",
+                 impl=lambda *xs, axis: np.concatenate(xs, axis), vjp=_concat_vjp,
+                 cases=[Case(shapes=((2, 3), (4, 3)), attrs={"axis": 0}),
+                        Case(shapes=((2, 3), (2, 1), (2, 2)), attrs={"axis": 1})])
+
+
+# -- gather / scatter_add ------------------------------------------------------------------
+
+def _gather_infer(x, idx, *, axis):
+    check_dtype("gather", idx, INT, "indices")
+    if not 0 <= axis < x.ndim:
+        raise ValueError(f"gather: axis {axis} out of range for shape {x.shape}")
+    return x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype
+
+
+def _gather_vjp(g, out, x, idx, *, axis):
+    return P.scatter_add(g, idx, axis=axis, size=x.shape[axis]), None
+
+
+def _int_index_maker(size):
+    return lambda rng, shapes: [rng.uniform(-2, 2, shapes[0]),
+                                rng.integers(-size, size, shapes[1])]
+
+
+gather = declare("gather", infer=_gather_infer, kind="other", vjp=_gather_vjp,
+                 impl=lambda x, idx, *, axis: np.take(x, idx, axis=axis),
+                 cases=[Case(shapes=((5, 3), (4,)), attrs={"axis": 0},
+                             make=_int_index_maker(5)),
+                        Case(shapes=((2, 4), (2, 3)), attrs={"axis": 1},
+                             make=_int_index_maker(4))])
+
+
+def _scatter_infer(g, idx, *, axis, size):
+    check_dtype("scatter_add", idx, INT, "indices")
+    k = idx.ndim
+    if g.shape[axis:axis + k] != idx.shape:
+        raise ValueError(f"scatter_add: updates shape {g.shape} does not hold indices shape "
+                         f"{idx.shape} at axis {axis}")
+    return g.shape[:axis] + (size,) + g.shape[axis + k:], g.dtype
+
+
+def _scatter_impl(g, idx, *, axis, size):
+    g, idx = np.asarray(g), np.asarray(idx)
+    shape = g.shape[:axis] + (size,) + g.shape[axis + idx.ndim:]
+    out = np.zeros(shape, g.dtype)
+    moved = np.moveaxis(out, axis, 0)
+    upd = g.reshape(g.shape[:axis] + (-1,) + g.shape[axis + idx.ndim:])
+    np.add.at(moved, idx.reshape(-1), np.moveaxis(upd, axis, 0))
+    return out
+
+
+scatter_add = declare(
+    "scatter_add", infer=_scatter_infer, impl=_scatter_impl, kind="other",
+    vjp=lambda g, out, upd, idx, *, axis, size: (P.gather(g, idx, axis=axis), None),
+    cases=[Case(shapes=((4, 3), (4,)), attrs={"axis": 0, "size": 5},
+                make=_int_index_maker(5))])
+
+
+# -- custom gradients ----------------------------------------------------------------------
+
+def _custom_infer(*xs, rule):
+    y = xs[-1]
+    return y.shape, y.dtype
+
+
+def _custom_vjp(g, out, *xs, rule):
+    # ``rule`` is an opaque callable supplied by the front end: (g, out, inputs) -> grads
+    grads = tuple(rule(g, out, xs[:-1]))
+    if len(grads) != len(xs) - 1:
+        raise ValueError(f"custom_gradient: the gradient function returned {len(grads)} "
+                         f"gradients for {len(xs) - 1} inputs")
+    return grads + (None,)
+
+
+custom_vjp = declare(
+    "custom_vjp", infer=_custom_infer, impl=lambda *xs, rule: xs[-1], vjp=_custom_vjp,
+    kind="other",
+    doc="forward value is the last input; the gradient of the other inputs comes from "
+        "attrs['rule'] (the inner computation is not differentiated)")

@@ -1,0 +1,144 @@
+"""Graph rewrites: hash-consing CSE, constant folding, IEEE-safe identities, DCE.
+
+Each local rewrite takes a node whose inputs are already canonical and returns a
+replacement node or ``None``. Identities keep IEEE semantics: ``x * 1 -> x`` is exact for
+every x (NaN and -0.0 included), ``x * 0 -> 0`` is not (NaN * 0 is NaN), so it is absent.
+"""
+import numpy as np
+
+from compiler import primitives as P
+from compiler.ir import Graph, Node, toposort
+
+
+def full_value(node):
+    """The scalar a node is filled with (literal or broadcast literal), else None."""
+    if node.prim.name == "literal":
+        return node.params["value"]
+    if node.prim.name == "broadcast_to" and node.inputs[0].prim.name == "literal":
+        return node.inputs[0].params["value"]
+    return None
+
+
+def _is(node, value):
+    v = full_value(node)
+    return v is not None and v == value and not isinstance(v, bool)
+
+
+def fold_mul_by_one(n):
+    # x * 1 = x and 1 * x = x, exactly
+    if n.prim.name == "mul":
+        x, y = n.inputs
+        if _is(y, 1) and y.shape == n.shape:
+            return x
+        if _is(x, 1) and x.shape == n.shape:
+            return y
+    return None
+
+
+def fold_div_by_one(n):
+    # x / 1 = x
+    if n.prim.name == "div" and _is(n.inputs[1], 1):
+        return n.inputs[0]
+    return None
+
+
+def fold_sub_zero(n):
+    # x - 0 = x (x - (+0) keeps -0.0 as -0.0)
+    if n.prim.name == "sub" and _is(n.inputs[1], 0) and not _negzero(n.inputs[1]):
+        return n.inputs[0]
+    return None
+
+
+def _negzero(node):
+    v = full_value(node)
+    return isinstance(v, float) and np.signbit(v)
+
+
+def fold_double_neg(n):
+    # -(-x) = x
+    if n.prim.name == "neg" and n.inputs[0].prim.name == "neg":
+        return n.inputs[0].inputs[0]
+    return None
+
+
+def fold_noop_shape(n):
+    # reshape/broadcast_to/cast to what it already is, identity transpose, empty reduce
+    name, x = n.prim.name, (n.inputs[0] if n.inputs else None)
+    if name in ("reshape", "broadcast_to", "cast") and \
+            x.shape == n.shape and x.dtype == n.dtype:
+        return x
+    if name == "transpose" and n.params["perm"] == tuple(range(n.ndim)):
+        return x
+    if name == "reduce_sum" and n.params["axes"] == ():
+        return x
+    if name == "select" and n.inputs[1] is n.inputs[2]:
+        return n.inputs[1]
+    return None
+
+
+def fold_shape_chains(n):
+    # reshape(reshape(x)) = reshape(x); broadcast_to(broadcast_to(x)) = broadcast_to(x)
+    name = n.prim.name
+    if name in ("reshape", "broadcast_to") and n.inputs[0].prim.name == name:
+        return n.prim(n.inputs[0].inputs[0], **n.params)
+    return None
+
+
+def fold_constants(n):
+    # elementwise op over fills = a fill of the op applied to the scalars
+    if n.prim.kind != "elementwise" or not n.inputs:
+        return None
+    values = [full_value(x) for x in n.inputs]
+    if any(v is None for v in values):
+        return None
+    args = [np.array(v, dtype=x.dtype)[()] for v, x in zip(values, n.inputs)]
+    with np.errstate(all="ignore"):
+        out = n.prim.impl(*args, **n.params)
+    return P.full(np.asarray(out).item(), n.shape, n.dtype)
+
+
+RULES = [fold_mul_by_one, fold_div_by_one, fold_sub_zero, fold_double_neg, fold_noop_shape,
+         fold_shape_chains, fold_constants]
+
+
+def rewrite(graph, rules=RULES):
+    """One forward walk: rebuild each node on canonical inputs, apply ``rules`` until none
+    fires, then hash-cons (CSE). Unreached nodes drop out (DCE)."""
+    table, known = {}, {}
+    for n in graph.inputs:
+        known[id(n)] = (n, n)
+    for n in graph.nodes:
+        if id(n) in known:
+            continue
+        ins = tuple(known[id(x)][1] for x in n.inputs)
+        node = n if all(a is b for a, b in zip(ins, n.inputs)) else \
+            Node(n.prim, ins, n.attrs, n.shape, n.dtype)
+        node = _intern(node, table, known)
+        for _ in range(8):
+            new = next((r for r in (rule(node) for rule in rules) if r is not None), None)
+            if new is None or new is node:
+                break
+            node = _intern(new, table, known)
+        known[id(n)] = (n, node)
+    return Graph(graph.inputs, [known[id(o)][1] for o in graph.outputs])
+
+
+def _intern(node, table, known):
+    """The canonical node equal to ``node`` (same primitive, attrs, inputs), registering
+    ``node`` and any fresh nodes under it. ``known`` maps id -> (node, canonical) and
+    keeps both alive so ids are never reused while the walk runs."""
+    if id(node) in known:
+        return known[id(node)][1]
+    for n in toposort([node], stop=lambda m: id(m) in known):
+        if id(n) in known:
+            continue
+        ins = tuple(known[id(x)][1] for x in n.inputs)
+        key = (n.sig, tuple(id(x) for x in ins))
+        c = table.get(key)
+        if c is None:
+            c = n if all(a is b for a, b in zip(ins, n.inputs)) else \
+                Node(n.prim, ins, n.attrs, n.shape, n.dtype)
+            table[key] = c
+            known[id(c)] = (c, c)
+        known[id(n)] = (n, c)
+    return known[id(node)][1]

@@ -1,0 +1,11 @@
+"""runtime: runs graphs (NumPy tier, native tier) and remembers compiled code.
+
+Entry points: ``config``, ``stats``, ``executable(graph)``, ``cache_stats()``.
+"""
+from runtime.config import config, stats
+from runtime.executor import Executable, cache, executable
+from runtime.interpreter import NanError, Program
+
+
+def cache_stats():
+    return stats.snapshot()

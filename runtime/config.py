@@ -1,0 +1,79 @@
+"""Global settings (``tt.config``) and cache statistics (``tt.cache_stats()``)."""
+import os
+import threading
+
+_DEFAULTS = {
+    "debug_nans": False,
+    "jit_threshold": 2,
+    "cache_dir": None,
+    "parallel_threshold": 1 << 20,
+    "log_compiles": False,
+}
+
+
+def _default_cache_dir():
+    env = os.environ.get("TRACER_CACHE_DIR")
+    if env:
+        return env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tapejit")
+
+
+class Config:
+    """Settings as attributes; ``update(name=value, ...)`` sets several at once.
+
+    Unknown names raise ``AttributeError`` listing the valid ones.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_values", dict(_DEFAULTS, cache_dir=_default_cache_dir()))
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"tt.config has no setting {name!r}; valid settings are "
+                                 f"{', '.join(sorted(self._values))}") from None
+
+    def __setattr__(self, name, value):
+        if name not in self._values:
+            raise AttributeError(f"tt.config has no setting {name!r}; valid settings are "
+                                 f"{', '.join(sorted(self._values))}")
+        if name in ("jit_threshold", "parallel_threshold") and \
+                (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ValueError(f"tt.config.{name} must be a non-negative int, got {value!r}")
+        if name in ("debug_nans", "log_compiles"):
+            value = bool(value)
+        if name == "cache_dir" and value is not None:
+            value = os.fspath(value)
+        self._values[name] = value
+
+    def update(self, **settings):
+        for k, v in settings.items():
+            setattr(self, k, v)
+
+    def __repr__(self):
+        return "tt.config(" + ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items())) + ")"
+
+
+config = Config()
+
+
+class Stats:
+    """Counters shared by every cache; thread-safe increments."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.counts = {"hits": 0, "misses": 0, "compiles": 0, "compile_seconds": 0.0,
+                       "disk_hits": 0, "disk_entries": 0}
+
+    def add(self, name, amount=1):
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + amount
+
+    def snapshot(self):
+        with self._lock:
+            return dict(self.counts)
+
+
+stats = Stats()

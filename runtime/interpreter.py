@@ -1,0 +1,67 @@
+"""The NumPy tier: runs a graph through each primitive's reference ``impl``.
+
+This is also the test oracle for compiled code. A ``Program`` is built once per graph
+(a flat list of steps) and then called with the input values in ``graph.inputs`` order.
+Values are dropped after their last use so long graphs do not hold every intermediate.
+"""
+import numpy as np
+
+
+class NanError(FloatingPointError):
+    pass
+
+
+class Program:
+    def __init__(self, graph, origin=None):
+        index = {id(n): i for i, n in enumerate(graph.nodes)}
+        arg_slots = [index[id(n)] for n in graph.inputs if id(n) in index]
+        self.n_inputs = len(graph.inputs)
+        self.input_slots = [index.get(id(n)) for n in graph.inputs]
+        self.size = len(graph.nodes)
+        last_use = {}
+        for i, n in enumerate(graph.nodes):
+            if i in arg_slots:
+                continue
+            for x in n.inputs:
+                last_use[index[id(x)]] = i
+        outs = {index[id(o)] for o in graph.outputs}
+        steps = []
+        bound = set(arg_slots)
+        for i, n in enumerate(graph.nodes):
+            if i in bound:
+                continue
+            ins = tuple(index[id(x)] for x in n.inputs)
+            free = tuple(j for j in set(ins) if last_use.get(j) == i and j not in outs)
+            steps.append((i, n.prim.impl, ins, n.params, free, n))
+        self.steps = steps
+        self.output_slots = [index[id(o)] for o in graph.outputs]
+        self.origin = origin or {}
+
+    def __call__(self, *args, debug_nans=False):
+        env = [None] * self.size
+        for slot, v in zip(self.input_slots, args):
+            if slot is not None:
+                env[slot] = v
+        check = debug_nans
+        for i, impl, ins, params, free, node in self.steps:
+            vals = [env[j] for j in ins]
+            out = impl(*vals, **params)
+            if check:
+                _check_nan(node, out, vals, self.origin)
+            env[i] = out
+            for j in free:
+                env[j] = None
+        return [env[i] for i in self.output_slots]
+
+
+def _has_nan(v):
+    a = np.asarray(v)
+    return a.dtype.kind == "f" and bool(np.isnan(a).any())
+
+
+def _check_nan(node, out, vals, origin):
+    if _has_nan(out) and not any(_has_nan(v) for v in vals):
+        where = origin.get(id(node))
+        extra = f" (in the gradient of {where})" if where else ""
+        raise NanError(f"{node.prim.name}: produced NaN from non-NaN inputs{extra}; "
+                       f"shapes {[np.shape(v) for v in vals]} -> {np.shape(out)}")

@@ -1,0 +1,29 @@
+"""tapejit's front end: ``import tracer as tt``.
+
+Eager tensors and a TensorFlow-style ``GradientTape`` that records a symbolic graph; the
+gradient is derived symbolically (so it can be differentiated again) and run by the
+runtime, interpreted while cold and compiled once hot.
+"""
+from tracer.tensor import Tensor, Variable  # first: the operators import the ops
+from runtime import config
+from runtime import cache_stats
+from tracer import dtypes as _dtypes
+from tracer.creation import (constant, convert_to_tensor, eye, fill, lin_space, linspace,
+                             ones, ones_like, random, range, zeros, zeros_like)
+from tracer.dtypes import bool_ as bool  # noqa: A001  (tt.bool, as TensorFlow)
+from tracer.dtypes import float32, float64, int32, int64
+from tracer.errors import TracingError
+from tracer.linalg import matmul
+from tracer.ops import (abs, acos, add, argmax, argmin, asin, atan, cast, ceil,
+                        clip_by_value, cos, cosh, divide, equal, erf, exp, expm1, floor,
+                        floordiv, greater, greater_equal, identity, less, less_equal, log,
+                        log1p, logical_and, logical_not, logical_or, maximum, minimum, mod,
+                        multiply, negative, not_equal, pow, reciprocal, reduce_logsumexp,
+                        reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, relu,
+                        round, rsqrt, sigmoid, sign, sin, sinh, softplus, sqrt, square,
+                        squared_difference, stop_gradient, subtract, tan, tanh, where)
+from tracer.shape_ops import (broadcast_to, concat, expand_dims, gather, reshape, squeeze,
+                              stack, tile, transpose)
+from tracer.tape import GradientTape
+
+__all__ = [n for n in dir() if not n.startswith("_")]

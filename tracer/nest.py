@@ -1,0 +1,68 @@
+"""Flatten and rebuild nested lists, tuples and dicts (iteratively, no recursion limit)."""
+
+
+def _is_leaf(x):
+    return not isinstance(x, (list, tuple, dict))
+
+
+def flatten(tree):
+    """Leaves in order, and a function that rebuilds the structure from new leaves."""
+    leaves = []
+    # build a template with leaf slots replaced by their index
+    root = [None]
+    stack = [(tree, root, 0)]
+    while stack:
+        node, parent, key = stack.pop()
+        if _is_leaf(node):
+            parent[key] = len(leaves)
+            leaves.append(node)
+        elif isinstance(node, dict):
+            holder = dict.fromkeys(node)
+            parent[key] = holder
+            for k in reversed(list(node)):
+                stack.append((node[k], holder, k))
+        else:
+            holder = [None] * len(node)
+            parent[key] = (type(node), holder)
+            for i in reversed(range(len(node))):
+                stack.append((node[i], holder, i))
+    template = root[0]
+
+    def unflatten(new_leaves):
+        return _rebuild(template, new_leaves)
+    return leaves, unflatten
+
+
+def _rebuild(template, leaves):
+    if isinstance(template, int):
+        return leaves[template]
+    out_root = [None]
+    stack = [(template, out_root, 0)]
+    fixups = []
+    while stack:
+        t, parent, key = stack.pop()
+        if isinstance(t, int):
+            parent[key] = leaves[t]
+        elif isinstance(t, dict):
+            d = dict.fromkeys(t)
+            parent[key] = d
+            for k, v in t.items():
+                stack.append((v, d, k))
+        else:
+            kind, items = t
+            holder = [None] * len(items)
+            fixups.append((parent, key, kind, holder))
+            for i, v in enumerate(items):
+                stack.append((v, holder, i))
+    # sequences were filled in place; convert to their types innermost first
+    for parent, key, kind, holder in reversed(fixups):
+        parent[key] = holder if kind is list else _make_seq(kind, holder)
+    return out_root[0]
+
+
+def _make_seq(kind, items):
+    if kind is tuple:
+        return tuple(items)
+    if hasattr(kind, "_fields"):
+        return kind(*items)
+    return kind(items)

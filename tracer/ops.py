@@ -1,0 +1,267 @@
+"""Public elementwise operations and reductions (``tt.add``, ``tt.reduce_sum``, ...).
+
+Arguments may be tensors, Variables, NumPy arrays or Python numbers; broadcasting and
+promotion follow NumPy 2 (NEP 50, Python scalars weak).
+"""
+import builtins
+
+import numpy as np
+
+from compiler import primitives as P
+from compiler.primitives.core import ANY, BOOL, FLOAT, NUMERIC, normalize_axes
+from tracer import dtypes
+from tracer.engine import bind, elementwise, make, operand
+from tracer.tensor import Tensor
+
+
+def _as_tensor(x, op):
+    x = operand(x, op)
+    if type(x) is not Tensor:
+        from tracer.creation import convert_to_tensor
+        x = convert_to_tensor(x, op=op)
+    return x
+
+
+def _unary(prim, op, accept=FLOAT, doc=None):
+    def fn(x, name=None):
+        return elementwise(prim, op, (x,), accept)
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = doc or f"Elementwise {op}."
+    return fn
+
+
+def _binary(prim, op, accept=NUMERIC, promote=None, doc=None):
+    def fn(x, y, name=None):
+        return elementwise(prim, op, (x, y), accept, promote)
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = doc or f"Elementwise {op} with NumPy broadcasting."
+    return fn
+
+
+def _true_divide_dtype(d):
+    # int / int is float64, as NumPy's true_divide
+    return dtypes.float64 if d.kind in "iub" else d
+
+
+add = _binary(P.add, "add")
+subtract = _binary(P.sub, "subtract")
+multiply = _binary(P.mul, "multiply")
+divide = _binary(P.div, "divide", promote=_true_divide_dtype,
+                 doc="True division; int / int gives float64 as in NumPy.")
+truediv = divide
+floordiv = _binary(P.floordiv, "floordiv")
+floor_div = floordiv
+mod = _binary(P.mod, "mod", doc="Remainder with the sign of the divisor (Python/NumPy).")
+floormod = mod
+pow = _binary(P.pow, "pow")
+maximum = _binary(P.maximum, "maximum", doc="Elementwise max; ties send the gradient to x.")
+minimum = _binary(P.minimum, "minimum", doc="Elementwise min; ties send the gradient to x.")
+
+negative = _unary(P.neg, "negative", NUMERIC)
+neg = negative
+abs = _unary(P.abs, "abs", NUMERIC, "Absolute value; its gradient at 0 is 0.")
+sign = _unary(P.sign, "sign", NUMERIC)
+sqrt = _unary(P.sqrt, "sqrt")
+exp = _unary(P.exp, "exp")
+expm1 = _unary(P.expm1, "expm1")
+log = _unary(P.log, "log", doc="Natural logarithm; log(-1) is NaN and log(0) is -inf.")
+log1p = _unary(P.log1p, "log1p")
+sin = _unary(P.sin, "sin")
+cos = _unary(P.cos, "cos")
+tan = _unary(P.tan, "tan")
+asin = _unary(P.asin, "asin")
+acos = _unary(P.acos, "acos")
+atan = _unary(P.atan, "atan")
+sinh = _unary(P.sinh, "sinh")
+cosh = _unary(P.cosh, "cosh")
+tanh = _unary(P.tanh, "tanh")
+erf = _unary(P.erf, "erf")
+sigmoid = _unary(P.sigmoid, "sigmoid")
+floor = _unary(P.floor, "floor")
+ceil = _unary(P.ceil, "ceil")
+round = _unary(P.round, "round", doc="Round half to even (banker's rounding), as tf.round.")
+
+equal = _binary(P.equal, "equal", ANY)
+not_equal = _binary(P.not_equal, "not_equal", ANY)
+less = _binary(P.less, "less")
+less_equal = _binary(P.less_equal, "less_equal")
+greater = _binary(P.greater, "greater")
+greater_equal = _binary(P.greater_equal, "greater_equal")
+logical_and = _binary(P.logical_and, "logical_and", BOOL)
+logical_or = _binary(P.logical_or, "logical_or", BOOL)
+logical_not = _unary(P.logical_not, "logical_not", BOOL)
+
+
+def square(x, name=None):
+    """x * x."""
+    x = _as_tensor(x, "square")
+    return multiply(x, x)
+
+
+def rsqrt(x, name=None):
+    """1 / sqrt(x)."""
+    return divide(1.0, sqrt(x))
+
+
+def reciprocal(x, name=None):
+    """1 / x."""
+    return divide(1.0, x)
+
+
+def squared_difference(x, y, name=None):
+    """(x - y)^2."""
+    return square(subtract(x, y))
+
+
+def relu(x, name=None):
+    """max(x, 0), with gradient 0 at 0."""
+    # ties of maximum go to the first argument, so the gradient at 0 is 0
+    return maximum(0, x)
+
+
+def softplus(x, name=None):
+    """log(1 + exp(x)) computed stably: max(x, 0) + log1p(exp(-|x|))."""
+    x = _as_tensor(x, "softplus")
+    return add(relu(x), log1p(exp(negative(abs(x)))))
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """min(max(t, lo), hi)."""
+    return minimum(maximum(t, clip_value_min), clip_value_max)
+
+
+def where(condition, x=None, y=None, name=None):
+    """Elements of x where condition holds, else of y (broadcasting all three)."""
+    if x is None or y is None:
+        raise ValueError("where: both x and y must be given (the one-argument form is not "
+                         "supported)")
+    from tracer.engine import result_dtype
+    from tracer.shape_ops import broadcast_to
+    c = _as_tensor(condition, "where")
+    if c.dtype != dtypes.bool_:
+        raise TypeError(f"where: condition has dtype {c.dtype}; it must be bool")
+    xy = [operand(a, "where") for a in (x, y)]
+    d = result_dtype(xy)
+    xy = [cast(a, d) if type(a) is Tensor else make(np.array(a, dtype=d)[()]) for a in xy]
+    try:
+        shape = np.broadcast_shapes(c.shape, xy[0].shape, xy[1].shape)
+    except ValueError:
+        raise ValueError(f"where: condition {c.shape}, x {xy[0].shape} and y {xy[1].shape} "
+                         f"cannot be broadcast together") from None
+    c, x, y = (broadcast_to(a, shape) for a in (c, *xy))
+    return bind(P.select, c, x, y)
+
+
+def cast(x, dtype, name=None):
+    """Convert to ``dtype`` (float -> int truncates toward zero, as NumPy and TF)."""
+    d = dtypes.as_dtype(dtype, "cast")
+    x = _as_tensor(x, "cast")
+    if x.dtype == d:
+        return x
+    return bind(P.cast, x, dtype=d.str)
+
+
+def stop_gradient(x, name=None):
+    """The same value, seen by tapes and transforms as a constant."""
+    return bind(P.stop_gradient, _as_tensor(x, "stop_gradient"))
+
+
+def identity(x, name=None):
+    """The same value (a new tensor in TensorFlow; here the same immutable tensor)."""
+    return _as_tensor(x, "identity")
+
+
+def zeros_like_t(x):
+    """Zeros of x's shape and dtype, as a constant (no dependence on x)."""
+    return make(np.zeros(x.shape, x.dtype)[()])
+
+
+# -- reductions --------------------------------------------------------------------------
+
+def _axes(op, x, axis):
+    if axis is None:
+        return tuple(builtins.range(x.ndim))
+    if isinstance(axis, Tensor):
+        axis = np.asarray(axis).tolist()
+    if isinstance(axis, (list, tuple)):
+        return normalize_axes(op, tuple(axis), x.ndim)
+    return normalize_axes(op, (axis,), x.ndim)
+
+
+def _keep(out, x, axes, keepdims):
+    if not keepdims:
+        return out
+    from tracer.shape_ops import reshape
+    return reshape(out, P.keep_dims_shape(x.shape, axes))
+
+
+def _reduction(prim, op, accept=NUMERIC):
+    def fn(input_tensor, axis=None, keepdims=False, name=None):
+        x = _as_tensor(input_tensor, op)
+        if x.dtype not in accept:
+            raise TypeError(f"{op}: got dtype {x.dtype}; valid dtypes are "
+                            f"{', '.join(sorted(map(str, accept)))}")
+        if x.dtype == dtypes.bool_:
+            x = cast(x, dtypes.int32)
+        axes = _axes(op, x, axis)
+        if prim.name in ("reduce_max", "reduce_min") and any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{op}: cannot reduce an empty axis of shape {x.shape}")
+        return _keep(bind(prim, x, axes=axes), x, axes, keepdims)
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = f"{op} over ``axis`` (int, tuple, or None for all; negative allowed)."
+    return fn
+
+
+reduce_sum = _reduction(P.reduce_sum, "reduce_sum", NUMERIC | BOOL)
+reduce_max = _reduction(P.reduce_max, "reduce_max")
+reduce_min = _reduction(P.reduce_min, "reduce_min")
+reduce_prod = _reduction(P.reduce_prod, "reduce_prod")
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    """Mean over ``axis``; integer tensors give an integer mean, as TensorFlow."""
+    x = _as_tensor(input_tensor, "reduce_mean")
+    axes = _axes("reduce_mean", x, axis)
+    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    s = reduce_sum(x, axes, keepdims)
+    if x.dtype.kind in "iu":
+        return floordiv(s, n)
+    return divide(s, n) if n != 1 else s
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
+    """log(sum(exp(x))) computed stably around the (gradient-free) maximum."""
+    x = _as_tensor(input_tensor, "reduce_logsumexp")
+    axes = _axes("reduce_logsumexp", x, axis)
+    m = stop_gradient(reduce_max(x, axes, keepdims=True))
+    # an all -inf slice would give nan from -inf - -inf; shift by 0 there instead
+    m = where(isfinite(m), m, zeros_like_t(m))
+    s = log(reduce_sum(exp(subtract(x, m)), axes, keepdims=True))
+    out = add(s, m)
+    if not keepdims:
+        from tracer.shape_ops import reshape
+        out = reshape(out, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+    return out
+
+
+def isfinite(x):
+    """True where x is neither inf nor nan (|x| < inf)."""
+    return less(abs(x), np.inf)
+
+
+def _arg(prim, op):
+    def fn(input, axis=None, output_type=dtypes.int64, name=None):
+        x = _as_tensor(input, op)
+        if axis is None:
+            axis = 0
+        (a,) = _axes(op, x, axis)
+        out = bind(prim, x, axis=a)
+        d = dtypes.as_dtype(output_type, op)
+        return out if d == dtypes.int64 else cast(out, d)
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = f"Index of the {op[3:]} along ``axis`` (int64; not differentiable)."
+    return fn
+
+
+argmax = _arg(P.argmax, "argmax")
+argmin = _arg(P.argmin, "argmin")

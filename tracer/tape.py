@@ -1,0 +1,356 @@
+"""``tt.GradientTape``: records symbols, differentiates them symbolically, runs the result.
+
+A tape holds ``_active`` (nodes it watches or recorded) and ``_values`` (the eager value of
+each recorded output and of each constant it saw as an input). ``gradient`` walks the
+recorded subgraph, keys it by structure, and reuses a cached plan (the optimised gradient
+graph and its executable) when the structure was seen before: a training loop builds its
+gradient once. When another tape is recording, the gradient is also returned as symbols
+and added to that tape, which is how nested tapes give higher-order derivatives.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from compiler import autodiff, pipeline
+from compiler import primitives as P
+from compiler.ir import Graph, toposort
+import runtime
+from tracer import nest
+from tracer.engine import STATE, make, node_of
+from tracer.tensor import Tensor, Variable
+
+_PLANS = OrderedDict()
+_MAX_PLANS = 1024
+
+
+class GradientTape:
+    """Records operations on watched tensors for automatic differentiation."""
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._persistent = bool(persistent)
+        self._watch_accessed = bool(watch_accessed_variables)
+        self._active = set()
+        self._values = {}
+        self._variables = {}
+        self._recording = False
+        self._used = False
+
+    # -- context -------------------------------------------------------------------------
+    def __enter__(self):
+        if self._recording:
+            raise RuntimeError("GradientTape: this tape is already recording; tapes cannot "
+                               "be entered twice at once")
+        self._push()
+        return self
+
+    def __exit__(self, *exc):
+        self._pop()
+        return False
+
+    def _push(self):
+        STATE.tapes.append(self)
+        self._recording = True
+
+    def _pop(self):
+        if self._recording:
+            tapes = STATE.tapes
+            for i in range(len(tapes) - 1, -1, -1):
+                if tapes[i] is self:
+                    del tapes[i]
+                    break
+            self._recording = False
+
+    class _Pause:
+        def __init__(self, tape):
+            self.tape = tape
+
+        def __enter__(self):
+            self.was = self.tape._recording
+            self.tape._pop()
+
+        def __exit__(self, *exc):
+            if self.was:
+                self.tape._push()
+            return False
+
+    def stop_recording(self):
+        """Context manager in which operations are not recorded on this tape."""
+        if not self._recording:
+            raise ValueError("GradientTape.stop_recording: the tape is not recording; use it "
+                             "inside the tape's `with` block")
+        return GradientTape._Pause(self)
+
+    def reset(self):
+        """Forget everything recorded so far (the tape keeps recording if it was)."""
+        self._active.clear()
+        self._values.clear()
+        self._variables.clear()
+        self._used = False
+
+    # -- watching ------------------------------------------------------------------------
+    def watch(self, tensor):
+        """Watch tensors (nested lists/tuples/dicts allowed) on this tape and on every
+        enclosing tape recording now."""
+        leaves, _ = nest.flatten(tensor)
+        tapes = [self] + [t for t in STATE.tapes if t is not self and t._recording]
+        for x in leaves:
+            if isinstance(x, Variable):
+                for tape in tapes:
+                    tape._watch_variable(x)
+            elif type(x) is Tensor:
+                if x.dtype.kind != "f":
+                    continue  # integer/bool tensors have no gradient (TensorFlow warns)
+                for tape in tapes:
+                    tape._watch_tensor(x)
+            else:
+                raise ValueError(f"GradientTape.watch: got {type(x).__name__}; only tensors "
+                                 f"and Variables can be watched (convert with tt.constant)")
+
+    def _watch_tensor(self, t):
+        n = node_of(t)
+        self._active.add(n)
+        if t._value is not None:
+            self._values[n] = t._value
+
+    def _watch_variable(self, v):
+        self._watch_tensor(v._tensor)
+        self._variables[id(v)] = v
+
+    def watched_variables(self):
+        return tuple(self._variables.values())
+
+    def _record(self, node, value, args, new_nodes):
+        active, values = self._active, self._values
+        for n in new_nodes:
+            for x in n.inputs:
+                if x in active:
+                    active.add(n)
+                    break
+        if value is not None:
+            values[node] = value
+        for a in args:
+            if type(a) is Tensor:
+                n = a._node
+                if n not in active and a._value is not None:
+                    values[n] = a._value
+
+    # -- gradients -----------------------------------------------------------------------
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients="none"):
+        """d(sum of targets)/d(sources), shaped like ``sources``; None where unconnected."""
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or "
+                             f"'zero', got {unconnected_gradients!r}")
+        if self._used and not self._persistent:
+            raise RuntimeError("GradientTape.gradient can only be called once on "
+                               "non-persistent tapes.")
+        if self._recording and not self._persistent:
+            self._pop()  # as TensorFlow: a non-persistent tape stops at its gradient call
+        self._used = True
+        src_leaves, rebuild = nest.flatten(sources)
+        srcs = [_source_tensor(s) for s in src_leaves]
+        tgt_leaves, _ = nest.flatten(target)
+        tgts = [_source_tensor(t, "target") for t in tgt_leaves]
+        seeds = _seeds(output_gradients, tgts)
+        grads = self._gradients(tgts, seeds, srcs)
+        if unconnected_gradients == "zero":
+            grads = [make(np.zeros(s.shape, s.dtype)[()]) if g is None and s.dtype.kind == "f"
+                     else g for g, s in zip(grads, srcs)]
+        return rebuild(grads)
+
+    def _gradients(self, tgts, seeds, srcs):
+        active = self._active
+        src_nodes = [s._node if s._node is not None and s._node in active and
+                     s.dtype.kind == "f" else None for s in srcs]
+        pairs = [(t, g) for t, g in zip(tgts, seeds) if t._node is not None and
+                 t._node in active and t.dtype.kind == "f"]
+        if not pairs or all(n is None for n in src_nodes):
+            return [None] * len(srcs)
+        outer = [t for t in STATE.tapes if t._recording and
+                 any(n in t._active for n in [p[0]._node for p in pairs] + src_nodes)]
+        traced = any(t._value is None for t, _ in pairs)
+        if outer or traced:
+            return self._symbolic(pairs, src_nodes, outer, traced)
+        return self._planned(pairs, src_nodes)
+
+    def _symbolic(self, pairs, src_nodes, outer, traced):
+        """Build the gradient as nodes, run it (unless traced), add it to outer tapes."""
+        values = dict(self._values)
+        tnodes, snodes = _seed_nodes(pairs, values)
+        cts = autodiff.vjp(tnodes, snodes, [n for n in src_nodes if n is not None],
+                           active=self._active.__contains__)
+        cts = iter(cts)
+        cts = [next(cts) if n is not None else None for n in src_nodes]
+        live = [c for c in cts if c is not None]
+        if traced:
+            return [make(None, c) if c is not None else None for c in cts]
+        graph = _eval_graph(live, values)
+        graph = pipeline.optimize(graph)
+        outs = runtime.executable(graph)(*[values[n] for n in graph.inputs])
+        results, it = [], iter(zip(graph.outputs, outs))
+        for c in cts:
+            if c is None:
+                results.append(None)
+                continue
+            node, v = next(it)
+            results.append(make(_as_value(v, node.dtype), node))
+        for tape in outer:
+            _register(tape, graph.outputs, [r._value for r in results if r is not None],
+                      values)
+        return results
+
+    def _planned(self, pairs, src_nodes):
+        """The fast path: key the recorded structure, reuse the cached plan."""
+        tnodes = [t._node for t, _ in pairs]
+        active, values = self._active, self._values
+        order = toposort(tnodes, stop=lambda n: n not in active)
+        index = {n: i for i, n in enumerate(order)}
+        rows = tuple(
+            (n.sig, tuple(index[x] for x in n.inputs), n in values)
+            if n.inputs and n in active else
+            (n.sig if n.prim.name == "literal" else ("const", n.shape, n.dtype.str),)
+            for n in order)
+        seed_sig = tuple(None if g is None else (g.shape, g.dtype.str) for _, g in pairs)
+        key = (rows, tuple(index[n] for n in tnodes),
+               tuple(index.get(n, -1) if n is not None else -1 for n in src_nodes), seed_sig)
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = _build_plan(order, index, pairs, src_nodes, values, active)
+            _PLANS[key] = plan
+            if len(_PLANS) > _MAX_PLANS:
+                _PLANS.popitem(last=False)
+        executable, refs, slots, dtypes = plan
+        args = [values[order[i]] if i >= 0 else pairs[-1 - i][1]._value for i in refs]
+        outs = executable(*args)
+        return [None if s is None else make(_as_value(outs[s], d))
+                for s, d in zip(slots, dtypes)]
+
+    def jacobian(self, target, sources, unconnected_gradients="none",
+                 experimental_use_pfor=True, parallel_iterations=None):
+        """d target[i...] / d source[j...], shaped target.shape + source.shape."""
+        if self._used and not self._persistent:
+            raise RuntimeError("GradientTape.gradient can only be called once on "
+                               "non-persistent tapes.")
+        if self._recording and not self._persistent:
+            self._pop()
+        self._used = True
+        src_leaves, rebuild = nest.flatten(sources)
+        srcs = [_source_tensor(s) for s in src_leaves]
+        t = _source_tensor(target, "target")
+        rows = []
+        for k in range(max(t.size, 0)):
+            seed = np.zeros(t.size, t.dtype)
+            seed[k] = 1
+            rows.append(self._gradients([t], [make(seed.reshape(t.shape)[()])], srcs))
+        out = []
+        for j, s in enumerate(srcs):
+            col = [r[j] for r in rows]
+            if t.size and all(c is None for c in col):
+                out.append(None if unconnected_gradients == "none" else
+                           make(np.zeros(t.shape + s.shape, s.dtype)))
+                continue
+            arr = np.stack([np.zeros(s.shape, s.dtype) if c is None else np.asarray(c._value)
+                            for c in col]) if col else np.zeros((0,) + s.shape, s.dtype)
+            out.append(make(arr.reshape(t.shape + s.shape)))
+        return rebuild(out)
+
+
+
+def _source_tensor(s, what="source"):
+    if isinstance(s, Variable):
+        return s._tensor
+    if type(s) is Tensor:
+        return s
+    raise TypeError(f"GradientTape.gradient: a {what} must be a tensor or Variable, got "
+                    f"{type(s).__name__}")
+
+
+def _seeds(output_gradients, tgts):
+    if output_gradients is None:
+        return [None] * len(tgts)
+    from tracer.creation import convert_to_tensor
+    leaves, _ = nest.flatten(output_gradients)
+    if len(leaves) != len(tgts):
+        raise ValueError(f"GradientTape.gradient: {len(leaves)} output_gradients for "
+                         f"{len(tgts)} targets; give one per target")
+    out = []
+    for g, t in zip(leaves, tgts):
+        g = convert_to_tensor(g, dtype=t.dtype, op="GradientTape.gradient")
+        if g.shape != t.shape:
+            raise ValueError(f"GradientTape.gradient: output_gradients entry has shape "
+                             f"{g.shape} but its target has shape {t.shape}")
+        out.append(g)
+    return out
+
+
+def _seed_nodes(pairs, values):
+    tnodes, snodes = [], []
+    for t, g in pairs:
+        tnodes.append(t._node)
+        if g is None:
+            snodes.append(P.full(1, t.shape, t.dtype))
+        else:
+            n = node_of(g)
+            values[n] = g._value
+            snodes.append(n)
+    return tnodes, snodes
+
+
+def _eval_graph(outputs, values):
+    """A graph computing ``outputs`` whose inputs are the nodes with known values."""
+    order = toposort(outputs, stop=values.__contains__)
+    inputs = [n for n in order if n in values]
+    return Graph(inputs, outputs)
+
+
+def _build_plan(order, index, pairs, src_nodes, values, active):
+    tnodes = [t._node for t, _ in pairs]
+    seeds, seed_index = [], {}
+    for j, (t, g) in enumerate(pairs):
+        if g is None:
+            seeds.append(P.full(1, t.shape, t.dtype))
+        else:
+            n = P.input(shape=t.shape, dtype=t.dtype)
+            seed_index[n] = -1 - j
+            seeds.append(n)
+    live_src = [n for n in src_nodes if n is not None]
+    cts = autodiff.vjp(tnodes, seeds, live_src, active=active.__contains__)
+    known = {n: True for n in values}
+    known.update({n: True for n in seed_index})
+    live = [c for c in cts if c is not None]
+    graph = pipeline.optimize(_eval_graph(live, known))
+    refs = [seed_index[n] if n in seed_index else index[n] for n in graph.inputs]
+    it = iter(cts)
+    slots, dtypes, k = [], [], 0
+    for n in src_nodes:
+        c = next(it) if n is not None else None
+        slots.append(None if c is None else k)
+        dtypes.append(None if c is None else c.dtype)
+        k += c is not None
+    return runtime.executable(graph), refs, slots, dtypes
+
+
+def _as_value(v, dtype):
+    """Normalise a runtime output: owned array of the right dtype, NumPy scalar for ()."""
+    a = np.asarray(v)
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    if a.ndim == 0:
+        return a[()]
+    if not a.flags.owndata or not a.flags.writeable:
+        a = np.array(a)
+    return a
+
+
+def _register(tape, outputs, out_values, values):
+    """Add a gradient's nodes to an outer tape so it can differentiate them again."""
+    active = tape._active
+    order = toposort(outputs, stop=lambda n: n in active or not n.inputs)
+    for n in order:
+        if n not in active and any(x in active for x in n.inputs):
+            active.add(n)
+    for n in order:
+        if n not in active and n in values:
+            tape._values[n] = values[n]
+    for n, v in zip(outputs, out_values):
+        tape._values[n] = v

@@ -1,0 +1,1 @@
+"""Testing helpers: gradient checks against finite differences, tensor-aware allclose."""
