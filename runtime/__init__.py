@@ -3,7 +3,7 @@
 Entry points: ``config``, ``stats``, ``executable(graph)``, ``cache_stats()``.
 """
 from runtime.config import config, stats
-from runtime.executor import Executable, cache, executable
+from runtime.executor import Executable, cache, evaluate, executable
 from runtime.interpreter import NanError, Program
 
 

@@ -15,11 +15,15 @@ _MAX_ENTRIES = 4096
 
 
 class Executable:
-    def __init__(self, graph, origin=None):
+    """A graph ready to run. ``compile=True`` compiles on first call (tt.function and the
+    transforms); ``None`` follows ``config.jit_threshold`` (eager tapes)."""
+
+    def __init__(self, graph, origin=None, compile=None):
         self.graph = graph
         self.calls = 0
         self.program = Program(graph, origin)
         self.native = None
+        self.compile = compile
 
     def __call__(self, *args):
         self.calls += 1
@@ -54,6 +58,14 @@ class _Cache:
 cache = _Cache()
 
 
-def executable(graph, origin=None):
+def executable(graph, origin=None, compile=None):
     """The cached executable for ``graph`` (keyed by structure, shapes and dtypes)."""
-    return cache.get(graph.key, lambda: Executable(graph, origin))
+    return cache.get((graph.key, compile), lambda: Executable(graph, origin, compile))
+
+
+def evaluate(graph, args, tier="interpret"):
+    """Run ``graph`` once on ``args`` in the given tier ("interpret" or "compiled");
+    the test oracle entry point."""
+    if tier == "interpret":
+        return Program(graph)(*args, debug_nans=config.debug_nans)
+    raise ValueError(f"evaluate: unknown tier {tier!r}; valid tiers are 'interpret'")
