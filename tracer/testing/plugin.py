@@ -1,1 +1,34 @@
-"""pytest plugin registered through the ``pytest11`` entry point (fixtures come later)."""
+"""pytest plugin (``pytest11`` entry point ``tapejit``): fixtures for testing code that uses
+tapejit.
+
+- ``tt_backend``: runs the test once per execution tier (``"interpret"``, and
+  ``"compiled"`` when the native backend is available), yielding the tier name; in the
+  compiled tier eager gradients compile on first use (``jit_threshold=0``).
+- ``tt_fresh_cache``: a temporary, empty on-disk compile cache for the test.
+"""
+import pytest
+
+import runtime
+
+
+@pytest.fixture(params=runtime.TIERS)
+def tt_backend(request):
+    tier = request.param
+    saved = runtime.config.jit_threshold
+    runtime.config.jit_threshold = 0 if tier == "compiled" else 1 << 30
+    try:
+        yield tier
+    finally:
+        runtime.config.jit_threshold = saved
+
+
+@pytest.fixture
+def tt_fresh_cache(tmp_path):
+    saved = runtime.config.cache_dir
+    runtime.config.cache_dir = str(tmp_path / "tapejit-cache")
+    runtime.cache.clear()
+    try:
+        yield runtime.config.cache_dir
+    finally:
+        runtime.config.cache_dir = saved
+        runtime.cache.clear()
