@@ -132,6 +132,76 @@ def elementwise(prim, op, args, accept, promote=None):
     operand nodes are cast to before the primitive (default: the promoted dtype itself);
     the eager value comes from NumPy, whose ufunc already applies the same rule.
     """
+    # Fast path (the hot path of every eager program): eager Tensors and weak scalars
+    # whose dtypes the op accepts. Anything else takes the general path below.
+    vals = []
+    for a in args:
+        t = type(a)
+        if t is Tensor:
+            v = a._value
+            if v is None or v.dtype not in accept:
+                return _elementwise_general(prim, op, args, accept, promote)
+            vals.append(v)
+        elif t is float or (t is int and _INT32 in accept):
+            vals.append(a)
+        else:
+            return _elementwise_general(prim, op, args, accept, promote)
+    if len(vals) == len(args) and not any(type(a) is Tensor for a in args):
+        return _elementwise_general(prim, op, args, accept, promote)
+    try:
+        value = prim.impl(*vals)
+    except ValueError:
+        _bad_shapes(op, args)
+    out = make(value)
+    if STATE.tapes:
+        _record_elementwise(prim, args, out, promote)
+    return out
+
+
+_INT32 = dtypes.int32
+
+
+def _record_elementwise(prim, args, out, promote):
+    hit = _watching(args)
+    if not hit:
+        return
+    value = out._value
+    shape, d = np.shape(value), value.dtype
+    ins = []
+    for a in args:
+        if type(a) is Tensor:
+            if a._value.dtype != d or np.shape(a._value) != shape:
+                break
+            ins.append(a._node or node_of(a))
+        elif shape == () and d.kind == "f":
+            ins.append(_literal(a, d))   # weak float/int scalar in a float op: a literal
+        else:
+            break
+    else:
+        # operands already fit: one node, no casts or broadcasts, no inference needed
+        node = Node(prim, tuple(ins), (), shape, d)
+        _commit(hit, node, out, args, (node,))
+        return
+    new = []
+    node = _elementwise_node(prim, args, shape, promote, new)
+    _commit(hit, node, out, args, new)
+
+
+_LITERALS = {}
+
+
+def _literal(value, d):
+    """A shared literal node (nodes are immutable symbols, so sharing is safe)."""
+    key = (type(value), value, d)
+    n = _LITERALS.get(key)
+    if n is None:
+        if len(_LITERALS) > 4096:
+            _LITERALS.clear()
+        n = _LITERALS[key] = P.literal(value, d)
+    return n
+
+
+def _elementwise_general(prim, op, args, accept, promote):
     args = [operand(a, op) for a in args]
     tensors = [a for a in args if type(a) is Tensor]
     if not tensors:
@@ -152,11 +222,7 @@ def elementwise(prim, op, args, accept, promote=None):
         _bad_shapes(op, args)
     out = make(value)
     if STATE.tapes:
-        hit = _watching(args)
-        if hit:
-            new = []
-            node = _elementwise_node(prim, args, np.shape(value), promote, new)
-            _commit(hit, node, out, args, new)
+        _record_elementwise(prim, args, out, promote)
     return out
 
 

@@ -7,6 +7,8 @@ def _is_leaf(x):
 
 def flatten(tree):
     """Leaves in order, and a function that rebuilds the structure from new leaves."""
+    if _is_leaf(tree):
+        return [tree], _first
     leaves = []
     # build a template with leaf slots replaced by their index
     root = [None]
@@ -31,6 +33,10 @@ def flatten(tree):
     def unflatten(new_leaves):
         return _rebuild(template, new_leaves)
     return leaves, unflatten
+
+
+def _first(leaves):
+    return leaves[0]
 
 
 def _rebuild(template, leaves):

@@ -31,6 +31,9 @@ class GradientTape:
         self._watch_accessed = bool(watch_accessed_variables)
         self._active = set()
         self._values = {}
+        # the recording in order (a topological order): one structural row per node, so
+        # gradient() can key the recorded graph without walking it
+        self._log, self._order, self._index = [], [], {}
         self._variables = {}
         self._recording = False
         self._used = False
@@ -84,6 +87,7 @@ class GradientTape:
         """Forget everything recorded so far (the tape keeps recording if it was)."""
         self._active.clear()
         self._values.clear()
+        self._log, self._order, self._index = [], [], {}
         self._variables.clear()
         self._used = False
 
@@ -111,6 +115,8 @@ class GradientTape:
         self._active.add(n)
         if t._value is not None:
             self._values[n] = t._value
+        if n not in self._index:
+            self._note(n, ("watched", n.shape, n.dtype.str))
 
     def _watch_variable(self, v):
         self._watch_tensor(v._tensor)
@@ -119,13 +125,13 @@ class GradientTape:
     def watched_variables(self):
         return tuple(self._variables.values())
 
+    def _note(self, n, row):
+        self._index[n] = len(self._log)
+        self._log.append(row)
+        self._order.append(n)
+
     def _record(self, node, value, args, new_nodes):
-        active, values = self._active, self._values
-        for n in new_nodes:
-            for x in n.inputs:
-                if x in active:
-                    active.add(n)
-                    break
+        active, values, index = self._active, self._values, self._index
         if value is not None:
             values[node] = value
         for a in args:
@@ -133,6 +139,18 @@ class GradientTape:
                 n = a._node
                 if n not in active and a._value is not None:
                     values[n] = a._value
+        for n in new_nodes:
+            if any(x in active for x in n.inputs):
+                active.add(n)
+                self._log_node(n)
+
+    def _log_node(self, n):
+        index = self._index
+        for x in n.inputs:
+            if x not in index:
+                self._note(x, x.sig if x.prim.name == "literal" else
+                           ("const", x.shape, x.dtype.str))
+        self._note(n, (n.sig, tuple([index[x] for x in n.inputs]), n in self._values))
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
@@ -203,13 +221,7 @@ class GradientTape:
         """The fast path: key the recorded structure, reuse the cached plan."""
         tnodes = [t._node for t, _ in pairs]
         active, values = self._active, self._values
-        order = toposort(tnodes, stop=lambda n: n not in active)
-        index = {n: i for i, n in enumerate(order)}
-        rows = tuple(
-            (n.sig, tuple(index[x] for x in n.inputs), n in values)
-            if n.inputs and n in active else
-            (n.sig if n.prim.name == "literal" else ("const", n.shape, n.dtype.str),)
-            for n in order)
+        order, index, rows = self._order, self._index, tuple(self._log)
         seed_sig = tuple(None if g is None else (g.shape, g.dtype.str) for _, g in pairs)
         key = (rows, tuple(index[n] for n in tnodes),
                tuple(index.get(n, -1) if n is not None else -1 for n in src_nodes), seed_sig)
@@ -349,6 +361,7 @@ def _register(tape, outputs, out_values, values):
     for n in order:
         if n not in active and any(x in active for x in n.inputs):
             active.add(n)
+            tape._log_node(n)
     for n in order:
         if n not in active and n in values:
             tape._values[n] = values[n]
