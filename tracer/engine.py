@@ -135,6 +135,7 @@ def elementwise(prim, op, args, accept, promote=None):
     # Fast path (the hot path of every eager program): eager Tensors and weak scalars
     # whose dtypes the op accepts. Anything else takes the general path below.
     vals = []
+    tensors = False
     for a in args:
         t = type(a)
         if t is Tensor:
@@ -142,11 +143,12 @@ def elementwise(prim, op, args, accept, promote=None):
             if v is None or v.dtype not in accept:
                 return _elementwise_general(prim, op, args, accept, promote)
             vals.append(v)
+            tensors = True
         elif t is float or (t is int and _INT32 in accept):
             vals.append(a)
         else:
             return _elementwise_general(prim, op, args, accept, promote)
-    if len(vals) == len(args) and not any(type(a) is Tensor for a in args):
+    if not tensors:
         return _elementwise_general(prim, op, args, accept, promote)
     try:
         value = prim.impl(*vals)
@@ -166,11 +168,11 @@ def _record_elementwise(prim, args, out, promote):
     if not hit:
         return
     value = out._value
-    shape, d = np.shape(value), value.dtype
+    shape, d = value.shape, value.dtype
     ins = []
     for a in args:
         if type(a) is Tensor:
-            if a._value.dtype != d or np.shape(a._value) != shape:
+            if a._value.dtype != d or a._value.shape != shape:
                 break
             ins.append(a._node or node_of(a))
         elif shape == () and d.kind == "f":

@@ -131,7 +131,7 @@ class GradientTape:
         self._order.append(n)
 
     def _record(self, node, value, args, new_nodes):
-        active, values, index = self._active, self._values, self._index
+        active, values = self._active, self._values
         if value is not None:
             values[node] = value
         for a in args:
@@ -140,17 +140,22 @@ class GradientTape:
                 if n not in active and a._value is not None:
                     values[n] = a._value
         for n in new_nodes:
-            if any(x in active for x in n.inputs):
-                active.add(n)
-                self._log_node(n)
+            for x in n.inputs:
+                if x in active:
+                    active.add(n)
+                    self._log_node(n)
+                    break
 
     def _log_node(self, n):
-        index = self._index
+        index, log, order = self._index, self._log, self._order
         for x in n.inputs:
             if x not in index:
-                self._note(x, x.sig if x.prim.name == "literal" else
-                           ("const", x.shape, x.dtype.str))
-        self._note(n, (n.sig, tuple([index[x] for x in n.inputs]), n in self._values))
+                index[x] = len(log)
+                log.append(x.sig if x.prim.name == "literal" else ("const", x.shape, x.dtype.str))
+                order.append(x)
+        index[n] = len(log)
+        log.append((n.sig, tuple([index[x] for x in n.inputs]), n in self._values))
+        order.append(n)
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
