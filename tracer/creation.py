@@ -28,8 +28,23 @@ def _from_python(value, dtype, op):
         if a.dtype.kind == "f":
             dtype = dtypes.float32
         elif a.dtype.kind in "iu":
-            dtype = dtypes.int32
+            dtype = _int_default(a)
     return a, dtype
+
+
+def _int_default(a):
+    """int32 (TensorFlow's default for Python ints) unless the values need int64."""
+    i32 = np.iinfo(np.int32)
+    if a.size and (a.min() < i32.min or a.max() > i32.max):
+        return dtypes.int64
+    return dtypes.int32
+
+
+def _check_int_range(value, d, op):
+    info = np.iinfo(d)
+    if not info.min <= value <= info.max:
+        raise ValueError(f"{op}: {value} does not fit dtype {d} ({info.min}..{info.max}); "
+                         f"use a wider dtype such as int64 or float64")
 
 
 def _contains_tensor(value):
@@ -63,7 +78,10 @@ def convert_to_tensor(value, dtype=None, op="convert_to_tensor"):
             raise TypeError(f"{op}: arrays of dtype {a.dtype} cannot become tensors; valid "
                             f"dtypes are float32, float64, int32, int64, bool")
     elif type(value) in (float, int, bool):
-        a, d = np.array(value), d or dtypes.python_default(value)
+        a = np.array(value)
+        d = d or (_int_default(a) if type(value) is int else dtypes.python_default(value))
+        if d.kind in "iu" and type(value) is not bool:
+            _check_int_range(value, d, op)
     else:
         a, d = _from_python(value, d, op)
     if d is None:

@@ -53,7 +53,26 @@ floordiv = _binary(P.floordiv, "floordiv")
 floor_div = floordiv
 mod = _binary(P.mod, "mod", doc="Remainder with the sign of the divisor (Python/NumPy).")
 floormod = mod
-pow = _binary(P.pow, "pow")
+_pow = _binary(P.pow, "pow")
+
+
+def pow(x, y, name=None):
+    """x ** y with NumPy broadcasting; integer bases need non-negative integer exponents."""
+    try:
+        return _pow(x, y)
+    except ValueError:
+        _check_int_pow(x, y)
+        raise
+
+
+def _check_int_pow(x, y):
+    # NumPy refuses int ** negative int (the result is not an integer); say so by name
+    x, y = _as_tensor(x, "pow"), _as_tensor(y, "pow")
+    if x.dtype.kind in "iu" and y.dtype.kind in "iu" and y._value is not None \
+            and np.any(np.asarray(y._value) < 0):
+        raise ValueError(f"pow: integer base ({x.dtype}) with a negative integer exponent "
+                         f"({y.dtype}); integer powers must be >= 0, or cast the base to "
+                         f"float (tt.cast(x, tt.float32))") from None
 maximum = _binary(P.maximum, "maximum", doc="Elementwise max; ties send the gradient to x.")
 minimum = _binary(P.minimum, "minimum", doc="Elementwise min; ties send the gradient to x.")
 
@@ -225,7 +244,8 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     s = reduce_sum(x, axes, keepdims)
     if x.dtype.kind in "iu":
-        return floordiv(s, n)
+        # TensorFlow's integer mean truncates toward zero (C division), not floor
+        return multiply(sign(s), floordiv(abs(s), n))
     return divide(s, n) if n != 1 else s
 
 

@@ -150,12 +150,30 @@ class GradientTape:
         index, log, order = self._index, self._log, self._order
         for x in n.inputs:
             if x not in index:
+                if x.inputs and x not in self._values:
+                    self._log_derived(x)
+                    continue
                 index[x] = len(log)
                 log.append(x.sig if x.prim.name == "literal" else ("const", x.shape, x.dtype.str))
                 order.append(x)
         index[n] = len(log)
         log.append((n.sig, tuple([index[x] for x in n.inputs]), n in self._values))
         order.append(n)
+
+    def _log_derived(self, x):
+        """Log a constant computed from other constants (e.g. a broadcast of an unwatched
+        operand): its leaves as constants, itself as a computed row."""
+        index, values = self._index, self._values
+        for m in toposort([x], stop=lambda m: m in index or m in values or not m.inputs):
+            if m in index:
+                continue
+            if m.inputs and m not in values:
+                row = (m.sig, tuple([index[y] for y in m.inputs]), False)
+            else:
+                row = m.sig if m.prim.name == "literal" else ("const", m.shape, m.dtype.str)
+            index[m] = len(self._log)
+            self._log.append(row)
+            self._order.append(m)
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,

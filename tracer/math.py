@@ -1,0 +1,62 @@
+"""``tt.math``: TensorFlow's ``tf.math`` names for the elementwise ops and reductions.
+
+All entries are the same functions as the top-level ``tt.*`` ops (plus a few
+compositions only TensorFlow keeps under ``tf.math``).
+"""
+from tracer.nn import log_sigmoid  # noqa: F401
+from tracer.ops import (  # noqa: F401
+    abs, acos, add, argmax, argmin, asin, atan, ceil, cos, cosh, divide, equal, erf, exp,
+    expm1, floor, floordiv, floormod, greater, greater_equal, less, less_equal, log, log1p,
+    logical_and, logical_not, logical_or, maximum, minimum, mod, multiply, negative,
+    not_equal, pow, reciprocal, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
+    reduce_prod, reduce_sum, round, rsqrt, sigmoid, sign, sin, sinh, softplus, sqrt, square,
+    squared_difference, subtract, tan, tanh, truediv)
+from tracer import ops as _ops
+from tracer.ops import _as_tensor
+
+floor_div = floordiv
+floor_mod = floormod
+
+
+def _float_only(x, op):
+    x = _as_tensor(x, f"math.{op}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"math.{op}: got dtype {x.dtype}; valid dtypes are float32, float64")
+    return x
+
+
+def is_nan(x, name=None):
+    """True where x is NaN (NaN is the only value unequal to itself)."""
+    x = _float_only(x, "is_nan")
+    return _ops.not_equal(x, x)
+
+
+def is_inf(x, name=None):
+    """True where x is +inf or -inf."""
+    x = _float_only(x, "is_inf")
+    return _ops.equal(_ops.abs(x), float("inf"))
+
+
+def is_finite(x, name=None):
+    """True where x is neither inf nor NaN (NaN compares false, so |x| < inf is enough)."""
+    x = _float_only(x, "is_finite")
+    return _ops.less(_ops.abs(x), float("inf"))
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    """Logical or over ``axis`` of a bool tensor (False for an empty axis)."""
+    x = _bool_only(input_tensor, "reduce_any")
+    return _ops.greater(reduce_sum(_ops.cast(x, "int32"), axis, keepdims), 0)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    """Logical and over ``axis`` of a bool tensor (True for an empty axis)."""
+    x = _bool_only(input_tensor, "reduce_all")
+    return _ops.equal(reduce_sum(_ops.cast(_ops.logical_not(x), "int32"), axis, keepdims), 0)
+
+
+def _bool_only(x, op):
+    x = _as_tensor(x, f"math.{op}")
+    if x.dtype.kind != "b":
+        raise TypeError(f"math.{op}: got dtype {x.dtype}; it takes bool tensors")
+    return x
