@@ -17,6 +17,7 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.ir import Node
+from runtime.config import config as _config
 from tracer import dtypes
 from tracer.errors import TracingError
 from tracer.tensor import Tensor
@@ -29,6 +30,21 @@ class _State(threading.local):
 
 
 STATE = _State()
+# the settings dict itself: one lookup per op when tt.config.debug_nans is off
+_SETTINGS = _config._values
+
+
+def _has_nan(v):
+    return getattr(v, "dtype", None) is not None and v.dtype.kind == "f" and \
+        bool(np.isnan(v).any())
+
+
+def check_nan(op, vals, value):
+    """tt.config.debug_nans: an op making NaN from non-NaN operands raises, naming it."""
+    if _has_nan(value) and not any(_has_nan(v) for v in vals):
+        shapes = ", ".join(str(np.shape(v)) for v in vals)
+        raise FloatingPointError(f"{op}: produced NaN from non-NaN inputs (shapes {shapes}); "
+                                 f"set tt.config.debug_nans = False to allow it")
 
 
 def make(value, node=None):
@@ -80,8 +96,11 @@ def bind(prim, *args, **attrs):
     """Apply a primitive to Tensors whose shapes/dtypes its rule accepts."""
     vals = [a._value for a in args]
     if STATE.trace is not None and any(v is None for v in vals):
-        return make(None, prim(*[node_of(a) for a in args], **attrs))
+        node = prim(*[node_of(a) for a in args], **attrs)
+        return _traced_result(node, args, [node])
     out = make(prim.impl(*vals, **attrs))
+    if _SETTINGS["debug_nans"]:
+        check_nan(prim.name, vals, out._value)
     if STATE.tapes:
         hit = _watching(args)
         if hit:
@@ -152,8 +171,10 @@ def elementwise(prim, op, args, accept, promote=None):
         return _elementwise_general(prim, op, args, accept, promote)
     try:
         value = prim.impl(*vals)
-    except ValueError:
-        _bad_shapes(op, args)
+    except ValueError as e:
+        _bad_shapes(op, args, e)
+    if _SETTINGS["debug_nans"]:
+        check_nan(op, vals, value)
     out = make(value)
     if STATE.tapes:
         _record_elementwise(prim, args, out, promote)
@@ -220,8 +241,10 @@ def _elementwise_general(prim, op, args, accept, promote):
     vals = [a._value if type(a) is Tensor else a for a in args]
     try:
         value = prim.impl(*vals)
-    except ValueError:
-        _bad_shapes(op, args)
+    except ValueError as e:
+        _bad_shapes(op, args, e)
+    if _SETTINGS["debug_nans"]:
+        check_nan(op, vals, value)
     out = make(value)
     if STATE.tapes:
         _record_elementwise(prim, args, out, promote)
@@ -232,9 +255,21 @@ def _traced_elementwise(prim, op, args, promote):
     shapes = [a.shape for a in args if type(a) is Tensor]
     try:
         shape = np.broadcast_shapes(*shapes)
-    except ValueError:
-        _bad_shapes(op, args)
-    return make(None, _elementwise_node(prim, args, shape, promote, []))
+    except ValueError as e:
+        _bad_shapes(op, args, e)
+    new = []
+    node = _elementwise_node(prim, args, shape, promote, new)
+    return _traced_result(node, args, new)
+
+
+def _traced_result(node, args, new_nodes):
+    # a tape used inside tt.function records traced nodes too (values are None)
+    out = make(None, node)
+    if STATE.tapes:
+        hit = _watching(args)
+        if hit:
+            _commit(hit, node, out, args, new_nodes)
+    return out
 
 
 def _elementwise_node(prim, args, shape, promote, new):
@@ -260,8 +295,16 @@ def _elementwise_node(prim, args, shape, promote, new):
     return node
 
 
-def _bad_shapes(op, args):
+def _bad_shapes(op, args, err=None):
     shapes = [a.shape for a in args if type(a) is Tensor]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        pass
+    else:
+        # the shapes fit: NumPy refused for another reason (e.g. int ** negative int)
+        raise ValueError(f"{op}: {err} (operands {', '.join(describe(a) for a in args)})") \
+            from None
     raise ValueError(f"{op}: operands with shapes {', '.join(map(str, shapes))} cannot be "
                      f"broadcast together; each dimension, aligned from the right, must be "
                      f"equal or 1") from None

@@ -49,7 +49,7 @@ class Tensor:
         if self._value is None:
             return f"tt.Tensor(<traced>, shape={self.shape}, dtype={self.dtype})"
         if self.ndim == 0:
-            return f"tt.Tensor({np.asarray(self._value)[()]}, shape=(), dtype={self.dtype})"
+            return f"tt.Tensor({np.asarray(self._value)[()]!s}, shape=(), dtype={self.dtype})"
         body = np.array2string(np.asarray(self._value), separator=" ")
         return f"tt.Tensor(\n{body}, shape={self.shape}, dtype={self.dtype})"
 
