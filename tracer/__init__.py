@@ -12,8 +12,9 @@ from tracer.creation import (constant, convert_to_tensor, eye, fill, lin_space, 
                              ones, ones_like, random, range, zeros, zeros_like)
 from tracer.dtypes import bool_ as bool  # noqa: A001  (tt.bool, as TensorFlow)
 from tracer.dtypes import float32, float64, int32, int64
+from tracer.eager_functions import gradients_function, value_and_gradients_function
 from tracer.errors import TracingError
-from tracer.linalg import matmul
+from tracer.linalg import einsum, matmul, tensordot
 from tracer.ops import (abs, acos, add, argmax, argmin, asin, atan, cast, ceil,
                         clip_by_value, cos, cosh, divide, equal, erf, exp, expm1, floor,
                         floordiv, greater, greater_equal, identity, less, less_equal, log,
@@ -25,5 +26,10 @@ from tracer.ops import (abs, acos, add, argmax, argmin, asin, atan, cast, ceil,
 from tracer.shape_ops import (broadcast_to, concat, expand_dims, gather, reshape, squeeze,
                               stack, tile, transpose)
 from tracer.tape import GradientTape
+from tracer.custom import custom_gradient
+from tracer.function import function
+from tracer.transforms import grad, hessian, jacobian, value_and_grad
+from tracer import math, nn  # noqa: E402  (tt.math, tt.nn namespaces)
+from tracer import testing  # noqa: E402  (tt.testing)
 
 __all__ = [n for n in dir() if not n.startswith("_")]

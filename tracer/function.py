@@ -1,0 +1,471 @@
+"""``tt.function``: trace a Python function into a graph once per signature, compile it, and
+run the cached executable on later calls.
+
+Invariants:
+- A signature is the shape and dtype of every tensor-like argument leaf (Tensor, Variable,
+  NumPy array or scalar) plus the value of every other leaf (Python numbers, strings,
+  None, hashable objects, and ``static_argnums`` arguments, which are never traced).
+- A ``Staged`` function owns one ``Entry`` per signature: the optimised graph whose inputs
+  are the argument leaves, then captured eager tensors, then Variables (read at each call).
+- Calls take one of three routes. Eager (the fast path): bind values, run the compiled
+  executable. Inside another trace: the entry's graph is inlined into the outer graph (so
+  ``tt.grad(tt.grad(f))`` is one graph). Under a recording tape that watches an input:
+  the executable computes the values and the inlined nodes are recorded on the tape,
+  which differentiates them like any recorded operation (intermediates are recomputed
+  from the inputs in the gradient graph, so higher orders work).
+"""
+import inspect
+import threading
+from collections import namedtuple
+
+import numpy as np
+
+from compiler import pipeline
+from compiler import primitives as P
+from compiler.ir import Graph, Node, format_graph, toposort
+import runtime
+from tracer import engine, nest
+from tracer.engine import STATE, make
+from tracer.tensor import Tensor, Variable
+
+CacheInfo = namedtuple("CacheInfo", "hits misses size")
+_ARRAYS = (np.ndarray, np.generic)
+
+
+class TraceContext:
+    """Active while a function is traced (``engine.STATE.trace``): turns eager tensors
+    used by traced operations into graph inputs and names the arguments behind a node."""
+
+    def __init__(self, name):
+        self.name = name
+        self.parent = None
+        self.leaves = {}            # id(node) -> description of the argument
+        self.arg_nodes = []
+        self.captured = []          # (tensor, node): value bound at every call
+        self.variables = []         # (variable, node): current value read at every call
+        self._memo = {}             # id(tensor or variable) -> (object, node)
+
+    def __enter__(self):
+        self.parent = STATE.trace
+        STATE.trace = self
+        return self
+
+    def __exit__(self, *exc):
+        STATE.trace = self.parent
+        return False
+
+    def argument(self, shape, dtype, description):
+        node = P.input(shape=tuple(shape), dtype=np.dtype(dtype))
+        self.leaves[id(node)] = description
+        self.arg_nodes.append(node)
+        return make(None, node)
+
+    def capture(self, tensor):
+        hit = self._memo.get(id(tensor))
+        if hit is not None:
+            return hit[1]
+        v = tensor._value
+        node = P.input(shape=np.shape(v), dtype=v.dtype)
+        self._memo[id(tensor)] = (tensor, node)
+        self.captured.append((tensor, node))
+        self.leaves[id(node)] = f"a tensor captured by {self.name}"
+        return node
+
+    def capture_variable(self, variable):
+        hit = self._memo.get(id(variable))
+        if hit is None:
+            node = P.input(shape=variable.shape, dtype=variable.dtype)
+            hit = self._memo[id(variable)] = (variable, node)
+            self.variables.append((variable, node))
+            self.leaves[id(node)] = f"variable '{variable.name}' read by {self.name}"
+        return make(None, hit[1])
+
+    def describe(self, node):
+        """Which arguments ``node`` depends on, e.g. "argument 'x' (position 0) of f"."""
+        found, foreign = [], []
+        for n in toposort([node], stop=lambda m: id(m) in self.leaves):
+            d = self.leaves.get(id(n))
+            if d is not None and d not in found:
+                found.append(d)
+            elif d is None and not n.inputs and n.prim is P.input:
+                foreign.append(n)
+        if not found and foreign and self.parent is not None:
+            return self.parent.describe(foreign[0])
+        if not found:
+            return f"a value computed inside {self.name}"
+        return " and ".join(found)
+
+
+def substitute(outputs, mapping):
+    """Rebuild the nodes between ``outputs`` and the keys of ``mapping`` (id(old) -> new);
+    returns the new outputs and the nodes created, in dependency order."""
+    new, created = dict(mapping), []
+    for n in toposort(outputs, stop=lambda m: id(m) in mapping):
+        if id(n) in new:
+            continue
+        ins = tuple(new[id(x)] for x in n.inputs)
+        if all(a is b for a, b in zip(ins, n.inputs)):
+            m = n
+        else:
+            m = Node(n.prim, ins, n.attrs, n.shape, n.dtype)
+        created.append(m)
+        new[id(n)] = m
+    return [new[id(o)] for o in outputs], created
+
+
+# -- signatures ------------------------------------------------------------------------------
+
+def _is_tensor_like(x):
+    return type(x) is Tensor or isinstance(x, (Variable,) + _ARRAYS)
+
+
+def _leaf_key(x, where):
+    if type(x) is Tensor:
+        return (x.shape, x.dtype)
+    if isinstance(x, Variable):
+        return (x.shape, x.dtype)
+    if isinstance(x, _ARRAYS):
+        return (x.shape, x.dtype)
+    try:
+        hash(x)
+    except TypeError:
+        raise TypeError(f"{where} is a {type(x).__name__}, which is neither a tensor nor "
+                        f"hashable; pass tensors, NumPy arrays, numbers, strings, or "
+                        f"hashable values") from None
+    return ("static", type(x), x)
+
+
+def _arg_key(x, where, static):
+    if static:
+        if _is_tensor_like(x):
+            raise TypeError(f"{where} is listed in static_argnums but is a tensor; static "
+                            f"arguments must be hashable Python values (numbers, strings, "
+                            f"tuples), tensors are traced")
+        return _leaf_key(x, where)
+    if isinstance(x, (list, tuple, dict)):
+        leaves, rebuild = nest.flatten(x)
+        shape = repr(rebuild(list(range(len(leaves)))))
+        return ("tree", shape, tuple(_leaf_key(v, where) for v in leaves))
+    return _leaf_key(x, where)
+
+
+def _leaf_value(x):
+    """The value bound for a traced argument leaf at call time."""
+    if type(x) is Tensor:
+        return x._value
+    if isinstance(x, Variable):
+        return x._tensor._value
+    return x
+
+
+def _as_output(v, dtype):
+    if isinstance(v, np.generic) and v.dtype == dtype:
+        return v                    # already a NumPy scalar of the right dtype
+    if type(v) is not np.ndarray:
+        v = np.asarray(v)
+    if v.dtype != dtype:
+        v = v.astype(dtype)
+    if v.ndim == 0:
+        return v[()]
+    return v if v.flags.writeable else np.array(v)
+
+
+# -- one traced signature --------------------------------------------------------------------
+
+class Entry:
+    """The optimised graph of one signature, its bindings and (once run) its executable."""
+
+    def __init__(self, graph, captured, variables, plan, rebuild, inline_only):
+        self.graph = graph
+        self.captured = [t for t, _ in captured]
+        self.cvals = [t._value for t in self.captured]
+        self.variables = [v for v, _ in variables]
+        self.plan = plan            # per output leaf: graph output index, or ("const", x)
+        self.rebuild = rebuild
+        self.single = rebuild is None
+        self.dtypes = [n.dtype for n in graph.outputs]
+        self.inline_only = inline_only
+        self.exe = None
+
+    def executable(self):
+        if self.exe is None:
+            self.exe = runtime.executable(self.graph, compile=True)
+        return self.exe
+
+    def run(self, values):
+        exe = self.exe or self.executable()
+        if self.cvals:
+            values = values + self.cvals
+        if self.variables:
+            values = values + [v._tensor._value for v in self.variables]
+        outs = exe(*values)
+        if self.single:
+            return make(_as_output(outs[0], self.dtypes[0]))
+        return self.wrap([make(_as_output(v, d)) for v, d in zip(outs, self.dtypes)])
+
+    def wrap(self, tensors):
+        leaves = [tensors[p] if type(p) is int else p[1] for p in self.plan]
+        return self.rebuild(leaves)
+
+
+def _foreign_leaves(outputs, inputs):
+    """Input leaves reachable from ``outputs`` that belong to an enclosing trace."""
+    bound = {id(n) for n in inputs}
+    return [n for n in toposort(outputs, stop=lambda m: id(m) in bound)
+            if id(n) not in bound and not n.inputs and n.prim is P.input]
+
+
+def _output_plan(out):
+    """Graph outputs and how to rebuild ``out`` from them (``rebuild`` None: one tensor)."""
+    if type(out) is Tensor and out._value is None:
+        return [out._node], [0], None
+    leaves, rebuild = nest.flatten(out)
+    nodes, plan = [], []
+    for leaf in leaves:
+        if type(leaf) is Tensor and leaf._value is None:
+            plan.append(len(nodes))
+            nodes.append(leaf._node)
+        else:
+            plan.append(("const", leaf))
+    return nodes, plan, rebuild
+
+
+# -- the staged callable ---------------------------------------------------------------------
+
+class Staged:
+    """A traced, compiled and cached callable (``tt.function`` and the transforms).
+
+    ``build(args, kwargs)`` runs while tracing, on traced arguments, and returns the output
+    structure; ``prepare(args)`` (optional) converts arguments before keying.
+    """
+
+    def __init__(self, fn, build, name, static_argnums=(), prepare=None):
+        self.__wrapped__ = fn
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self._build = build
+        self._name = name
+        self._static = frozenset(_static_positions(static_argnums, name))
+        self._prepare = prepare
+        # all-eager-Tensor positional calls skip preparation: they need none
+        self._fast = not self._static
+        self._entries = {}
+        self._lock = threading.Lock()
+        self._params = None
+        self.trace_count = 0
+        self._hits = self._misses = 0
+
+    def __call__(self, *args, **kwargs):
+        if self._fast and not kwargs and STATE.trace is None and not STATE.tapes:
+            try:
+                key = tuple([(a._value.shape, a._value.dtype) for a in args])
+            except AttributeError:
+                key = None
+            entry = self._entries.get(key) if key is not None else None
+            if entry is not None:
+                self._hits += 1
+                return entry.run([a._value for a in args])
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
+        if self._prepare is not None:
+            args = self._prepare(args)
+        key, leaves = self._signature(args, kwargs)
+        entry = self._entry(key, args, kwargs)
+        if STATE.trace is not None:
+            return self._inline(entry, leaves)
+        if STATE.tapes:
+            return self._recorded(entry, leaves)
+        return entry.run([_leaf_value(x) for x in leaves])
+
+    # -- signatures and tracing --------------------------------------------------------------
+    def _names(self):
+        if self._params is None:
+            try:
+                sig = inspect.signature(self.__wrapped__)
+                self._params = [p.name for p in sig.parameters.values()
+                                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            except (TypeError, ValueError):
+                self._params = []
+        return self._params
+
+    def _where(self, i):
+        names = self._names()
+        name = names[i] if isinstance(i, int) and i < len(names) else None
+        if isinstance(i, str):
+            return f"argument '{i}' of {self._name}"
+        if name is None:
+            return f"positional argument {i} of {self._name}"
+        return f"argument '{name}' (position {i}) of {self._name}"
+
+    def _signature(self, args, kwargs):
+        key, leaves = [], []
+        items = list(enumerate(args)) + sorted(kwargs.items())
+        for i, a in items:
+            static = i in self._static
+            k = _arg_key(a, self._where(i), static)
+            key.append(k if type(i) is int else (i, k))
+            if static:
+                continue
+            if _is_tensor_like(a):
+                leaves.append(a)
+            elif isinstance(a, (list, tuple, dict)):
+                leaves.extend(x for x in nest.flatten(a)[0] if _is_tensor_like(x))
+        return tuple(key), leaves
+
+    def _entry(self, key, args, kwargs):
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._hits += 1
+            return entry
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self._misses += 1
+                entry = self._trace(args, kwargs)
+                if not entry.inline_only:
+                    self._entries[key] = entry
+        return entry
+
+    def _trace_arg(self, ctx, a, i):
+        where = self._where(i)
+        if _is_tensor_like(a):
+            return ctx.argument(np.shape(a), a.dtype, where)
+        if not isinstance(a, (list, tuple, dict)):
+            return a
+        leaves, rebuild = nest.flatten(a)
+        return rebuild([ctx.argument(np.shape(x), x.dtype, where) if _is_tensor_like(x)
+                        else x for x in leaves])
+
+    def _trace(self, args, kwargs):
+        ctx = TraceContext(self._name)
+        targs = [a if i in self._static else self._trace_arg(ctx, a, i)
+                 for i, a in enumerate(args)]
+        tkw = {k: self._trace_arg(ctx, kwargs[k], k) for k in sorted(kwargs)}
+        with ctx:
+            out = self._build(targs, tkw)
+        self.trace_count += 1
+        outputs, plan, rebuild = _output_plan(out)
+        inputs = (ctx.arg_nodes + [n for _, n in ctx.captured] +
+                  [n for _, n in ctx.variables])
+        foreign = _foreign_leaves(outputs, inputs)
+        graph = pipeline.optimize(Graph(inputs + foreign, outputs))
+        return Entry(graph, ctx.captured, ctx.variables, plan, rebuild, bool(foreign))
+
+    # -- routes other than the eager fast path ----------------------------------------------
+    def _bound_tensors(self, entry, leaves):
+        """Tensors for every graph input (arguments, captures, variables), read now."""
+        ts = [x._read() if isinstance(x, Variable) else
+              x if type(x) is Tensor else make(x) for x in leaves]
+        ts += entry.captured
+        ts += [v._read() for v in entry.variables]
+        return ts
+
+    def _inline(self, entry, leaves):
+        """Inside another trace: splice this signature's graph into the enclosing one."""
+        ts = self._bound_tensors(entry, leaves)
+        outs, created = self._splice(entry, ts)
+        result = [make(None, n) for n in outs]
+        _record(ts, created, result)
+        return result[0] if entry.single else entry.wrap(result)
+
+    def _recorded(self, entry, leaves):
+        """Under recording tapes: compiled values, plus the spliced nodes for the tapes."""
+        ts = self._bound_tensors(entry, leaves)
+        values = [t._value for t in ts]
+        outs = entry.executable()(*values)
+        result = [make(_as_output(v, d)) for v, d in zip(outs, entry.dtypes)]
+        if engine._watching(ts):
+            nodes, created = self._splice(entry, ts)
+            for t, n in zip(result, nodes):
+                t._node = n
+            _record(ts, created, result)
+        return result[0] if entry.single else entry.wrap(result)
+
+    def _splice(self, entry, ts):
+        g = entry.graph
+        mapping = {id(i): engine.node_of(t) for i, t in zip(g.inputs, ts)}
+        return substitute(g.outputs, mapping)
+
+    # -- inspection --------------------------------------------------------------------------
+    def cache_info(self):
+        """Hits, misses and cached signatures of this function."""
+        return CacheInfo(self._hits, self._misses, len(self._entries))
+
+    def explain(self, *args, **kwargs):
+        """The optimised graph for these arguments and the generated native source (the
+        function is compiled for them if it was not yet)."""
+        if self._prepare is not None:
+            args = self._prepare(args)
+        key, leaves = self._signature(args, kwargs)
+        entry = self._entry(key, args, kwargs)
+        exe = entry.executable()
+        if getattr(exe, "native", None) is None and STATE.trace is None:
+            entry.run([_leaf_value(x) for x in leaves])
+        source = _native_source(entry.graph, exe)
+        return "\n".join([f"{self._name}: signature {key}", format_graph(entry.graph),
+                          source or "(no native source: this graph runs on the NumPy "
+                                    "interpreter tier)"])
+
+    def __repr__(self):
+        return f"<tt.function {self._name} ({len(self._entries)} signatures)>"
+
+
+def _record(tensors, created, result):
+    """Record spliced nodes on every recording tape that watches one of ``tensors``."""
+    if not STATE.tapes:
+        return
+    hit = engine._watching(tensors)
+    if not hit or not result:
+        return
+    for tape in hit:
+        first = result[0]
+        tape._record(first._node, first._value, tensors, created)
+        for t in result[1:]:
+            if t._value is not None:
+                tape._values[t._node] = t._value
+
+
+def _native_source(graph, exe):
+    """Kernel sources and driver of the native tier, or None when it has none."""
+    native = getattr(exe, "native", None)
+    driver = getattr(native, "source", None)
+    if not isinstance(driver, str):
+        return None
+    parts = []
+    try:
+        from compiler import codegen, fusion
+        for step in fusion.partition(graph):
+            if isinstance(step, fusion.Kernel):
+                parts.append(codegen.kernel_source(step, runtime.config.parallel_threshold)[0])
+    except Exception:  # noqa: BLE001  (inspection degrades to the driver alone)
+        parts = []
+    return "\n\n".join(parts + [driver])
+
+
+def _static_positions(static_argnums, name):
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    out = []
+    for i in static_argnums:
+        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+            raise ValueError(f"tt.function {name}: static_argnums must be non-negative ints, "
+                             f"got {static_argnums!r}")
+        out.append(i)
+    return out
+
+
+def function(fn=None, static_argnums=()):
+    """Trace ``fn`` into a graph once per signature, compile it, and cache it.
+
+    >>> @tt.function
+    ... def f(x):
+    ...     return tt.reduce_sum(x * x)
+    >>> f(tt.constant([1.0, 2.0]))      # traced and compiled; later calls reuse it
+    """
+    if fn is None:
+        return lambda f: function(f, static_argnums)
+    if not callable(fn):
+        raise TypeError(f"tt.function: expected a callable, got {type(fn).__name__}")
+    name = getattr(fn, "__name__", type(fn).__name__)
+    return Staged(fn, lambda args, kwargs: fn(*args, **kwargs), name, static_argnums)
