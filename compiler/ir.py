@@ -44,13 +44,28 @@ class Node:
         """The node's own structural signature (inputs excluded)."""
         s = self._sig
         if s is None:
-            s = self._sig = (self.prim.name, self.attrs, self.shape, self.dtype.str)
+            s = self._sig = (self.prim.name, _key_attrs(self.attrs), self.shape,
+                             self.dtype.str)
         return s
 
     def __repr__(self):
         a = ", ".join(f"{k}={v!r}" for k, v in self.attrs)
         return (f"Node({self.prim.name}{', ' + a if a else ''}, shape={self.shape}, "
                 f"dtype={self.dtype})")
+
+
+def _key_value(v):
+    # floats enter keys by their bits: 0.0 == -0.0 and nan != nan would otherwise merge
+    # distinct literals (x + -0.0 is not x + 0.0) and make NaN literals never match
+    if isinstance(v, float):
+        return ("float", v.hex())
+    if isinstance(v, tuple):
+        return tuple(_key_value(x) for x in v)
+    return v
+
+
+def _key_attrs(attrs):
+    return tuple((k, _key_value(v)) for k, v in attrs)
 
 
 def freeze_attrs(attrs):

@@ -1,13 +1,24 @@
 """Graph rewrites: hash-consing CSE, constant folding, IEEE-safe identities, DCE.
 
 Each local rewrite takes a node whose inputs are already canonical and returns a
-replacement node or ``None``. Identities keep IEEE semantics: ``x * 1 -> x`` is exact for
-every x (NaN and -0.0 included), ``x * 0 -> 0`` is not (NaN * 0 is NaN), so it is absent.
+replacement node or ``None``; ``@on(...)`` names the primitives (or kinds) it can fire
+on, so the walk only tries the rules that apply. Identities keep IEEE semantics:
+``x * 1 -> x`` is exact for every x (NaN and -0.0 included), ``x * 0 -> 0`` is not
+(NaN * 0 is NaN), so it is absent; neither is ``x + 0 -> x`` (-0.0 + 0.0 is +0.0).
 """
 import numpy as np
 
 from compiler import primitives as P
 from compiler.ir import Graph, Node, toposort
+
+
+def on(*names, kinds=()):
+    """Declare the primitive names (and kinds) a rule applies to; undecorated rules apply to
+    every node."""
+    def mark(rule):
+        rule.prims, rule.kinds = frozenset(names), frozenset(kinds)
+        return rule
+    return mark
 
 
 def full_value(node):
@@ -24,6 +35,7 @@ def _is(node, value):
     return v is not None and v == value and not isinstance(v, bool)
 
 
+@on("mul")
 def fold_mul_by_one(n):
     # x * 1 = x and 1 * x = x, exactly
     if n.prim.name == "mul":
@@ -35,6 +47,7 @@ def fold_mul_by_one(n):
     return None
 
 
+@on("div")
 def fold_div_by_one(n):
     # x / 1 = x
     if n.prim.name == "div" and _is(n.inputs[1], 1):
@@ -42,6 +55,7 @@ def fold_div_by_one(n):
     return None
 
 
+@on("sub")
 def fold_sub_zero(n):
     # x - 0 = x (x - (+0) keeps -0.0 as -0.0)
     if n.prim.name == "sub" and _is(n.inputs[1], 0) and not _negzero(n.inputs[1]):
@@ -54,6 +68,7 @@ def _negzero(node):
     return isinstance(v, float) and np.signbit(v)
 
 
+@on("neg")
 def fold_double_neg(n):
     # -(-x) = x
     if n.prim.name == "neg" and n.inputs[0].prim.name == "neg":
@@ -61,21 +76,26 @@ def fold_double_neg(n):
     return None
 
 
+@on("reshape", "broadcast_to", "cast", "transpose", "reduce_max", "reduce_min",
+    "reduce_prod", "select")
 def fold_noop_shape(n):
-    # reshape/broadcast_to/cast to what it already is, identity transpose, empty reduce
-    name, x = n.prim.name, (n.inputs[0] if n.inputs else None)
+    # reshape/broadcast_to/cast to what it already is, identity transpose, max/min/prod over
+    # no axes (not sum: NumPy's sum adds to +0.0, so -0.0 becomes 0.0), select between a
+    # value and itself
+    name, x = n.prim.name, n.inputs[0]
     if name in ("reshape", "broadcast_to", "cast") and \
             x.shape == n.shape and x.dtype == n.dtype:
         return x
     if name == "transpose" and n.params["perm"] == tuple(range(n.ndim)):
         return x
-    if name == "reduce_sum" and n.params["axes"] == ():
+    if name.startswith("reduce_") and n.params["axes"] == ():
         return x
     if name == "select" and n.inputs[1] is n.inputs[2]:
         return n.inputs[1]
     return None
 
 
+@on("reshape", "broadcast_to")
 def fold_shape_chains(n):
     # reshape(reshape(x)) = reshape(x); broadcast_to(broadcast_to(x)) = broadcast_to(x)
     name = n.prim.name
@@ -84,6 +104,7 @@ def fold_shape_chains(n):
     return None
 
 
+@on(kinds=("elementwise",))
 def fold_constants(n):
     # elementwise op over fills = a fill of the op applied to the scalars
     if n.prim.kind != "elementwise" or not n.inputs:
@@ -92,8 +113,11 @@ def fold_constants(n):
     if any(v is None for v in values):
         return None
     args = [np.array(v, dtype=x.dtype)[()] for v, x in zip(values, n.inputs)]
-    with np.errstate(all="ignore"):
-        out = n.prim.impl(*args, **n.params)
+    try:
+        with np.errstate(all="ignore"):
+            out = n.prim.impl(*args, **n.params)
+    except (ValueError, ArithmeticError):
+        return None  # e.g. int ** negative int: leave the error to run time
     return P.full(np.asarray(out).item(), n.shape, n.dtype)
 
 
@@ -101,26 +125,49 @@ RULES = [fold_mul_by_one, fold_div_by_one, fold_sub_zero, fold_double_neg, fold_
          fold_shape_chains, fold_constants]
 
 
+def rules_for(prim, rules):
+    return [r for r in rules if not hasattr(r, "prims") or
+            prim.name in r.prims or prim.kind in r.kinds]
+
+
 def rewrite(graph, rules=RULES):
     """One forward walk: rebuild each node on canonical inputs, apply ``rules`` until none
     fires, then hash-cons (CSE). Unreached nodes drop out (DCE)."""
-    table, known = {}, {}
+    table, known, applicable = {}, {}, {}
     for n in graph.inputs:
         known[id(n)] = (n, n)
     for n in graph.nodes:
         if id(n) in known:
             continue
-        ins = tuple(known[id(x)][1] for x in n.inputs)
-        node = n if all(a is b for a, b in zip(ins, n.inputs)) else \
-            Node(n.prim, ins, n.attrs, n.shape, n.dtype)
-        node = _intern(node, table, known)
+        node = _canonical(n, table, known)
         for _ in range(8):
-            new = next((r for r in (rule(node) for rule in rules) if r is not None), None)
+            rs = applicable.get(node.prim.name)
+            if rs is None:
+                rs = applicable[node.prim.name] = rules_for(node.prim, rules)
+            new = None
+            for rule in rs:
+                new = rule(node)
+                if new is not None:
+                    break
             if new is None or new is node:
                 break
             node = _intern(new, table, known)
         known[id(n)] = (n, node)
     return Graph(graph.inputs, [known[id(o)][1] for o in graph.outputs])
+
+
+def _canonical(n, table, known):
+    """The canonical node for ``n``, whose inputs are all already known."""
+    ins = tuple([known[id(x)][1] for x in n.inputs])
+    key = (n.sig, tuple([id(x) for x in ins]))
+    c = table.get(key)
+    if c is None:
+        # nodes never overload ==, so tuple equality is identity here
+        c = n if ins == tuple(n.inputs) else Node(n.prim, ins, n.attrs, n.shape, n.dtype)
+        table[key] = c
+        known[id(c)] = (c, c)
+    known[id(n)] = (n, c)
+    return c
 
 
 def _intern(node, table, known):
@@ -130,15 +177,6 @@ def _intern(node, table, known):
     if id(node) in known:
         return known[id(node)][1]
     for n in toposort([node], stop=lambda m: id(m) in known):
-        if id(n) in known:
-            continue
-        ins = tuple(known[id(x)][1] for x in n.inputs)
-        key = (n.sig, tuple(id(x) for x in ins))
-        c = table.get(key)
-        if c is None:
-            c = n if all(a is b for a, b in zip(ins, n.inputs)) else \
-                Node(n.prim, ins, n.attrs, n.shape, n.dtype)
-            table[key] = c
-            known[id(c)] = (c, c)
-        known[id(n)] = (n, c)
+        if id(n) not in known:
+            _canonical(n, table, known)
     return known[id(node)][1]

@@ -32,7 +32,7 @@ class Case:
     low: float = -2.0
     high: float = 2.0
     dtypes: tuple = None            # per input; default float64 for all
-    make: object = None             # optional fn(rng) -> list of input arrays
+    make: object = None             # optional fn(rng, shapes) -> list of input arrays
     smooth: bool = True             # second-order check applies at these points
 
 

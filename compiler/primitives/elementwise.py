@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from compiler import primitives as P
-from compiler.primitives.core import (ANY, BOOL, FLOAT, NUMERIC, Case, check_dtype,
+from compiler.primitives.core import (ANY, BOOL, FLOAT, INT, NUMERIC, Case, check_dtype,
                                       declare, full_like, same_shape_dtype)
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -25,8 +25,29 @@ def _erf(x):
 
 
 def _sigmoid(x):
-    # exp(-log(1 + exp(-x))): no overflow for large |x|.
-    return np.exp(-np.logaddexp(0.0, -x))
+    # with e = exp(-|x|) in (0, 1]: 1 / (1 + e) for x >= 0, e / (1 + e) below; no overflow
+    # and full relative precision in both tails (NaN stays NaN, +-inf give 1 and 0)
+    e = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return out if out.ndim else out[()]
+
+
+def _default_cases(n, dtypes, sample, smooth, make, int_make):
+    """A (3, 4) and a scalar case in float64 (bool for logical ops), plus an int32 case."""
+    dt = None if np.dtype("float64") in dtypes else (np.dtype("bool"),) * n
+    cases = [Case(shapes=((3, 4),) * n, low=sample[0], high=sample[1], smooth=smooth,
+                  dtypes=dt, make=make),
+             Case(shapes=((),) * n, low=sample[0], high=sample[1], smooth=smooth,
+                  dtypes=dt, make=make)]
+    if INT <= dtypes:
+        cases.append(Case(shapes=((5,),) * n, low=-3, high=4, dtypes=(np.dtype("int32"),) * n,
+                          make=int_make))
+    return cases
+
+
+def _f32(fast, libm):
+    # float32 uses the vectorisable polynomial kernels of runtime.vecmath; float64 libm
+    return lambda args, dtype: f"{fast if dtype == np.float32 else libm}({args[0]})"
 
 
 def unary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
@@ -34,21 +55,19 @@ def unary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
     def infer(x):
         check_dtype(name, x, dtypes)
         return x.shape, (out_dtype or x.dtype)
-    cases = [Case(shapes=((3, 4),), low=sample[0], high=sample[1], smooth=smooth),
-             Case(shapes=((),), low=sample[0], high=sample[1], smooth=smooth)]
+    cases = _default_cases(1, dtypes, sample, smooth, None, None)
     return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
                    lowering=lowering, cases=cases, differentiable=differentiable)
 
 
 def binary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
-           sample=(-2.0, 2.0), smooth=True, differentiable=True, make=None):
+           sample=(-2.0, 2.0), smooth=True, differentiable=True, make=None, int_make=None,
+           cases=()):
     def infer(x, y):
         shape, dtype = same_shape_dtype(name, (x, y))
         check_dtype(name, x, dtypes)
         return shape, (out_dtype or dtype)
-    cases = [Case(shapes=((3, 4), (3, 4)), low=sample[0], high=sample[1], smooth=smooth,
-                  make=make),
-             Case(shapes=((), ()), low=sample[0], high=sample[1], smooth=smooth, make=make)]
+    cases = _default_cases(2, dtypes, sample, smooth, make, int_make) + list(cases)
     return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
                    lowering=lowering, cases=cases, differentiable=differentiable)
 
@@ -61,18 +80,30 @@ def _away_from_zero(rng, shape, low=0.5, high=2.0):
     return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
 
 
+def _nonzero_divisor(rng, shapes):
+    # floor division and modulo of both signs, by a divisor of either sign (never 0)
+    return [rng.uniform(-5, 5, shapes[0]), _away_from_zero(rng, shapes[1], 0.7, 2.0)]
+
+
+def _int_nonzero_divisor(rng, shapes):
+    return [rng.integers(-7, 8, shapes[0]),
+            rng.integers(1, 4, shapes[1]) * rng.choice([-1, 1], shapes[1])]
+
+
 # -- unary ---------------------------------------------------------------------------------
 
 neg = unary("neg", np.negative, lambda g, out, x: (P.neg(g),), "(-{0})", dtypes=NUMERIC)
-exp = unary("exp", np.exp, lambda g, out, x: (P.mul(g, out),), "math.exp({0})")
+exp = unary("exp", np.exp, lambda g, out, x: (P.mul(g, out),), _f32("expf", "math.exp"))
 expm1 = unary("expm1", np.expm1, lambda g, out, x: (P.mul(g, P.add(out, full_like(out, 1))),),
               "math.expm1({0})")
 log = unary("log", np.log, lambda g, out, x: (P.div(g, x),), "math.log({0})",
             sample=(0.2, 3.0))
 log1p = unary("log1p", np.log1p, lambda g, out, x: (P.div(g, P.add(x, full_like(x, 1))),),
               "math.log1p({0})", sample=(-0.5, 3.0))
-sin = unary("sin", np.sin, lambda g, out, x: (P.mul(g, P.cos(x)),), "math.sin({0})")
-cos = unary("cos", np.cos, lambda g, out, x: (P.neg(P.mul(g, P.sin(x))),), "math.cos({0})")
+sin = unary("sin", np.sin, lambda g, out, x: (P.mul(g, P.cos(x)),),
+            _f32("sinf", "math.sin"))
+cos = unary("cos", np.cos, lambda g, out, x: (P.neg(P.mul(g, P.sin(x))),),
+            _f32("cosf", "math.cos"))
 # d tan = 1 + tan^2
 tan = unary("tan", np.tan,
             lambda g, out, x: (P.mul(g, P.add(full_like(out, 1), P.mul(out, out))),),
@@ -94,7 +125,7 @@ atan = unary("atan", np.arctan,
 sinh = unary("sinh", np.sinh, lambda g, out, x: (P.mul(g, P.cosh(x)),), "math.sinh({0})")
 cosh = unary("cosh", np.cosh, lambda g, out, x: (P.mul(g, P.sinh(x)),), "math.cosh({0})")
 tanh = unary("tanh", np.tanh, lambda g, out, x: (P.mul(g, _one_minus_sq(out)),),
-             "math.tanh({0})")
+             _f32("tanhf", "math.tanh"))
 # d erf = 2/sqrt(pi) exp(-x^2)
 erf = unary("erf", _erf,
             lambda g, out, x: (P.mul(g, P.mul(full_like(x, 2 / _SQRT_PI),
@@ -107,11 +138,13 @@ sqrt = unary("sqrt", np.sqrt,
 # d sigmoid = s (1 - s)
 sigmoid = unary("sigmoid", _sigmoid,
                 lambda g, out, x: (P.mul(g, P.mul(out, P.sub(full_like(out, 1), out))),),
-                "(1.0 / (1.0 + math.exp(-{0})))", sample=(-4.0, 4.0))
+                _f32("sigmoidf", "sigmoid"), sample=(-4.0, 4.0))
 abs_ = unary("abs", np.abs, lambda g, out, x: (P.mul(g, P.sign(x)),), "abs({0})",
              dtypes=NUMERIC, smooth=False)
 sign = unary("sign", np.sign, _zero_grad,
-             "(1 if {0} > 0 else (-1 if {0} < 0 else {0}))", dtypes=NUMERIC, smooth=False)
+             # x - x: sign(-0.0) is +0.0 in NumPy, and NaN stays NaN
+             "(1 if {0} > 0 else (-1 if {0} < 0 else {0} - {0}))", dtypes=NUMERIC,
+             smooth=False)
 floor = unary("floor", np.floor, _zero_grad, "np.floor({0})", smooth=False)
 ceil = unary("ceil", np.ceil, _zero_grad, "np.ceil({0})", smooth=False)
 # banker's rounding, as tf.round and np.round
@@ -130,7 +163,8 @@ mul = binary("mul", np.multiply, lambda g, out, x, y: (P.mul(g, y), P.mul(g, x))
 div = binary("div", np.true_divide,
              lambda g, out, x, y: (P.div(g, y), P.neg(P.div(P.mul(g, out), y))),
              "({0} / {1})",
-             make=lambda rng, shape: [rng.uniform(-2, 2, shape), _away_from_zero(rng, shape)])
+             make=lambda rng, shapes: [rng.uniform(-2, 2, shapes[0]),
+                                       _away_from_zero(rng, shapes[1])])
 
 
 def _pow_vjp(g, out, x, y):
@@ -138,14 +172,31 @@ def _pow_vjp(g, out, x, y):
     zero = full_like(x, 0)
     dx = P.select(P.equal(y, zero), zero,
                   P.mul(y, P.pow(x, P.sub(y, full_like(y, 1)))))
-    # dy: x^y log x, with log(0) replaced by log(1) so 0**y has finite dy (as JAX)
-    safe_x = P.select(P.equal(x, zero), full_like(x, 1), x)
-    return P.mul(g, dx), P.mul(g, P.mul(out, P.log(safe_x)))
+    # dy: x^y log x where x > 0, else 0 (as TensorFlow: no false singularity at x = 0 and
+    # no NaN for a negative base)
+    positive = P.greater(x, zero)
+    log_x = P.select(positive, P.log(P.select(positive, x, full_like(x, 1))), zero)
+    return P.mul(g, dx), P.mul(g, P.mul(out, log_x))
 
 
-pow_ = binary("pow", np.power, _pow_vjp, "({0} ** {1})", dtypes=NUMERIC,
-              make=lambda rng, shape: [rng.uniform(0.5, 2.0, shape),
-                                       rng.uniform(-2.0, 2.0, shape)])
+def _pow_lowering(args, dtype):
+    # integer powers by squaring (Numba's own int ** int crashes under fastmath)
+    return (f"ipow({args[0]}, {args[1]})" if dtype.kind in "iu" else
+            f"({args[0]} ** {args[1]})")
+
+
+def _pow_at_zero(rng, shapes):
+    # x = 0 with integer exponents >= 1 (finite, central differences defined there; dy is
+    # taken as 0), and y = 0 away from x = 0
+    return [np.array([0.0, 0.0, 0.0, 1.5, 0.7, 2.0]), np.array([2.0, 3.0, 1.0, 2.0, 0.0, 3.0])]
+
+
+pow_ = binary("pow", np.power, _pow_vjp, _pow_lowering, dtypes=NUMERIC,
+              make=lambda rng, shapes: [rng.uniform(0.5, 2.0, shapes[0]),
+                                        rng.uniform(-2.0, 2.0, shapes[1])],
+              int_make=lambda rng, shapes: [rng.integers(-3, 4, shapes[0]),
+                                            rng.integers(0, 4, shapes[1])],
+              cases=[Case(shapes=((6,), (6,)), smooth=False, make=_pow_at_zero)])
 
 
 def _extremum_vjp(first_wins):
@@ -163,14 +214,12 @@ minimum = binary("minimum", np.minimum, _extremum_vjp(lambda x, y: P.less_equal(
                  "min_nan({0}, {1})", dtypes=NUMERIC, smooth=False)
 floordiv = binary("floordiv", np.floor_divide, _zero_grad, "floordiv({0}, {1})",
                   dtypes=NUMERIC, smooth=False,
-                  make=lambda rng, shape: [rng.uniform(0.1, 5, shape),
-                                           rng.uniform(0.5, 2.0, shape)])
+                  make=_nonzero_divisor, int_make=_int_nonzero_divisor)
 # x mod y = x - floor(x / y) y
 mod = binary("mod", np.mod,
              lambda g, out, x, y: (g, P.neg(P.mul(g, P.floordiv(x, y)))),
              "floormod({0}, {1})", dtypes=NUMERIC, smooth=False,
-             make=lambda rng, shape: [rng.uniform(0.1, 5, shape),
-                                      rng.uniform(0.7, 2.0, shape)])
+             make=_nonzero_divisor, int_make=_int_nonzero_divisor)
 
 # comparisons and logic: boolean results, no gradient
 equal = binary("equal", np.equal, None, "({0} == {1})", dtypes=ANY, out_dtype="bool",
@@ -185,9 +234,9 @@ greater = binary("greater", np.greater, None, "({0} > {1})", dtypes=NUMERIC,
                  out_dtype="bool", differentiable=False)
 greater_equal = binary("greater_equal", np.greater_equal, None, "({0} >= {1})",
                        dtypes=NUMERIC, out_dtype="bool", differentiable=False)
-logical_and = binary("logical_and", np.logical_and, None, "({0} and {1})", dtypes=BOOL,
+logical_and = binary("logical_and", np.logical_and, None, "({0} & {1})", dtypes=BOOL,
                      differentiable=False)
-logical_or = binary("logical_or", np.logical_or, None, "({0} or {1})", dtypes=BOOL,
+logical_or = binary("logical_or", np.logical_or, None, "({0} | {1})", dtypes=BOOL,
                     differentiable=False)
 
 
@@ -210,9 +259,9 @@ def _select_vjp(g, out, c, x, y):
 select = declare("select", infer=_select_infer, impl=np.where, vjp=_select_vjp,
                  kind="elementwise", lowering="({1} if {0} else {2})",
                  cases=[Case(shapes=((3, 4), (3, 4), (3, 4)),
-                             make=lambda rng, shape: [rng.uniform(size=shape) > 0.5,
-                                                      rng.uniform(-2, 2, shape),
-                                                      rng.uniform(-2, 2, shape)])])
+                             make=lambda rng, shapes: [rng.uniform(size=shapes[0]) > 0.5,
+                                                       rng.uniform(-2, 2, shapes[1]),
+                                                       rng.uniform(-2, 2, shapes[2])])])
 
 
 def _cast_infer(x, *, dtype):
@@ -229,10 +278,13 @@ def _cast_vjp(g, out, x, *, dtype):
 
 cast = declare("cast", infer=_cast_infer,
                impl=lambda x, *, dtype: np.asarray(x).astype(dtype)[()],
-               vjp=_cast_vjp, kind="elementwise", lowering="cast({0})",
+               vjp=_cast_vjp, kind="elementwise", lowering="{0}",
                cases=[Case(shapes=((3, 4),), attrs={"dtype": "<f4"}),
                       Case(shapes=((3,),), attrs={"dtype": "<f8"},
-                           dtypes=(np.dtype("float32"),))])
+                           dtypes=(np.dtype("float32"),)),
+                      Case(shapes=((3, 4),), attrs={"dtype": "<i4"}, low=-3, high=3),
+                      Case(shapes=((4,),), attrs={"dtype": "<f8"}, dtypes=(np.dtype("int32"),)),
+                      Case(shapes=((4,),), attrs={"dtype": "<f4"}, dtypes=(np.dtype("bool"),))])
 
 stop_gradient = declare("stop_gradient", infer=lambda x: (x.shape, x.dtype),
                         impl=lambda x: x, vjp=lambda g, out, x: (None,),

@@ -30,4 +30,6 @@ def swap_last(x):
 matmul = declare(
     "matmul", infer=_matmul_infer, impl=np.matmul, kind="linalg",
     vjp=lambda g, out, a, b: (P.matmul(g, swap_last(b)), P.matmul(swap_last(a), g)),
-    cases=[Case(shapes=((3, 4), (4, 2))), Case(shapes=((2, 3, 4), (2, 4, 5)))])
+    cases=[Case(shapes=((3, 4), (4, 2))), Case(shapes=((2, 3, 4), (2, 4, 5))),
+           Case(shapes=((2, 1, 2, 3), (2, 1, 3, 2))), Case(shapes=((1, 3), (3, 1))),
+           Case(shapes=((2, 3), (3, 2)), low=-3, high=4, dtypes=(np.dtype("int32"),) * 2)])

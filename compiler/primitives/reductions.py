@@ -33,7 +33,33 @@ def expand_back(g, x, axes):
 
 _CASES = [Case(shapes=((3, 4),), attrs={"axes": (1,)}),
           Case(shapes=((2, 3, 4),), attrs={"axes": (0, 2)}),
-          Case(shapes=((5,),), attrs={"axes": (0,)})]
+          Case(shapes=((2, 3, 4),), attrs={"axes": (0, 1, 2)}),
+          Case(shapes=((2, 3),), attrs={"axes": ()}),
+          Case(shapes=((5,),), attrs={"axes": (0,)}),
+          Case(shapes=((3, 4),), attrs={"axes": (0,)}, low=-4, high=5,
+               dtypes=(np.dtype("int32"),))]
+
+
+def _pairwise_ties(rng, shapes):
+    # each row's extremum appears exactly twice: central differences see half the slope
+    # at a two-way tie, which is what splitting the cotangent among ties gives
+    x = rng.uniform(-2, 2, shapes[0])
+    x[:, 1] = x.max(axis=1) + 0.5
+    x[:, 3] = x[:, 1]
+    x[0, :] = -x[0, :]  # row 0's minimum is tied
+    return [x]
+
+
+_TIES = Case(shapes=((3, 4),), attrs={"axes": (1,)}, make=_pairwise_ties, smooth=False)
+
+
+def _rows_with_zeros(rng, shapes):
+    # rows with no zero, one zero, two zeros and three zeros (reduced along axis 1)
+    x = rng.uniform(0.5, 1.5, shapes[0]) * rng.choice([-1.0, 1.0], shapes[0])
+    x[1, 2] = 0.0
+    x[2, [0, 3]] = 0.0
+    x[3, [0, 1, 4]] = 0.0
+    return [x]
 
 
 reduce_sum = declare(
@@ -51,30 +77,39 @@ def _extremum_vjp(g, out, x, *, axes):
 
 reduce_max = declare("reduce_max", infer=_reduce_infer("reduce_max"), kind="reduce",
                      impl=lambda x, *, axes: np.max(x, axis=axes), vjp=_extremum_vjp,
-                     lowering="max", cases=_CASES)
+                     lowering="max", cases=_CASES + [_TIES])
 reduce_min = declare("reduce_min", infer=_reduce_infer("reduce_min"), kind="reduce",
                      impl=lambda x, *, axes: np.min(x, axis=axes), vjp=_extremum_vjp,
-                     lowering="min", cases=_CASES)
+                     lowering="min", cases=_CASES + [_TIES])
 
 
 def _prod_vjp(g, out, x, *, axes):
-    # d prod / d x_i = product of the others. Without dividing by zero: with no zero in the
-    # slice it is out / x_i; with exactly one zero, only that element gets the product of
-    # the non-zero others; with two or more zeros every gradient is 0.
+    # d prod / d x_i = product of the others, without dividing by zero and staying exact
+    # when differentiated again:
+    # - x_i != 0: out / x_i (out is the product node, so its own derivatives are exact);
+    # - x_i == 0, the only zero of its slice: the product of the non-zeros;
+    # - x_i == 0 and one other zero z: (product of the non-zeros) * x_z, value 0, slope kept;
+    # - three or more zeros: 0 (exact up to second order).
     zero, one = full_like(x, 0), full_like(x, 1)
     is_zero = P.equal(x, zero)
-    zeros = expand_back(P.reduce_sum(P.cast(is_zero, dtype=x.dtype.str), axes=axes), x, axes)
-    nonzero_prod = expand_back(P.reduce_prod(P.select(is_zero, one, x), axes=axes), x, axes)
     safe_x = P.select(is_zero, one, x)
-    no_zero = P.div(expand_back(out, x, axes), safe_x)
-    grad = P.select(P.equal(zeros, zero), no_zero,
-                    P.select(P.logical_and(is_zero, P.equal(zeros, one)), nonzero_prod, zero))
+    zeros = expand_back(P.reduce_sum(P.cast(is_zero, dtype=x.dtype.str), axes=axes), x, axes)
+    nonzero_prod = expand_back(P.reduce_prod(safe_x, axes=axes), x, axes)
+    # the sum of the slice's zero entries minus x_i: the other zero, with its slope
+    other_zero = P.sub(expand_back(P.reduce_sum(P.select(is_zero, x, zero), axes=axes), x, axes),
+                       x)
+    others = P.select(P.equal(zeros, one), one,
+                      P.select(P.equal(zeros, full_like(x, 2)), other_zero, zero))
+    grad = P.select(is_zero, P.mul(nonzero_prod, others),
+                    P.div(expand_back(out, x, axes), safe_x))
     return (P.mul(expand_back(g, x, axes), grad),)
 
 
 reduce_prod = declare("reduce_prod", infer=_reduce_infer("reduce_prod"), kind="reduce",
                       impl=lambda x, *, axes: np.prod(x, axis=axes, dtype=x.dtype), vjp=_prod_vjp,
-                      lowering="mul", cases=_CASES)
+                      lowering="mul",
+                      cases=_CASES + [Case(shapes=((4, 5),), attrs={"axes": (1,)},
+                                           make=_rows_with_zeros)])
 
 
 def _arg_infer(name):
@@ -88,7 +123,10 @@ def _arg_infer(name):
 
 argmax = declare("argmax", infer=_arg_infer("argmax"), kind="reduce", differentiable=False,
                  impl=lambda x, *, axis: np.argmax(x, axis=axis).astype(np.int64),
-                 cases=[Case(shapes=((3, 4),), attrs={"axis": 1})])
+                 cases=[Case(shapes=((3, 4),), attrs={"axis": 1}),
+                        Case(shapes=((2, 3, 4),), attrs={"axis": 0})])
 argmin = declare("argmin", infer=_arg_infer("argmin"), kind="reduce", differentiable=False,
                  impl=lambda x, *, axis: np.argmin(x, axis=axis).astype(np.int64),
-                 cases=[Case(shapes=((3, 4),), attrs={"axis": 0})])
+                 cases=[Case(shapes=((3, 4),), attrs={"axis": 0}),
+                        Case(shapes=((2, 3, 4),), attrs={"axis": 2}, low=-3, high=3,
+                             dtypes=(np.dtype("int32"),))])

@@ -52,7 +52,11 @@ broadcast_to = declare(
     "broadcast_to", infer=_broadcast_infer, kind="shape",
     impl=lambda x, *, shape: np.broadcast_to(x, shape), vjp=_broadcast_vjp,
     cases=[Case(shapes=((3, 1),), attrs={"shape": (2, 3, 4)}),
-           Case(shapes=((),), attrs={"shape": (3,)})])
+           Case(shapes=((),), attrs={"shape": (3,)}),
+           Case(shapes=((1, 4),), attrs={"shape": (3, 4)}),
+           Case(shapes=((2, 1, 3),), attrs={"shape": (2, 5, 3)}),
+           Case(shapes=((4,),), attrs={"shape": (4,)}),
+           Case(shapes=((1, 2),), attrs={"shape": (3, 1, 2)}, dtypes=(np.dtype("int32"),))])
 
 
 def _reshape_infer(x, *, shape):
@@ -70,7 +74,9 @@ reshape = declare(
     impl=lambda x, *, shape: np.reshape(x, shape),
     vjp=lambda g, out, x, *, shape: (P.reshape(g, shape=x.shape),),
     cases=[Case(shapes=((3, 4),), attrs={"shape": (2, 6)}),
-           Case(shapes=((3, 4),), attrs={"shape": (12,)})])
+           Case(shapes=((3, 4),), attrs={"shape": (12,)}),
+           Case(shapes=((),), attrs={"shape": (1, 1)}),
+           Case(shapes=((2, 3, 4),), attrs={"shape": (4, 1, 6)})])
 
 
 def _transpose_infer(x, *, perm):
@@ -85,7 +91,9 @@ transpose = declare(
     "transpose", infer=_transpose_infer, kind="shape",
     impl=lambda x, *, perm: np.transpose(x, perm),
     vjp=lambda g, out, x, *, perm: (P.transpose(g, perm=tuple(np.argsort(perm).tolist())),),
-    cases=[Case(shapes=((2, 3, 4),), attrs={"perm": (2, 0, 1)})])
+    cases=[Case(shapes=((2, 3, 4),), attrs={"perm": (2, 0, 1)}),
+           Case(shapes=((3, 4),), attrs={"perm": (1, 0)}),
+           Case(shapes=((2, 1, 3, 2),), attrs={"perm": (3, 1, 0, 2)})])
 
 
 # -- slice / pad / rev ---------------------------------------------------------------------
@@ -120,7 +128,11 @@ def _slice_vjp(g, out, x, *, starts, stops, steps):
 slice_ = declare(
     "slice", infer=_slice_infer, impl=_slice_impl, vjp=_slice_vjp, kind="shape",
     cases=[Case(shapes=((5, 6),), attrs={"starts": (1, 0), "stops": (4, 6), "steps": (1, 2)}),
-           Case(shapes=((7,),), attrs={"starts": (2,), "stops": (7,), "steps": (3,)})])
+           Case(shapes=((7,),), attrs={"starts": (2,), "stops": (7,), "steps": (3,)}),
+           Case(shapes=((4, 5, 3),), attrs={"starts": (0, 1, 2), "stops": (4, 5, 3),
+                                            "steps": (3, 2, 1)}),
+           Case(shapes=((5, 2),), attrs={"starts": (3, 0), "stops": (3, 2), "steps": (1, 1)}),
+           Case(shapes=((6,),), attrs={"starts": (1,), "stops": (5,), "steps": (5,)})])
 
 
 def _pad_infer(x, *, config):
@@ -135,7 +147,7 @@ def _pad_impl(x, *, config):
     x = np.asarray(x)
     shape, _ = _pad_infer(x, config=config)
     out = np.zeros(shape, x.dtype)
-    idx = tuple(slice(lo, lo + max(d - 1, 0) * (it + 1) + 1, it + 1)
+    idx = tuple(slice(lo, lo + max(d - 1, 0) * (it + 1) + min(d, 1), it + 1)
                 for d, (lo, hi, it) in zip(x.shape, config))
     out[idx] = x
     return out
@@ -144,12 +156,17 @@ def _pad_impl(x, *, config):
 def _pad_vjp(g, out, x, *, config):
     starts = tuple(lo for lo, hi, it in config)
     steps = tuple(it + 1 for lo, hi, it in config)
-    stops = tuple(lo + max(d - 1, 0) * (it + 1) + 1 for d, (lo, hi, it) in zip(x.shape, config))
+    stops = tuple(lo + max(d - 1, 0) * (it + 1) + min(d, 1)
+                  for d, (lo, hi, it) in zip(x.shape, config))
     return (P.slice(g, starts=starts, stops=stops, steps=steps),)
 
 
 pad = declare("pad", infer=_pad_infer, impl=_pad_impl, vjp=_pad_vjp, kind="shape",
-              cases=[Case(shapes=((3, 2),), attrs={"config": ((1, 2, 0), (0, 1, 2))})])
+              cases=[Case(shapes=((3, 2),), attrs={"config": ((1, 2, 0), (0, 1, 2))}),
+                     Case(shapes=((2, 3, 1),),
+                          attrs={"config": ((0, 0, 1), (2, 0, 3), (1, 1, 4))}),
+                     Case(shapes=((0, 2),), attrs={"config": ((1, 0, 2), (0, 0, 0))}),
+                     Case(shapes=((3,),), attrs={"config": ((0, 0, 0),)})])
 
 
 def _rev_infer(x, *, axes):
@@ -160,7 +177,9 @@ def _rev_infer(x, *, axes):
 
 rev = declare("rev", infer=_rev_infer, impl=lambda x, *, axes: np.flip(x, axes), kind="shape",
               vjp=lambda g, out, x, *, axes: (P.rev(g, axes=axes),),
-              cases=[Case(shapes=((3, 4),), attrs={"axes": (1,)})])
+              cases=[Case(shapes=((3, 4),), attrs={"axes": (1,)}),
+                     Case(shapes=((2, 3, 4),), attrs={"axes": (0, 2)}),
+                     Case(shapes=((3,),), attrs={"axes": ()})])
 
 
 # -- concat --------------------------------------------------------------------------------
@@ -197,7 +216,9 @@ def _concat_vjp(g, out, *xs, axis):
 concat = declare("concat", infer=_concat_infer, kind="shape",
                  impl=lambda *xs, axis: np.concatenate(xs, axis), vjp=_concat_vjp,
                  cases=[Case(shapes=((2, 3), (4, 3)), attrs={"axis": 0}),
-                        Case(shapes=((2, 3), (2, 1), (2, 2)), attrs={"axis": 1})])
+                        Case(shapes=((2, 3), (2, 1), (2, 2)), attrs={"axis": 1}),
+                        Case(shapes=((2, 1, 3), (2, 2, 3)), attrs={"axis": 1}),
+                        Case(shapes=((2, 0), (2, 3)), attrs={"axis": 1})])
 
 
 # -- gather / scatter_add ------------------------------------------------------------------
@@ -218,11 +239,19 @@ def _int_index_maker(size):
                                 rng.integers(-size, size, shapes[1])]
 
 
+def _repeated_indices(rng, shapes):
+    # every position hit twice, once through a negative index
+    return [rng.uniform(-2, 2, shapes[0]), np.array([0, 1, 2, -3, -2, -1])]
+
+
 gather = declare("gather", infer=_gather_infer, kind="other", vjp=_gather_vjp,
                  impl=lambda x, idx, *, axis: np.take(x, idx, axis=axis),
                  cases=[Case(shapes=((5, 3), (4,)), attrs={"axis": 0},
                              make=_int_index_maker(5)),
                         Case(shapes=((2, 4), (2, 3)), attrs={"axis": 1},
+                             make=_int_index_maker(4)),
+                        Case(shapes=((4,), ()), attrs={"axis": 0}, make=_int_index_maker(4)),
+                        Case(shapes=((2, 3, 4), (5,)), attrs={"axis": 2},
                              make=_int_index_maker(4))])
 
 
@@ -249,7 +278,10 @@ scatter_add = declare(
     "scatter_add", infer=_scatter_infer, impl=_scatter_impl, kind="other",
     vjp=lambda g, out, upd, idx, *, axis, size: (P.gather(g, idx, axis=axis), None),
     cases=[Case(shapes=((4, 3), (4,)), attrs={"axis": 0, "size": 5},
-                make=_int_index_maker(5))])
+                make=_int_index_maker(5)),
+           Case(shapes=((2, 6), (6,)), attrs={"axis": 1, "size": 3}, make=_repeated_indices),
+           Case(shapes=((2, 3, 2), (3, 2)), attrs={"axis": 1, "size": 4},
+                make=_int_index_maker(4))])
 
 
 # -- custom gradients ----------------------------------------------------------------------
@@ -268,8 +300,14 @@ def _custom_vjp(g, out, *xs, rule):
     return grads + (None,)
 
 
+def double_rule(g, out, xs):
+    """The registry test's custom gradient: the test pairs it with the forward y = 2 x."""
+    return (P.mul(g, full_like(g, 2.0)),)
+
+
 custom_vjp = declare(
     "custom_vjp", infer=_custom_infer, impl=lambda *xs, rule: xs[-1], vjp=_custom_vjp,
-    kind="other",
+    kind="other", cases=[Case(shapes=((3, 2), (3, 2)), attrs={"rule": double_rule}),
+                         Case(shapes=((), ()), attrs={"rule": double_rule})],
     doc="forward value is the last input; the gradient of the other inputs comes from "
         "attrs['rule'] (the inner computation is not differentiated)")
