@@ -28,6 +28,7 @@ def vjp(outputs, cotangents, sources, active=None):
         if id(n) in source_ids or (is_active(n) and any(id(x) in reach for x in n.inputs)):
             if _float(n):
                 reach.add(id(n))
+    forward = {id(n) for n in order}
     ct = {}
     for out, g in zip(outputs, cotangents):
         if id(out) in reach and g is not None:
@@ -42,10 +43,21 @@ def vjp(outputs, cotangents, sources, active=None):
         if len(grads) != len(n.inputs):
             raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
                                f"{len(n.inputs)} inputs")
+        _tag_origin([gx for gx in grads if gx is not None], n.prim.name, forward)
         for x, gx in zip(n.inputs, grads):
             if gx is not None and id(x) in reach:
                 _accumulate(ct, x, gx)
     return [ct.get(id(s)) for s in sources]
+
+
+def _tag_origin(grads, name, forward):
+    """Mark the nodes a gradient rule just built with the forward primitive's name, so a
+    NaN found later in the gradient can name the operation whose gradient it was."""
+    def done(m):
+        return m.origin is not None or id(m) in forward or not m.inputs
+    for m in toposort(grads, stop=done):
+        if not done(m):
+            m.origin = name
 
 
 def _accumulate(ct, x, g):

@@ -13,7 +13,9 @@ import numpy as np
 
 
 class Node:
-    __slots__ = ("prim", "inputs", "attrs", "shape", "dtype", "_sig", "__weakref__")
+    # ``origin``: for gradient nodes, the name of the forward primitive whose gradient rule
+    # built them (error messages only; never part of a key)
+    __slots__ = ("prim", "inputs", "attrs", "shape", "dtype", "_sig", "origin", "__weakref__")
 
     def __init__(self, prim, inputs, attrs, shape, dtype):
         self.prim = prim
@@ -22,6 +24,13 @@ class Node:
         self.shape = shape
         self.dtype = dtype
         self._sig = None
+        self.origin = None
+
+    def rebuild(self, inputs):
+        """The same operation on other inputs (keeps the origin tag)."""
+        n = Node(self.prim, tuple(inputs), self.attrs, self.shape, self.dtype)
+        n.origin = self.origin
+        return n
 
     @property
     def params(self):

@@ -163,7 +163,7 @@ def _canonical(n, table, known):
     c = table.get(key)
     if c is None:
         # nodes never overload ==, so tuple equality is identity here
-        c = n if ins == tuple(n.inputs) else Node(n.prim, ins, n.attrs, n.shape, n.dtype)
+        c = n if ins == tuple(n.inputs) else n.rebuild(ins)
         table[key] = c
         known[id(c)] = (c, c)
     known[id(n)] = (n, c)

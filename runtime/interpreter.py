@@ -61,7 +61,7 @@ def _has_nan(v):
 
 def _check_nan(node, out, vals, origin):
     if _has_nan(out) and not any(_has_nan(v) for v in vals):
-        where = origin.get(id(node))
-        extra = f" (in the gradient of {where})" if where else ""
+        where = node.origin or origin.get(id(node))
+        extra = f" in the gradient of {where}" if where else ""
         raise NanError(f"{node.prim.name}: produced NaN from non-NaN inputs{extra}; "
                        f"shapes {[np.shape(v) for v in vals]} -> {np.shape(out)}")

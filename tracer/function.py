@@ -107,7 +107,7 @@ def substitute(outputs, mapping):
         if all(a is b for a, b in zip(ins, n.inputs)):
             m = n
         else:
-            m = Node(n.prim, ins, n.attrs, n.shape, n.dtype)
+            m = n.rebuild(ins)
         created.append(m)
         new[id(n)] = m
     return [new[id(o)] for o in outputs], created
