@@ -7,8 +7,8 @@ from runtime.executor import Executable, cache, evaluate, executable
 from runtime.interpreter import NanError, Program
 
 
-# execution tiers the test fixtures run through; the native backend adds "compiled"
-TIERS = ("interpret",)
+# execution tiers the test fixtures run through
+TIERS = ("interpret", "compiled")
 
 
 def cache_stats():

@@ -4,11 +4,13 @@ tapejit.
 - ``tt_backend``: runs the test once per execution tier (``"interpret"``, and
   ``"compiled"`` when the native backend is available), yielding the tier name; in the
   compiled tier eager gradients compile on first use (``jit_threshold=0``).
-- ``tt_fresh_cache``: a temporary, empty on-disk compile cache for the test.
+- ``tt_fresh_cache``: a temporary, empty on-disk compile cache for the test (compiled
+  kernels held in memory are forgotten too, so the test sees the disk cache alone).
 """
 import pytest
 
 import runtime
+from runtime import native
 
 
 @pytest.fixture(params=runtime.TIERS)
@@ -27,8 +29,10 @@ def tt_fresh_cache(tmp_path):
     saved = runtime.config.cache_dir
     runtime.config.cache_dir = str(tmp_path / "tapejit-cache")
     runtime.cache.clear()
+    native.clear()
     try:
         yield runtime.config.cache_dir
     finally:
         runtime.config.cache_dir = saved
         runtime.cache.clear()
+        native.clear()

@@ -1,0 +1,256 @@
+"""Native-tier benchmarks (prints, never asserts). Run: PYTHONPATH=. python benchmarks/bench_native.py
+
+(a) gradient of sum(sin x cos x + exp(-x^2) tanh x), x float32 of 1e6 and 1e7 elements
+    (tape.gradient alone), against the memory-bandwidth floor (8 bytes per element);
+(b) the whole eager scalar step: y = sin(x)**2 under a tape, then tape.gradient;
+(c) a 784-512-10 MLP softmax cross-entropy gradient at batch 256 (whole eager step);
+(d) compile time of an unrolled tanh(h @ W + x_t) RNN gradient, 5 vs 50 steps.
+Each row: median seconds per gradient, and the ratio to hand-written NumPy.
+"""
+import time
+
+import numpy as np
+
+import runtime
+import tracer as tt
+
+
+def median_time(fn, reps, warm=2):
+    for _ in range(warm):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+def set_tier(tier):
+    runtime.config.jit_threshold = 0 if tier == "compiled" else 1 << 30
+    runtime.cache.clear()
+    import tracer.tape
+    tracer.tape._PLANS.clear()
+
+
+def report(title, rows, base="numpy (hand-written)"):
+    print(f"\n{title}")
+    ref = dict(rows).get(base)
+    for name, t in rows:
+        ratio = f"{t / ref:6.2f}x numpy" if ref else ""
+        print(f"  {name:28s} {t * 1e3:10.4f} ms  {ratio}")
+
+
+def first_call_seconds(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+# -- (a) -------------------------------------------------------------------------------------
+
+def bench_a(n, reps):
+    x = np.random.default_rng(0).uniform(-3, 3, n).astype(np.float32)
+
+    def numpy_grad():
+        s, c, t = np.sin(x), np.cos(x), np.tanh(x)
+        e = np.exp(-x * x)
+        return c * c - s * s + e * (1 - t * t) - 2 * x * e * t
+
+    out = np.empty_like(x)
+    rows = [("numpy (hand-written)", median_time(numpy_grad, reps)),
+            ("copy floor (8 B/elem)", median_time(lambda: np.copyto(out, x), reps))]
+    xv = tt.Variable(x)
+    compile_s = {}
+    for tier in ("interpret", "compiled"):
+        set_tier(tier)
+
+        def grad():
+            with tt.GradientTape() as tape:
+                y = tt.reduce_sum(tt.sin(xv) * tt.cos(xv) +
+                                  tt.exp(-xv * xv) * tt.tanh(xv))
+            t0 = time.perf_counter()
+            tape.gradient(y, xv)
+            return time.perf_counter() - t0
+        compile_s[tier] = grad()
+        for _ in range(2):
+            grad()
+        rows.append((f"tapejit {tier}", float(np.median([grad() for _ in range(reps)]))))
+    rows += _a_others(x, reps)
+    report(f"(a) sum(sin*cos + exp(-x^2)*tanh) gradient, n={n:.0e} float32 "
+           f"(compile {compile_s['compiled']:.2f} s)", rows)
+    print(f"  floor bandwidth: {8 * n / rows[1][1] / 1e9:.1f} GB/s")
+
+
+def _a_others(x, reps):
+    rows = []
+    try:
+        import jax
+        import jax.numpy as jnp
+        f = jax.jit(jax.grad(lambda v: jnp.sum(jnp.sin(v) * jnp.cos(v) +
+                                               jnp.exp(-v * v) * jnp.tanh(v))))
+        xj = jnp.asarray(x)
+        rows.append(("jax jit(grad)", median_time(lambda: f(xj).block_until_ready(), reps)))
+    except ImportError:
+        pass
+    try:
+        import torch
+        xt = torch.tensor(x, requires_grad=True)
+
+        def tgrad():
+            y = torch.sum(torch.sin(xt) * torch.cos(xt) + torch.exp(-xt * xt) * torch.tanh(xt))
+            return torch.autograd.grad(y, xt)
+        rows.append(("torch autograd", median_time(tgrad, reps)))
+    except ImportError:
+        pass
+    return rows
+
+
+# -- (b) -------------------------------------------------------------------------------------
+
+def bench_b(reps=3000):
+    x0 = np.float32(0.3)
+    rows = [("numpy (hand-written)", median_time(lambda: 2 * np.sin(x0) * np.cos(x0), reps))]
+    xv = tt.Variable(x0)
+
+    def step():
+        with tt.GradientTape() as tape:
+            y = tt.sin(xv) ** 2
+        return tape.gradient(y, xv)
+    for tier in ("interpret", "compiled"):
+        set_tier(tier)
+        rows.append((f"tapejit {tier}", median_time(step, reps, warm=5)))
+    try:
+        import torch
+        xt = torch.tensor(0.3, requires_grad=True)
+        rows.append(("torch autograd", median_time(
+            lambda: torch.autograd.grad(torch.sin(xt) ** 2, xt), reps)))
+    except ImportError:
+        pass
+    report("(b) eager scalar step sin(x)**2: forward under tape + gradient", rows)
+
+
+
+# -- (c) -------------------------------------------------------------------------------------
+
+def bench_c(reps=20):
+    rng = np.random.default_rng(0)
+    f = np.float32
+    xb = rng.standard_normal((256, 784)).astype(f)
+    labels = np.eye(10, dtype=f)[rng.integers(0, 10, 256)]
+    w1, b1 = (rng.standard_normal((784, 512)) * 0.05).astype(f), np.zeros(512, f)
+    w2, b2 = (rng.standard_normal((512, 10)) * 0.05).astype(f), np.zeros(10, f)
+
+    def numpy_step():
+        h = np.maximum(xb @ w1 + b1, 0)
+        z = h @ w2 + b2
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        loss = np.mean(np.sum(labels * (np.log(p.sum(axis=1, keepdims=True)) - z), axis=1))
+        dz = (p - labels) / 256
+        dh = (dz @ w2.T) * (h > 0)
+        return loss, xb.T @ dh, dh.sum(0), h.T @ dz, dz.sum(0)
+
+    rows = [("numpy (hand-written)", median_time(numpy_step, reps))]
+    params = [tt.Variable(v) for v in (w1, b1, w2, b2)]
+    xt, yt = tt.constant(xb), tt.constant(labels)
+
+    def step():
+        with tt.GradientTape() as tape:
+            h = tt.relu(tt.matmul(xt, params[0]) + params[1])
+            z = tt.matmul(h, params[2]) + params[3]
+            loss = tt.reduce_mean(tt.nn.softmax_cross_entropy_with_logits(labels=yt, logits=z))
+        return tape.gradient(loss, params)
+    compile_s = 0.0
+    for tier in ("interpret", "compiled"):
+        set_tier(tier)
+        if tier == "compiled":
+            compile_s = first_call_seconds(step)
+        rows.append((f"tapejit {tier}", median_time(step, reps)))
+    rows += _c_others(xb, labels, w1, b1, w2, b2, reps)
+    report(f"(c) MLP 784-512-10 softmax CE, batch 256, whole eager step "
+           f"(compile {compile_s:.2f} s)", rows)
+
+
+def _c_others(xb, labels, w1, b1, w2, b2, reps):
+    rows = []
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        def loss(ps, x, y):
+            h = jax.nn.relu(x @ ps[0] + ps[1])
+            z = h @ ps[2] + ps[3]
+            return jnp.mean(-jnp.sum(y * jax.nn.log_softmax(z), axis=1))
+        g = jax.jit(jax.value_and_grad(loss))
+        ps = [jnp.asarray(v) for v in (w1, b1, w2, b2)]
+        x, y = jnp.asarray(xb), jnp.asarray(labels)
+        rows.append(("jax jit(value_and_grad)",
+                     median_time(lambda: jax.block_until_ready(g(ps, x, y)), reps)))
+    except ImportError:
+        pass
+    try:
+        import torch
+        ps = [torch.tensor(v, requires_grad=True) for v in (w1, b1, w2, b2)]
+        x, y = torch.tensor(xb), torch.tensor(labels)
+
+        def tstep():
+            h = torch.relu(x @ ps[0] + ps[1])
+            z = h @ ps[2] + ps[3]
+            loss = torch.mean(-torch.sum(y * torch.log_softmax(z, 1), 1))
+            return torch.autograd.grad(loss, ps)
+        rows.append(("torch autograd", median_time(tstep, reps)))
+    except ImportError:
+        pass
+    return rows
+
+
+# -- (d) -------------------------------------------------------------------------------------
+
+def rnn_compile_seconds(steps, hidden=32, batch=8, tag=0.0):
+    """Seconds of the first compiled gradient of an unrolled RNN (fresh kernel caches)."""
+    from runtime import native
+    set_tier("compiled")
+    native.clear()
+    rng = np.random.default_rng(steps)
+    w = tt.Variable(rng.standard_normal((hidden, hidden)).astype(np.float32) * 0.1)
+    xs = [tt.constant(rng.standard_normal((batch, hidden)).astype(np.float32))
+          for _ in range(steps)]
+
+    def grad():
+        with tt.GradientTape() as tape:
+            h = tt.zeros((batch, hidden), tt.float32)
+            for x in xs:
+                h = tt.tanh(tt.matmul(h, w) + x)
+            loss = tt.reduce_sum(h * h)
+        return tape.gradient(loss, w)
+    before = runtime.cache_stats()["compile_seconds"]
+    grad()
+    return runtime.cache_stats()["compile_seconds"] - before
+
+
+def bench_d():
+    saved = runtime.config.cache_dir
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        runtime.config.cache_dir = d          # cold disk cache: real compiles
+        t5 = rnn_compile_seconds(5)
+        t50 = rnn_compile_seconds(50)
+    runtime.config.cache_dir = saved
+    print(f"\n(d) unrolled RNN gradient compile time: 5 steps {t5:.2f} s, 50 steps {t50:.2f} s"
+          f" (ratio {t50 / max(t5, 1e-9):.2f})")
+
+
+def main():
+    print(f"runtime tiers: {runtime.TIERS}; parallel_threshold "
+          f"{runtime.config.parallel_threshold}")
+    bench_a(10 ** 6, reps=15)
+    bench_a(10 ** 7, reps=7)
+    bench_b()
+    bench_c()
+    bench_d()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""Code generation: Numba-ready Python source for loop kernels, and a plain-Python driver.
+
+Emits text only (runtime compiles it). A kernel is a module with one ``@njit`` function
+``kernel`` specialised to concrete shapes and dtypes: literal loop bounds, contiguous
+same-shape operands flattened to one loop, ``prange`` above the parallel threshold.
+
+Numerics: fastmath is {contract, arcp, nsz, afn}, never nnan/ninf, so NaN and Inf behave
+as in NumPy; ``reassoc`` is added only to kernels that accumulate float sums or products
+(reordering the accumulation is what lets the loop vectorise). ``error_model='numpy'``:
+division by zero gives inf/NaN (integers: 0) instead of raising.
+"""
+import hashlib
+
+import numpy as np
+
+from compiler.fusion import LOOP_REDUCTIONS, Call, is_view, view_root
+
+FASTMATH = ("afn", "arcp", "contract", "nsz")
+_HEADER = ("import math\nimport numpy as np\nfrom numba import njit, prange\n"
+           "from runtime.vecmath import *\n")
+_CTOR = {"f4": "np.float32", "f8": "np.float64", "i4": "np.int32", "i8": "np.int64",
+         "b1": "np.bool_"}
+_ACC = {"add": "{a} += {v}", "mul": "{a} *= {v}", "max": "{a} = max_nan({a}, {v})",
+        "min": "{a} = min_nan({a}, {v})"}
+
+
+def ctor(dtype):
+    return _CTOR[np.dtype(dtype).str[1:]]
+
+
+def constant(value, dtype):
+    """Source for a typed scalar constant (float literals alone would be float64)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return repr(bool(value))
+    if dtype.kind == "f":
+        return f"{ctor(dtype)}(float('{float(value)!r}'))"
+    return f"{ctor(dtype)}({int(value)})"
+
+
+def identity(op, dtype):
+    dtype = np.dtype(dtype)
+    if op in ("add", "mul"):
+        return 0 if op == "add" else 1
+    big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    return -big - (dtype.kind != "f") if op == "max" else big
+
+
+def scalar_expr(node, args):
+    """The node's lowering applied to argument sources."""
+    low = node.prim.lowering
+    if low is None:
+        raise NotImplementedError(f"{node.prim.name}: no scalar lowering")
+    if callable(low):
+        return low(args, node.inputs[-1].dtype)
+    return low.format(*args)
+
+
+def _view_index(view, idx):
+    """Index sources into a view's input, given index sources into the view."""
+    x = view.inputs[0]
+    if view.prim.name == "broadcast_to":
+        lead = view.ndim - x.ndim
+        return [idx[lead + k] if d == view.shape[lead + k] else "0"
+                for k, d in enumerate(x.shape)]
+    out_pos = [k for k, d in enumerate(view.shape) if d != 1]
+    in_pos = [k for k, d in enumerate(x.shape) if d != 1]
+    res = ["0"] * x.ndim
+    for p, q in zip(in_pos, out_pos):
+        res[p] = idx[q]
+    return res
+
+
+class KernelWriter:
+    """Builds the source of one kernel; ``args`` are the external nodes it reads."""
+
+    def __init__(self, kernel, parallel_threshold):
+        self.k = kernel
+        self.shape = kernel.shape
+        self.size = int(np.prod(self.shape, dtype=np.int64))
+        self.members = {id(m): j for j, m in enumerate(kernel.members)}
+        self.args, self.arg_ids, self.consts, self.loads = [], {}, {}, {}
+        self.pre, self.body = [], []
+        self.flat = self._can_flatten()
+        reds = kernel.reductions
+        self.reassoc = any(LOOP_REDUCTIONS[r.prim.name] in ("add", "mul") and
+                           r.dtype.kind == "f" for r in reds)
+        self.parallel = self._can_parallel(parallel_threshold, reds)
+
+    def _can_flatten(self):
+        for r in self.k.reductions:
+            if r.shape != ():
+                return False
+        if len(self.shape) <= 1:
+            return len(self.shape) == 1
+        for m in self.k.members:
+            srcs = [m] if is_view(m) else m.inputs
+            for x in srcs:
+                if not self._is_view(x) or (id(x) in self.members and x is not m):
+                    continue
+                root = view_root(x, self.k.bound)
+                if root.shape != () and root.size != self.size:
+                    return False
+                if root.shape != () and any(v.prim.name == "broadcast_to" and
+                                            v.shape != v.inputs[0].shape
+                                            for v in _chain(x, self.k.bound)):
+                    return False
+        return True
+
+    def _can_parallel(self, threshold, reds):
+        if self.size < max(threshold, 2) or not self.shape:
+            return False
+        if self.flat:
+            return all(LOOP_REDUCTIONS[r.prim.name] in ("add", "mul") for r in reds)
+        return all(self._suffix_depth(r) >= 1 for r in reds)
+
+    def _suffix_depth(self, r):
+        axes = r.params["axes"]
+        d = len(self.shape) - len(axes)
+        return d if tuple(axes) == tuple(range(d, len(self.shape))) else -1
+
+    # -- operands --------------------------------------------------------------------------
+
+    def _is_view(self, x):
+        return is_view(x) and id(x) not in self.k.bound
+
+    def _arg(self, node):
+        j = self.arg_ids.get(id(node))
+        if j is None:
+            j = self.arg_ids[id(node)] = len(self.args)
+            self.args.append(node)
+        return f"a{j}"
+
+    def _const(self, node):
+        p = node.params
+        text = constant(p["value"], p["dtype"])
+        name = self.consts.get(text)
+        if name is None:
+            name = self.consts[text] = f"K{len(self.consts)}"
+        return name
+
+    def read(self, x, idx):
+        """Source reading node x (external or a member) at index sources ``idx``."""
+        if id(x) in self.members and not self._is_view(x):
+            return f"v{self.members[id(x)]}"
+        while self._is_view(x):
+            idx = idx if self.flat else _view_index(x, idx)
+            x = x.inputs[0]
+        if x.prim.name == "literal" and id(x) not in self.members:
+            return self._const(x)
+        if id(x) in self.members:
+            return f"v{self.members[id(x)]}"
+        return self._load(x, idx)
+
+    def _load(self, x, idx):
+        a = self._arg(x)
+        if x.shape == ():
+            key = (a, "sc")
+            if key not in self.loads:
+                self.loads[key] = f"s{len(self.loads)}"
+                self.pre.append(f"    {self.loads[key]} = sc({a})")
+            return self.loads[key]
+        if self.flat and x.size == 1 and self.size != 1:
+            key = (a, "one")
+            if key not in self.loads:
+                self.loads[key] = f"s{len(self.loads)}"
+                self.pre.append(f"    {self.loads[key]} = np.ascontiguousarray({a})"
+                                f".reshape(1)[0]")
+            return self.loads[key]
+        if self.flat:
+            key = (a, "flat")
+            if key not in self.loads:
+                self.loads[key] = f"f{len(self.loads)}"
+                self.pre.append(f"    {self.loads[key]} = np.ascontiguousarray({a})"
+                                f".reshape({self.size})")
+            return f"{self.loads[key]}[i]"
+        return f"{a}[{', '.join(idx)}]"
+
+
+    # -- body ----------------------------------------------------------------------------
+
+    def source(self, cache=True):
+        """The kernel module's source; ``self.args`` is filled as a side effect."""
+        nd = len(self.shape)
+        idx = ["i"] if self.flat else [f"i{d}" for d in range(nd)]
+        outs, inits, accs = [], [], {}
+        for j, m in enumerate(self.k.members):
+            self._member(j, m, idx, outs, inits, accs)
+        loops = self._loops(accs)
+        flags = set(FASTMATH) | ({"reassoc"} if self.reassoc else set())
+        opts = f"fastmath={{{', '.join(map(repr, sorted(flags)))}}}, error_model='numpy', cache={cache!r}"
+        if self.parallel:
+            opts += ", parallel=True"
+        names = ", ".join(f"a{j}" for j in range(len(self.args)))
+        ret = ", ".join(outs) + ("," if len(outs) == 1 else "")
+        consts = "".join(f"{n} = {t}\n" for t, n in self.consts.items())
+        lines = [_HEADER, consts, "", f"@njit({opts})", f"def kernel({names}):"]
+        lines += self.pre + inits + loops + [f"    return ({ret})", ""]
+        return "\n".join(lines)
+
+    def _member(self, j, m, idx, outs, inits, accs):
+        v = f"v{j}"
+        stored = any(m is s for s in self.k.stored)
+        if m.prim.name in LOOP_REDUCTIONS:
+            self._reduction(j, m, idx, outs, inits, accs)
+            return
+        if self._is_view(m):
+            self.body.append(f"{v} = {self.read(m.inputs[0], self._in_idx(m, idx))}")
+        else:
+            args = [self.read(x, idx) for x in m.inputs]
+            self.body.append(f"{v} = {ctor(m.dtype)}({scalar_expr(m, args)})")
+        if not stored:
+            return
+        if not self.shape:
+            outs.append(v)
+            return
+        inits.append(f"    o{j} = np.empty({self.shape!r}, {ctor(m.dtype)})")
+        if self.flat:
+            inits.append(f"    o{j}f = o{j}.reshape({self.size})")
+            self.body.append(f"o{j}f[i] = {v}")
+        else:
+            self.body.append(f"o{j}[{', '.join(idx)}] = {v}")
+        outs.append(f"o{j}")
+
+    def _in_idx(self, view, idx):
+        return idx if self.flat else _view_index(view, idx)
+
+    def _reduction(self, j, r, idx, outs, inits, accs):
+        op = LOOP_REDUCTIONS[r.prim.name]
+        val = self.read(r.inputs[0], idx)
+        init = constant(identity(op, r.dtype), r.dtype)
+        depth = 0 if self.flat else self._suffix_depth(r)
+        if depth >= 0:
+            acc = f"r{j}"
+            accs.setdefault(depth, []).append((acc, init, r, idx[:depth]))
+            self.body.append(_ACC[op].format(a=acc, v=val))
+            outs.append(acc if r.shape == () else f"o{j}")
+            if r.shape != ():
+                inits.append(f"    o{j} = np.empty({r.shape!r}, {ctor(r.dtype)})")
+            return
+        axes = r.params["axes"]
+        oidx = ", ".join(i for d, i in enumerate(idx) if d not in axes)
+        inits.append(f"    o{j} = np.full({r.shape!r}, {init}, {ctor(r.dtype)})")
+        self.body.append(_ACC[op].format(a=f"o{j}[{oidx}]", v=val))
+        outs.append(f"o{j}")
+
+    def _loops(self, accs):
+        """Loop nest around the body, with accumulators opened and stored at their depth."""
+        nd = len(self.shape)
+        rng = "prange" if self.parallel else "range"
+        bounds = [self.size] if self.flat else list(self.shape)
+        names = ["i"] if self.flat else [f"i{d}" for d in range(nd)]
+        lines = []
+        for d, (n, b) in enumerate(zip(names, bounds)):
+            pad = "    " * (d + 1)
+            lines += [f"{pad}{a} = {init}" for a, init, _, _ in accs.get(d, [])]
+            lines.append(f"{pad}for {n} in {rng if d == 0 else 'range'}({b}):")
+        depth = len(bounds)
+        pad = "    " * (depth + 1)
+        lines += [f"{pad}{a} = {init}" for a, init, _, _ in accs.get(depth, [])]
+        lines += [pad + s for s in self.body]
+        for a, _, r, oidx in accs.get(depth, []) if depth else []:
+            lines.append(f"{pad}o{a[1:]}[{', '.join(oidx)}] = {a}")
+        for d in range(depth - 1, -1, -1):
+            pad = "    " * (d + 1)
+            for a, _, r, oidx in accs.get(d, []):
+                if r.shape != ():
+                    lines.append(f"{pad}o{a[1:]}[{', '.join(oidx)}] = {a}")
+        return lines
+
+
+def _chain(x, bound):
+    while is_view(x) and id(x) not in bound:
+        yield x
+        x = x.inputs[0]
+
+
+def kernel_source(kernel, parallel_threshold, cache=True):
+    """(source, args): the kernel's module source and the external nodes it reads, in
+    call order. Its return values are ``kernel.stored``, in order."""
+    w = KernelWriter(kernel, parallel_threshold)
+    return w.source(cache), w.args
+
+
+def source_key(source):
+    """Stable name of a generated source (its content hash)."""
+    return hashlib.sha256(source.encode()).hexdigest()[:24]
+
+
+def driver_source(graph, steps, kernel_args):
+    """A plain-Python function ``run(*inputs)`` calling kernels ``K<j>`` and calls ``C<j>``
+    in order and returning the list of outputs. ``kernel_args[j]`` lists the nodes kernel j
+    reads; the driver's globals must hold ``np``."""
+    names = {id(n): f"x{i}" for i, n in enumerate(graph.inputs)}
+    made, lines, nk, nc = set(), [], 0, 0
+    for i, n in enumerate(graph.nodes):
+        if id(n) not in names:
+            names[id(n)] = f"t{i}"
+    for st in steps:
+        if isinstance(st, Call):
+            ins = [_call_operand(x, names, made) for x in st.node.inputs]
+            lines.append(f"    {names[id(st.node)]} = C{nc}({', '.join(ins)})")
+            nc += 1
+            continue
+        outs = [names[id(m)] for m in st.stored]
+        made.update(id(m) for m in st.stored if m.shape == ())
+        ins = ", ".join(names[id(x)] for x in kernel_args[nk])
+        lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
+        lines.append(f"    {lhs} = K{nk}({ins})")
+        nk += 1
+    bound = {id(n) for n in graph.inputs}
+    rets = [_output(o, names, made, bound) for o in graph.outputs]
+    args = ", ".join(f"x{i}" for i in range(len(graph.inputs)))
+    return "\n".join([f"def run({args}):"] + lines + [f"    return [{', '.join(rets)}]", ""])
+
+
+def _output(o, names, made, bound):
+    if id(o) not in bound and o.prim.name == "literal":
+        return f"np.asarray({constant(o.params['value'], o.dtype)})[()]"
+    if id(o) in made:                         # a NumPy scalar of the node's dtype
+        return f"np.{o.dtype.name}({names[id(o)]})"
+    return names[id(o)]
+
+
+def _call_operand(x, names, made):
+    if x.prim.name == "literal" and not x.inputs and names[id(x)].startswith("t"):
+        return f"np.asarray({constant(x.params['value'], x.dtype)})[()]"
+    if id(x) in made:                         # kernels return 0-d values as scalars
+        return f"np.asarray({names[id(x)]}, np.{x.dtype.name})"
+    return names[id(x)]

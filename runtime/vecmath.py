@@ -1,0 +1,177 @@
+"""Scalar helpers that generated kernels import (``from runtime.vecmath import *``).
+
+float32 sin/cos/exp/tanh/sigmoid are branch-free polynomial kernels (Cephes-style
+coefficients) written so LLVM inlines and vectorises them; libm's float32 calls do not
+vectorise and cost 3-8x NumPy. float64 keeps libm (``math.*``) in generated code.
+
+Invariants:
+- Compiled with fastmath {contract, nsz, arcp, afn}: no ``reassoc`` (the Cody-Waite range
+  reduction and the rounding tricks must not be re-associated) and never nnan/ninf, so NaN
+  and Inf propagate. No float->int conversion anywhere (NaN would become poison).
+- Constants are module-level ``np.float32``: a Python float literal would promote the whole
+  expression to float64 and stop the float32 vector code.
+- Accuracy (tests/runtime/test_vecmath.py): a few ulp against NumPy; sin/cos reduce the
+  argument in float64, accurate to |x| ~ 1e12. Signed zero is not preserved (nsz).
+"""
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+KERNEL_FASTMATH = {"contract", "nsz", "arcp", "afn"}
+_F = np.float32
+
+
+@intrinsic
+def _pow2f(typingctx, n):
+    """2**n for an integer-valued float32 n in [-126, 127], built in the exponent bits.
+
+    Adding 1.5 * 2**23 puts n in the low mantissa bits without a float->int conversion."""
+    if n != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        t = builder.fadd(args[0], ir.Constant(ir.FloatType(), 12582912.0))
+        m = builder.add(builder.bitcast(t, i32), ir.Constant(i32, 127 - 0x4B400000))
+        return builder.bitcast(builder.shl(m, ir.Constant(i32, 23)), ir.FloatType())
+    return types.float32(types.float32), codegen
+
+
+# -- sin / cos -------------------------------------------------------------------------------
+
+_TWO_OVER_PI = 0.636619772367581343
+_PIO2_HI = 1.57079632673412561417e+00      # pi/2 split in two float64 parts (33 + 53 bits)
+_PIO2_LO = 6.07710050650619224932e-11
+_S1, _S2, _S3 = _F(-1.6666654611e-1), _F(8.3321608736e-3), _F(-1.9515295891e-4)
+_C1, _C2, _C3 = _F(4.166664568298827e-2), _F(-1.388731625493765e-3), _F(2.443315711809948e-5)
+_ONE, _HALF, _ZERO, _TWO, _THREE = _F(1.0), _F(0.5), _F(0.0), _F(2.0), _F(3.0)
+
+
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+def sincosf(x):
+    """(sin x, cos x) for float32 x: float64 reduction to [-pi/4, pi/4], float32 poly."""
+    xd = np.float64(x)
+    q = np.rint(xd * _TWO_OVER_PI)              # NaN/Inf stay NaN/Inf
+    r = _F((xd - q * _PIO2_HI) - q * _PIO2_LO)
+    z = r * r
+    s = r + r * z * (_S1 + z * (_S2 + z * _S3))
+    c = _ONE - _HALF * z + z * z * (_C1 + z * (_C2 + z * _C3))
+    k = _F(q - 4.0 * np.floor(q * 0.25))         # quadrant 0..3 (NaN for NaN/Inf input)
+    swap = (k == _ONE) | (k == _THREE)
+    ss = c if swap else s
+    cc = s if swap else c
+    ss = -ss if k >= _TWO else ss                # sin < 0 in quadrants 2, 3
+    cc = -cc if (k == _ONE) | (k == _TWO) else cc
+    return ss, cc
+
+
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+def sinf(x):
+    return sincosf(x)[0]
+
+
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+def cosf(x):
+    return sincosf(x)[1]
+
+
+# -- exp / tanh / sigmoid ----------------------------------------------------------------------
+
+_LOG2E = _F(1.44269504088896341)
+_LN2_HI, _LN2_LO = _F(0.693359375), _F(-2.12194440e-4)
+_E0, _E1, _E2 = _F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3)
+_E3, _E4, _E5 = _F(4.1665795894e-2), _F(1.6666665459e-1), _F(5.0000001201e-1)
+_XHI, _XLO = _F(89.0), _F(-104.5)               # beyond: exp overflows to inf / flushes to 0
+
+
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+def expf(x):
+    """exp for float32 x: 2**n * p(r), r = x - n ln2 in [-ln2/2, ln2/2]."""
+    xc = _XHI if x > _XHI else x                # comparisons are false for NaN: it passes
+    xc = _XLO if xc < _XLO else xc
+    n = np.rint(xc * _LOG2E)
+    r = (xc - n * _LN2_HI) - n * _LN2_LO
+    z = r * r
+    p = _ONE + r + z * (_E5 + r * (_E4 + r * (_E3 + r * (_E2 + r * (_E1 + r * _E0)))))
+    n1 = np.floor(n * _HALF)                    # 2**n as two normal factors (n up to 128)
+    return p * _pow2f(n1) * _pow2f(n - n1)
+
+
+_T0, _T1, _T2 = _F(-5.70498872745e-3), _F(2.06390887954e-2), _F(-5.37397155531e-2)
+_T3, _T4 = _F(1.33314422036e-1), _F(-3.33332819422e-1)
+_TSMALL, _MTWO = _F(0.625), _F(-2.0)
+
+
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+def tanhf(x):
+    """tanh for float32 x: odd polynomial near 0, (1 - e)/(1 + e) with e = exp(-2|x|)."""
+    a = abs(x)
+    z = x * x
+    small = x + x * z * (_T4 + z * (_T3 + z * (_T2 + z * (_T1 + z * _T0))))
+    e = expf(_MTWO * a)
+    big = (_ONE - e) / (_ONE + e)
+    big = -big if x < _ZERO else big
+    return small if a < _TSMALL else big        # NaN: the test is false and big is NaN
+
+
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+def sigmoidf(x):
+    """1 / (1 + exp(-x)) for float32 x; exp overflow gives 1/inf = 0, as it should."""
+    return _ONE / (_ONE + expf(-x))
+
+
+# -- NumPy semantics for the remaining scalar operations ---------------------------------------
+
+@njit(error_model="numpy", cache=True)
+def max_nan(a, b):
+    """np.maximum: NaN in either argument gives NaN (Python's max would not)."""
+    return a if (a > b) | (a != a) else b
+
+
+@njit(error_model="numpy", cache=True)
+def min_nan(a, b):
+    """np.minimum: NaN in either argument gives NaN."""
+    return a if (a < b) | (a != a) else b
+
+
+def sc(x):
+    """The scalar value of a 0-d array, or of a scalar (inputs may arrive as either)."""
+    return x[()] if isinstance(x, np.ndarray) else x
+
+
+@overload(sc)
+def _sc_overload(x):
+    if isinstance(x, types.Array):
+        return lambda x: x[()]
+    return lambda x: x
+
+
+@njit(error_model="numpy", cache=True)
+def sigmoid(x):
+    """float64 logistic function; exp overflow gives 1/inf = 0."""
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@njit(error_model="numpy", cache=True)
+def floordiv(a, b):
+    """np.floor_divide: integers divided by 0 give 0, floats give +-inf or NaN."""
+    return a // b
+
+
+@njit(error_model="numpy", cache=True)
+def floormod(a, b):
+    """np.mod: the result takes the sign of b; integer mod 0 gives 0, float mod 0 NaN."""
+    return a % b
+
+
+@njit(error_model="numpy", cache=True)
+def ipow(a, b):
+    """Integer power by squaring (exponents >= 0; NumPy rejects negative ones)."""
+    r = a - a + 1
+    while b > 0:
+        if b & 1:
+            r *= a
+        a *= a
+        b >>= 1
+    return r

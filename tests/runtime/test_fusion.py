@@ -1,0 +1,130 @@
+"""Fusion and code generation: what the kernels look like, and that they agree with the
+interpreter (the oracle)."""
+import subprocess
+import sys
+
+import numpy as np
+
+import runtime
+from compiler import Graph, codegen, fusion
+from compiler import primitives as P
+
+F32, F64 = np.dtype("float32"), np.dtype("float64")
+
+
+def _kernels(graph, threshold=1 << 20):
+    steps = fusion.partition(graph)
+    kernels = [s for s in steps if isinstance(s, fusion.Kernel)]
+    return steps, [codegen.kernel_source(k, threshold)[0] for k in kernels]
+
+
+def _check(graph, args, rtol=1e-6):
+    with np.errstate(all="ignore"):
+        want = runtime.evaluate(graph, args, "interpret")
+        got = runtime.evaluate(graph, args, "compiled")
+    for g, w in zip(got, want):
+        assert np.shape(g) == np.shape(w)
+        np.testing.assert_allclose(np.asarray(g, F64), np.asarray(w, F64), rtol=rtol,
+                                   atol=1e-6, equal_nan=True)
+
+
+def test_fusion_reduce_sum_of_product_is_one_loop_without_temporary():
+    x, y = P.input(shape=(1000,), dtype=F32), P.input(shape=(1000,), dtype=F32)
+    g = Graph([x, y], [P.reduce_sum(P.mul(x, y), axes=(0,))])
+    steps, sources = _kernels(g)
+    assert len(steps) == 1 and len(sources) == 1
+    src = sources[0]
+    assert src.count("for ") == 1 and "np.empty" not in src
+    assert "'reassoc'" in src and "nnan" not in src and "ninf" not in src
+    assert "error_model='numpy'" in src
+    a = np.random.default_rng(0).standard_normal((2, 1000)).astype(F32)
+    _check(g, [a[0], a[1]], rtol=1e-4)
+
+
+def _softmax(x):
+    n, m = x.shape
+    mx = P.reduce_max(x, axes=(1,))
+    e = P.exp(P.sub(x, P.broadcast_to(P.reshape(mx, shape=(n, 1)), shape=(n, m))))
+    z = P.reduce_sum(e, axes=(1,))
+    return P.div(e, P.broadcast_to(P.reshape(z, shape=(n, 1)), shape=(n, m)))
+
+
+def test_fusion_softmax_materialises_the_max_and_matches_interpreter():
+    x = P.input(shape=(4, 6), dtype=F64)
+    g = Graph([x], [_softmax(x)])
+    steps, sources = _kernels(g)
+    # max, then exp + sum in one loop nest, then the division: three kernels, no calls
+    assert len(sources) == 3 and all(isinstance(s, fusion.Kernel) for s in steps)
+    assert "max_nan" in sources[0] and "math.exp" in sources[1] and "+=" in sources[1]
+    a = np.random.default_rng(1).standard_normal((4, 6)) * 30
+    a[1, 2], a[2, :] = np.nan, np.inf
+    _check(g, [a])
+
+
+def test_fusion_broadcast_and_matmul_mix():
+    a, w, b = (P.input(shape=s, dtype=F64) for s in [(5, 3), (3, 4), (4,)])
+    h = P.tanh(P.add(P.matmul(a, w), P.broadcast_to(b, shape=(5, 4))))
+    out = P.reduce_sum(P.mul(h, h), axes=(0,))
+    g = Graph([a, w, b], [h, out, P.transpose(h, perm=(1, 0))])
+    steps, _ = _kernels(g)
+    assert [type(s).__name__ for s in steps].count("Call") == 2   # matmul, transpose
+    rng = np.random.default_rng(2)
+    _check(g, [rng.standard_normal(s) for s in [(5, 3), (3, 4), (4,)]])
+
+
+def test_fusion_repeated_steps_share_one_kernel():
+    h0 = h = P.input(shape=(3, 4), dtype=F64)
+    w = P.input(shape=(4, 4), dtype=F64)
+    xs = [P.input(shape=(3, 4), dtype=F64) for _ in range(6)]
+    for x in xs:
+        h = P.tanh(P.add(P.matmul(h, w), x))
+    _, sources = _kernels(Graph([h0, w] + xs, [h]))
+    assert len(sources) == 6 and len(set(sources)) == 1
+
+
+def test_fusion_large_loops_use_prange():
+    x = P.input(shape=(64, 64), dtype=F64)
+    g = Graph([x], [P.sin(x), P.reduce_sum(P.sin(x), axes=(1,))])
+    _, sources = _kernels(g, threshold=1000)
+    assert len(sources) == 1 and "prange(64)" in sources[0] and "parallel=True" in sources[0]
+    saved = runtime.config.parallel_threshold
+    runtime.config.parallel_threshold = 1000
+    try:
+        _check(g, [np.random.default_rng(3).standard_normal((64, 64))])
+    finally:
+        runtime.config.parallel_threshold = saved
+
+
+def test_fusion_partial_reduction_over_leading_axes():
+    x = P.input(shape=(2, 3, 4), dtype=F64)
+    g = Graph([x], [P.reduce_sum(P.exp(x), axes=(0, 2)), P.reduce_min(x, axes=(0,))])
+    a = np.random.default_rng(4).standard_normal((2, 3, 4))
+    a[0, 1, 2] = np.nan
+    _check(g, [a])
+
+
+def test_fusion_float32_transcendentals_use_vecmath():
+    x = P.input(shape=(100,), dtype=F32)
+    y = P.add(P.mul(P.sin(x), P.cos(x)), P.mul(P.exp(P.neg(P.mul(x, x))), P.tanh(x)))
+    g = Graph([x], [y, P.sigmoid(x)])
+    _, sources = _kernels(g)
+    for fn in ("sinf(", "cosf(", "expf(", "tanhf(", "sigmoidf("):
+        assert fn in sources[0]
+    a = np.random.default_rng(5).uniform(-5, 5, 100).astype(F32)
+    a[:4] = [np.nan, np.inf, -np.inf, 0.0]
+    _check(g, [a], rtol=2e-6)
+
+
+def test_fusion_integer_division_by_zero_gives_zero():
+    x, y = P.input(shape=(6,), dtype=np.dtype("i8")), P.input(shape=(6,), dtype=np.dtype("i8"))
+    g = Graph([x, y], [P.floordiv(x, y), P.mod(x, y)])
+    a, b = np.array([7, -7, 7, -7, 0, 5]), np.array([2, 2, -2, 0, 0, -3])
+    got = runtime.evaluate(g, [a, b], "compiled")
+    np.testing.assert_array_equal(got[0], [3, -4, -4, 0, 0, -2])
+    np.testing.assert_array_equal(got[1], [1, 1, -1, 0, 0, -1])
+
+
+def test_fusion_compiler_does_not_import_numba():
+    code = ("import sys, compiler.codegen, compiler.fusion; "
+            "sys.exit('numba' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
