@@ -9,7 +9,7 @@ on, so the walk only tries the rules that apply. Identities keep IEEE semantics:
 import numpy as np
 
 from compiler import primitives as P
-from compiler.ir import Graph, Node, toposort
+from compiler.ir import Graph, toposort
 
 
 def on(*names, kinds=()):

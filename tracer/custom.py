@@ -18,7 +18,7 @@ from compiler.ir import toposort
 from tracer import engine
 from tracer.creation import convert_to_tensor
 from tracer.engine import STATE, make, node_of
-from tracer.function import substitute
+from tracer.tracing import substitute
 from tracer.tensor import Tensor, Variable
 
 

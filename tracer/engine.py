@@ -169,6 +169,11 @@ def elementwise(prim, op, args, accept, promote=None):
             return _elementwise_general(prim, op, args, accept, promote)
     if not tensors:
         return _elementwise_general(prim, op, args, accept, promote)
+    return _eager_elementwise(prim, op, args, vals, promote)
+
+
+def _eager_elementwise(prim, op, args, vals, promote):
+    """Compute the value with NumPy; record it on the tapes that watch an operand."""
     try:
         value = prim.impl(*vals)
     except ValueError as e:
@@ -239,16 +244,7 @@ def _elementwise_general(prim, op, args, accept, promote):
     if STATE.trace is not None and any(t._value is None for t in tensors):
         return _traced_elementwise(prim, op, args, promote)
     vals = [a._value if type(a) is Tensor else a for a in args]
-    try:
-        value = prim.impl(*vals)
-    except ValueError as e:
-        _bad_shapes(op, args, e)
-    if _SETTINGS["debug_nans"]:
-        check_nan(op, vals, value)
-    out = make(value)
-    if STATE.tapes:
-        _record_elementwise(prim, args, out, promote)
-    return out
+    return _eager_elementwise(prim, op, args, vals, promote)
 
 
 def _traced_elementwise(prim, op, args, promote):

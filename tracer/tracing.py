@@ -1,0 +1,112 @@
+"""Tracing: the context that turns Python calls into graph nodes.
+
+While a ``TraceContext`` is active (``engine.STATE.trace``), operations on traced tensors
+build nodes instead of computing values; eager tensors and Variables met along the way
+become graph inputs (captures) whose values are bound at each call.
+"""
+import numpy as np
+
+from compiler import primitives as P
+from compiler.ir import toposort
+from tracer import engine
+from tracer.engine import STATE, make
+
+
+class TraceContext:
+    """Active while a function is traced (``engine.STATE.trace``): turns eager tensors
+    used by traced operations into graph inputs and names the arguments behind a node."""
+
+    def __init__(self, name):
+        self.name = name
+        self.parent = None
+        self.leaves = {}            # id(node) -> description of the argument
+        self.arg_nodes = []
+        self.captured = []          # (tensor, node): value bound at every call
+        self.variables = []         # (variable, node): current value read at every call
+        self._memo = {}             # id(tensor or variable) -> (object, node)
+
+    def __enter__(self):
+        self.parent = STATE.trace
+        STATE.trace = self
+        return self
+
+    def __exit__(self, *exc):
+        STATE.trace = self.parent
+        return False
+
+    def argument(self, shape, dtype, description):
+        node = P.input(shape=tuple(shape), dtype=np.dtype(dtype))
+        self.leaves[id(node)] = description
+        self.arg_nodes.append(node)
+        return make(None, node)
+
+    def capture(self, tensor):
+        hit = self._memo.get(id(tensor))
+        if hit is not None:
+            return hit[1]
+        v = tensor._value
+        node = P.input(shape=np.shape(v), dtype=v.dtype)
+        self._memo[id(tensor)] = (tensor, node)
+        self.captured.append((tensor, node))
+        self.leaves[id(node)] = f"a tensor captured by {self.name}"
+        return node
+
+    def capture_variable(self, variable):
+        hit = self._memo.get(id(variable))
+        if hit is None:
+            node = P.input(shape=variable.shape, dtype=variable.dtype)
+            hit = self._memo[id(variable)] = (variable, node)
+            self.variables.append((variable, node))
+            self.leaves[id(node)] = f"variable '{variable.name}' read by {self.name}"
+        return make(None, hit[1])
+
+    def describe(self, node):
+        """Which arguments ``node`` depends on, e.g. "argument 'x' (position 0) of f"."""
+        found, foreign = [], []
+        for n in toposort([node], stop=lambda m: id(m) in self.leaves):
+            d = self.leaves.get(id(n))
+            if d is not None and d not in found:
+                found.append(d)
+            elif d is None and not n.inputs and n.prim is P.input:
+                foreign.append(n)
+        if not found and foreign and self.parent is not None:
+            return self.parent.describe(foreign[0])
+        if not found:
+            return f"a value computed inside {self.name}"
+        return " and ".join(found)
+
+
+def substitute(outputs, mapping):
+    """Rebuild the nodes between ``outputs`` and the keys of ``mapping`` (id(old) -> new);
+    returns the new outputs and the nodes created, in dependency order."""
+    new, created = dict(mapping), []
+    for n in toposort(outputs, stop=lambda m: id(m) in mapping):
+        if id(n) in new:
+            continue
+        ins = tuple(new[id(x)] for x in n.inputs)
+        if all(a is b for a, b in zip(ins, n.inputs)):
+            m = n
+        else:
+            m = n.rebuild(ins)
+        created.append(m)
+        new[id(n)] = m
+    return [new[id(o)] for o in outputs], created
+
+
+# -- signatures ------------------------------------------------------------------------------
+
+def record_spliced(tensors, created, result):
+    """Record spliced nodes on every recording tape that watches one of ``tensors``."""
+    if not STATE.tapes:
+        return
+    hit = engine._watching(tensors)
+    if not hit or not result:
+        return
+    for tape in hit:
+        first = result[0]
+        tape._record(first._node, first._value, tensors, created)
+        for t in result[1:]:
+            if t._value is not None:
+                tape._values[t._node] = t._value
+
+
