@@ -53,7 +53,8 @@ class Node:
         """The node's own structural signature (inputs excluded)."""
         s = self._sig
         if s is None:
-            s = self._sig = (self.prim.name, _key_attrs(self.attrs), self.shape,
+            attrs = self.attrs
+            s = self._sig = (self.prim.name, _key_attrs(attrs) if attrs else (), self.shape,
                              self.dtype.str)
         return s
 

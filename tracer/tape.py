@@ -96,7 +96,10 @@ class GradientTape:
         """Watch tensors (nested lists/tuples/dicts allowed) on this tape and on every
         enclosing tape recording now."""
         leaves, _ = nest.flatten(tensor)
-        tapes = [self] + [t for t in STATE.tapes if t is not self and t._recording]
+        tapes = [self]
+        for t in STATE.tapes:
+            if t is not self and t._recording:
+                tapes.append(t)
         for x in leaves:
             if isinstance(x, Variable):
                 for tape in tapes:
@@ -208,7 +211,8 @@ class GradientTape:
         if not pairs or all(n is None for n in src_nodes):
             return [None] * len(srcs)
         outer = [t for t in STATE.tapes if t._recording and
-                 any(n in t._active for n in [p[0]._node for p in pairs] + src_nodes)]
+                 any(n in t._active for n in [p[0]._node for p in pairs] + src_nodes)] \
+            if STATE.tapes else ()
         traced = any(t._value is None for t, _ in pairs)
         if outer or traced:
             return self._symbolic(pairs, src_nodes, outer, traced)
@@ -367,6 +371,8 @@ def _build_plan(order, index, pairs, src_nodes, values, active):
 
 def _as_value(v, dtype):
     """Normalise a runtime output: owned array of the right dtype, NumPy scalar for ()."""
+    if isinstance(v, np.generic) and v.dtype == dtype:
+        return v
     a = np.asarray(v)
     if a.dtype != dtype:
         a = a.astype(dtype)
