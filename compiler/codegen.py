@@ -13,7 +13,8 @@ import hashlib
 
 import numpy as np
 
-from compiler.fusion import LOOP_REDUCTIONS, Call, is_view, view_root
+from compiler.fusion import (INDEX_VIEWS, LOOP_REDUCTIONS, Call, inlinable, is_view,
+                             view_chain, view_root)
 
 FASTMATH = ("afn", "arcp", "contract", "nsz")
 _HEADER = ("import math\nimport numpy as np\nfrom numba import njit, prange\n"
@@ -71,6 +72,50 @@ def _view_index(view, idx):
     return res
 
 
+def _offset(i, k):
+    return i if k == 0 else f"({i} + {k})" if k > 0 else f"({i} - {-k})"
+
+
+def _pad_index(i, n, lo, hi, interior):
+    """(index source, condition source or None) reading a pad's input along one axis."""
+    if n == 0:
+        return "0", "False"
+    s = interior + 1
+    j = _offset(i, -lo)
+    conds = [f"{i} >= {lo}"] if lo else []
+    conds += [f"{i} < {lo + (n - 1) * s + 1}"] if hi else []
+    if s == 1:
+        return j, " and ".join(conds) or None
+    conds.append(f"{j} % {s} == 0")
+    return f"({j} // {s})", " and ".join(conds)
+
+
+def _index_map(view, idx):
+    """(index sources into the view's input, conditions under which the read is in range;
+    a pad reads 0 outside them) given index sources into the view."""
+    x, p = view.inputs[0], view.params
+    name = view.prim.name
+    if name not in INDEX_VIEWS:
+        return _view_index(view, idx), []
+    if name == "slice":
+        return [i if a == 0 and s == 1 else _offset(i, a) if s == 1 else f"({a} + {s} * {i})"
+                for i, a, s in zip(idx, p["starts"], p["steps"])], []
+    if name == "rev":
+        return [f"({n - 1} - {i})" if d in p["axes"] else i
+                for d, (i, n) in enumerate(zip(idx, x.shape))], []
+    if name == "transpose":
+        res = [None] * x.ndim
+        for k, q in enumerate(p["perm"]):
+            res[q] = idx[k]
+        return res, []
+    res, conds = [], []
+    for i, n, (lo, hi, it) in zip(idx, x.shape, p["config"]):
+        j, c = _pad_index(i, n, lo, hi, it)
+        res.append(j)
+        conds += [c] if c else []
+    return res, conds
+
+
 class KernelWriter:
     """Builds the source of one kernel; ``args`` are the external nodes it reads."""
 
@@ -98,12 +143,14 @@ class KernelWriter:
             for x in srcs:
                 if not self._is_view(x) or (id(x) in self.members and x is not m):
                     continue
+                if any(v.prim.name in INDEX_VIEWS for v in view_chain(x, self.k.bound)):
+                    return False
                 root = view_root(x, self.k.bound)
                 if root.shape != () and root.size != self.size:
                     return False
                 if root.shape != () and any(v.prim.name == "broadcast_to" and
                                             v.shape != v.inputs[0].shape
-                                            for v in _chain(x, self.k.bound)):
+                                            for v in view_chain(x, self.k.bound)):
                     return False
         return True
 
@@ -143,6 +190,12 @@ class KernelWriter:
         """Source reading node x (external or a member) at index sources ``idx``."""
         if id(x) in self.members and not self._is_view(x):
             return f"v{self.members[id(x)]}"
+        return self._read_chain(x, idx)
+
+    def _read_chain(self, x, idx):
+        chain = list(view_chain(x, self.k.bound))
+        if any(v.prim.name in INDEX_VIEWS for v in chain):
+            return self._read_mapped(chain, idx)
         while self._is_view(x):
             idx = idx if self.flat else _view_index(x, idx)
             x = x.inputs[0]
@@ -151,6 +204,36 @@ class KernelWriter:
         if id(x) in self.members:
             return f"v{self.members[id(x)]}"
         return self._load(x, idx)
+
+    def _read_mapped(self, chain, idx):
+        """Read through views that move elements: explicit indices, conditions for pads.
+        The root is never a member (fusion stores what index views read)."""
+        conds = []
+        for v in chain:
+            idx, c = _index_map(v, idx)
+            conds += c
+        root = chain[-1].inputs[0]
+        val = self._read_root(root, idx)
+        if not conds:
+            return val
+        return f"({val} if {' and '.join(conds)} else {constant(0, root.dtype)})"
+
+    def _read_root(self, root, idx):
+        if root.prim.name == "literal" and id(root) not in self.k.inputs:
+            return self._const(root)
+        if inlinable(root, self.k.inputs):
+            return self._inline(root, idx)
+        if root.shape == ():
+            return self._load(root, [])
+        return f"{self._arg(root)}[{', '.join(idx)}]"
+
+    def _inline(self, node, idx):
+        """node's expression at ``idx``, recomputed from inputs (bounded by ``inlinable``)."""
+        args = []
+        for y in node.inputs:
+            chain = list(view_chain(y, self.k.inputs))
+            args.append(self._read_mapped(chain, idx) if chain else self._read_root(y, idx))
+        return f"{ctor(node.dtype)}({scalar_expr(node, args)})"
 
     def _load(self, x, idx):
         a = self._arg(x)
@@ -175,7 +258,6 @@ class KernelWriter:
                                 f".reshape({self.size})")
             return f"{self.loads[key]}[i]"
         return f"{a}[{', '.join(idx)}]"
-
 
     # -- body ----------------------------------------------------------------------------
 
@@ -205,7 +287,7 @@ class KernelWriter:
             self._reduction(j, m, idx, outs, inits, accs)
             return
         if self._is_view(m):
-            self.body.append(f"{v} = {self.read(m.inputs[0], self._in_idx(m, idx))}")
+            self.body.append(f"{v} = {self._read_chain(m, idx)}")
         else:
             args = [self.read(x, idx) for x in m.inputs]
             self.body.append(f"{v} = {ctor(m.dtype)}({scalar_expr(m, args)})")
@@ -221,9 +303,6 @@ class KernelWriter:
         else:
             self.body.append(f"o{j}[{', '.join(idx)}] = {v}")
         outs.append(f"o{j}")
-
-    def _in_idx(self, view, idx):
-        return idx if self.flat else _view_index(view, idx)
 
     def _reduction(self, j, r, idx, outs, inits, accs):
         op = LOOP_REDUCTIONS[r.prim.name]
@@ -267,12 +346,6 @@ class KernelWriter:
                 if r.shape != ():
                     lines.append(f"{pad}o{a[1:]}[{', '.join(oidx)}] = {a}")
         return lines
-
-
-def _chain(x, bound):
-    while is_view(x) and id(x) not in bound:
-        yield x
-        x = x.inputs[0]
 
 
 def kernel_source(kernel, parallel_threshold, cache=True):

@@ -4,10 +4,12 @@ A *loop kernel* is one loop nest over an iteration shape. It computes a group of
 elementwise nodes as scalar locals (each exactly once per element, so copies of a value
 always agree), accumulates reductions of those values (``reduce_sum(x * y)`` is one loop,
 no temporary) and stores only the values that something outside the group needs.
-``broadcast_to`` and reshapes that only add or drop size-1 axes are *views*: index
-arithmetic on the array they read, never a loop of their own unless their value is an
-output. Every other node (matmul, gather, transpose, ...) is a *call* of its NumPy
-implementation between kernels; matmul is a BLAS call either way.
+``broadcast_to``, reshapes that only add or drop size-1 axes, ``pad``, and ``slice``,
+``rev`` and ``transpose`` read only by loops are *views*: index arithmetic on the array
+they read (a pad is a conditional read), never a loop of their own unless their value is
+an output or a call's operand. A slice, rev or transpose that a call or the caller reads
+stays a NumPy call (a free strided view, which BLAS takes as it is). Every other node
+(matmul, gather, ...) is a *call* of its NumPy implementation between kernels.
 
 Scheduling is by stage: a node's stage is the first point at which all its operands
 exist. An elementwise node joins the group of a same-shape operand computed in the same
@@ -27,12 +29,14 @@ class Kernel:
     """One loop nest: ``members`` (topological) computed over ``shape``; ``stored`` are
     the members whose values leave the kernel (its return values, in order)."""
 
-    def __init__(self, shape, stage, bound):
+    def __init__(self, shape, stage, bound, inputs=frozenset()):
         self.shape = shape
         self.stage = stage
-        self.bound = bound              # ids of graph inputs: views stop there
+        self.bound = bound              # ids of graph inputs and called views: views stop
+        self.inputs = inputs            # ids of graph inputs
         self.members = []
         self.stored = []
+        self.alias = None               # the kernel this one was merged into
 
     @property
     def reductions(self):
@@ -54,9 +58,13 @@ class Call:
         return f"Call({self.node.prim.name}, stage={self.stage})"
 
 
+INDEX_VIEWS = ("pad", "rev", "slice", "transpose")
+
+
 def is_view(node):
-    """broadcast_to, and reshapes that only insert or remove size-1 axes."""
-    if node.prim.name == "broadcast_to":
+    """broadcast_to, reshapes that only insert or remove size-1 axes, and index views
+    (``INDEX_VIEWS``; partition keeps some of those as calls by putting them in ``bound``)."""
+    if node.prim.name == "broadcast_to" or node.prim.name in INDEX_VIEWS:
         return True
     if node.prim.name == "reshape":
         x = node.inputs[0]
@@ -69,6 +77,38 @@ def is_loop(node):
     return node.prim.kind == "elementwise" or node.prim.name in LOOP_REDUCTIONS
 
 
+def view_chain(node, bound=frozenset()):
+    """The views from ``node`` down to (not including) the node they read."""
+    while is_view(node) and id(node) not in bound:
+        yield node
+        node = node.inputs[0]
+
+
+def inlinable(node, inputs, limit=8):
+    """node is an elementwise expression of at most ``limit`` ops over graph inputs and
+    literals (through views): cheap enough to recompute wherever an index view reads it,
+    so an index view of it needs no stored array (``x[1:] * v[1:]`` reads x and v)."""
+    if node.prim.kind != "elementwise" or id(node) in inputs:
+        return False
+    ops, stack = 0, [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in inputs or n.prim.kind == "leaf":
+            continue
+        ops += n.prim.kind == "elementwise"
+        if ops > limit or not (n.prim.kind == "elementwise" or is_view(n)):
+            return False
+        stack.extend(n.inputs)
+    return True
+
+
+def inline_read(x, bound, inputs):
+    """x is read through views that move elements from an expression it recomputes."""
+    chain = list(view_chain(x, bound))
+    return (any(v.prim.name in INDEX_VIEWS for v in chain) and
+            inlinable(chain[-1].inputs[0], inputs))
+
+
 def view_root(node, bound=frozenset()):
     """The node a chain of views reads from (a graph input ends the chain)."""
     while is_view(node) and id(node) not in bound:
@@ -76,68 +116,145 @@ def view_root(node, bound=frozenset()):
     return node
 
 
+def called_views(graph):
+    """ids of the slices, revs and transposes that stay NumPy calls (free strided views;
+    BLAS reads transposes as they are): all but those that only loops read and that
+    read an expression the loop recomputes. Kernels reading a view of a stored array then
+    do not depend on its offsets, so the steps of an unrolled loop share them."""
+    inputs = {id(n) for n in graph.inputs}
+    readers = {}
+    for n in graph.nodes:
+        for x in n.inputs:
+            readers.setdefault(id(x), []).append(n)
+    outputs, called = {id(o) for o in graph.outputs}, set()
+    for n in reversed(graph.nodes):
+        if id(n) in inputs or n.prim.name not in ("rev", "slice", "transpose"):
+            continue
+        chain = list(view_chain(n, inputs))
+        if id(n) in outputs or not inlinable(chain[-1].inputs[0], inputs) or any(
+                not is_loop(r) and not (is_view(r) and id(r) not in called)
+                for r in readers.get(id(n), ())):
+            called.add(id(n))
+    return called
+
+
 def partition(graph):
     """Steps (Kernels and Calls) in an order that respects every dependency."""
-    bound = frozenset(id(n) for n in graph.inputs)
-    stage, groups, group_of, calls = {}, {}, {}, []
+    return _Partition(graph).steps
 
-    def dep(x, shape):
-        # the stage from which x can be read by a loop over ``shape`` (local if same group)
-        if id(x) in bound or x.prim.kind == "leaf":
+
+class _Partition:
+    """Kernels are connected groups: a loop node joins the kernels (same stage and
+    shape) of the operands it reads locally and of the graph inputs it reads, merging
+    them; unrelated work of one stage (the steps of an unrolled loop) stays in separate,
+    identical kernels that compile once."""
+
+    def __init__(self, graph):
+        self.inputs = frozenset(id(n) for n in graph.inputs)
+        called = called_views(graph)
+        self.bound = self.inputs | called                    # views stop at these
+        self.stage, self.group_of, self.anchors, calls = {}, {}, {}, []
+        for n in graph.nodes:
+            if id(n) in self.inputs or n.prim.kind == "leaf" or self.view(n):
+                continue
+            if is_loop(n):
+                shape = n.inputs[0].shape if n.prim.name in LOOP_REDUCTIONS else n.shape
+                self.join(n, max((self.dep(x, shape) for x in n.inputs), default=0), shape)
+                continue
+            for x in n.inputs:                 # views a call reads become stored arrays
+                if self.view(x) and id(x) not in self.group_of:
+                    self.join(x, self.dep(x, None), x.shape)
+            # a called view costs nothing: readers may run as soon as its input exists
+            early = id(n) in called
+            self.stage[id(n)] = max((self.dep(x, "call") for x in n.inputs), default=0) - early
+            calls.append(Call(n, self.stage[id(n)]))
+        for o in graph.outputs:
+            if self.view(o) and id(o) not in self.group_of:
+                self.join(o, self.dep(o, None), o.shape)
+        self.steps = self._order(graph, calls)
+
+    def view(self, x):
+        return is_view(x) and id(x) not in self.bound
+
+    def dep(self, x, shape):
+        """The stage from which x can be read by a loop over ``shape`` (local if the
+        same stage), or by a call (``shape == "call"``)."""
+        if id(x) in self.inputs or x.prim.kind == "leaf":
             return 0
-        if id(x) in group_of and is_view(x) and shape == "call":
-            return stage[id(x)] + 1
-        if is_view(x):
-            return dep(view_root(x, bound), None)
+        if id(x) in self.group_of and self.view(x) and shape == "call":
+            return self.stage[id(x)] + 1
+        if self.view(x):
+            if inline_read(x, self.bound, self.inputs):
+                return 0
+            return self.dep(view_root(x, self.bound), None)
         if is_loop(x) and x.prim.name not in LOOP_REDUCTIONS and x.shape == shape:
-            return stage[id(x)]
-        return stage[id(x)] + 1
+            return self.stage[id(x)]
+        return self.stage[id(x)] + 1
 
-    def join(n, s, shape):
-        stage[id(n)] = s
-        k = groups.get((s, shape))
-        if k is None:
-            k = groups[(s, shape)] = Kernel(shape, s, bound)
+    def join(self, n, s, shape):
+        found = []
+        for key in self._anchor_keys(n, s, shape):
+            k = _find(self.anchors.get(key))
+            if k is not None and all(k is not f for f in found):
+                found.append(k)
+        k = found[0] if found else Kernel(shape, s, self.bound, self.inputs)
+        for other in found[1:]:                # n connects them: one loop nest
+            k.members += other.members
+            other.alias = k
+        self.stage[id(n)] = s
         k.members.append(n)
-        group_of[id(n)] = k
+        self.group_of[id(n)] = k
+        for key in self._anchor_keys(n, s, shape) + [("node", id(n))]:
+            self.anchors[key] = k
 
-    for n in graph.nodes:
-        if id(n) in bound or n.prim.kind == "leaf" or is_view(n):
-            continue
-        if is_loop(n):
-            shape = n.inputs[0].shape if n.prim.name in LOOP_REDUCTIONS else n.shape
-            join(n, max((dep(x, shape) for x in n.inputs), default=0), shape)
-            continue
-        for x in n.inputs:                     # views a call reads become stored arrays
-            if is_view(x) and id(x) not in bound and id(x) not in group_of:
-                join(x, dep(x, None), x.shape)
-        stage[id(n)] = max((dep(x, "call") for x in n.inputs), default=0)
-        calls.append(Call(n, stage[id(n)]))
-    for o in graph.outputs:
-        if is_view(o) and id(o) not in bound and id(o) not in group_of:
-            join(o, dep(o, None), o.shape)
-    _mark_stored(graph, group_of)
-    steps = list({id(k): k for k in groups.values()}.values()) + calls
-    order = {id(n): i for i, n in enumerate(graph.nodes)}
-    steps.sort(key=lambda st: (st.stage, _first_index(st, order)))
-    return steps
+    def _anchor_keys(self, n, s, shape):
+        keys = []
+        for x in (n.inputs[:1] if self.view(n) else n.inputs):
+            k = _find(self.group_of.get(id(x)))
+            if k is not None and k.stage == s and k.shape == shape and not self.view(x):
+                keys.append(("node", id(x)))
+                continue
+            if self.view(x) and not inline_read(x, self.bound, self.inputs):
+                x = view_root(x, self.bound)
+            if id(x) in self.inputs and x.shape != ():
+                keys.append(("input", s, shape, id(x)))
+        return keys
+
+    def _order(self, graph, calls):
+        order = {id(n): i for i, n in enumerate(graph.nodes)}
+        self.group_of = {i: _find(k) for i, k in self.group_of.items()}
+        kernels = {id(k): k for k in self.group_of.values()}.values()
+        for k in kernels:
+            k.members.sort(key=lambda m: order[id(m)])
+        _mark_stored(graph, self.group_of, self.bound)
+        steps = [k for k in kernels if k.stored] + calls      # unread kernels are dead
+        steps.sort(key=lambda st: (st.stage, _first_index(st, order)))
+        return steps
+
+
+def _find(k):
+    while k is not None and k.alias is not None:
+        k = k.alias
+    return k
 
 
 def _first_index(step, order):
     return order[id(step.node)] if isinstance(step, Call) else order[id(step.members[0])]
 
 
-def _mark_stored(graph, group_of):
+def _mark_stored(graph, group_of, bound):
     outside = {id(o) for o in graph.outputs}
-    bound = {id(n) for n in graph.inputs}
-    readers = [n for n in graph.nodes if id(n) in group_of or
-               (n.inputs and not is_view(n) and id(n) not in bound)]
+    inputs = {id(n) for n in graph.inputs}
+    readers = [n for n in graph.nodes if id(n) in group_of or (
+        n.inputs and id(n) not in inputs and (id(n) in bound or not is_view(n)))]
     for n in readers:
         k = group_of.get(id(n))
         loop_reader = k is not None
         srcs = [n.inputs[0]] if (loop_reader and is_view(n)) else n.inputs
         for x in srcs:
             if loop_reader and is_view(x) and id(x) not in bound:
+                if inline_read(x, bound, inputs):
+                    continue                   # recomputed from inputs where read
                 x = view_root(x, bound)        # loops read views by index arithmetic
             if id(x) in group_of and group_of[id(x)] is not k:
                 outside.add(id(x))
@@ -186,5 +303,5 @@ def describe(steps):
     return "; ".join(repr(s) for s in steps)
 
 
-__all__ = ["Call", "Kernel", "LOOP_REDUCTIONS", "describe", "is_loop", "is_view",
-           "partition", "rematerialize", "view_root", "ir"]
+__all__ = ["Call", "INDEX_VIEWS", "Kernel", "LOOP_REDUCTIONS", "called_views", "describe",
+           "inline_read", "inlinable", "is_loop", "is_view", "partition", "view_chain", "rematerialize", "view_root", "ir"]
