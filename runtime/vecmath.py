@@ -83,6 +83,10 @@ _LN2_HI, _LN2_LO = _F(0.693359375), _F(-2.12194440e-4)
 _E0, _E1, _E2 = _F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3)
 _E3, _E4, _E5 = _F(4.1665795894e-2), _F(1.6666665459e-1), _F(5.0000001201e-1)
 _XHI, _XLO = _F(89.0), _F(-104.5)               # beyond: exp overflows to inf / flushes to 0
+# above log(FLT_MAX) the result is +inf, returned explicitly: an overflowing multiply could
+# be contracted with a following add into an fma, which does not overflow (-inf + exp(100)
+# must be NaN, as in NumPy)
+_XOVF, _INFF = _F(88.72283935546875), _F(np.inf)
 
 
 @njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
@@ -95,7 +99,8 @@ def expf(x):
     z = r * r
     p = _ONE + r + z * (_E5 + r * (_E4 + r * (_E3 + r * (_E2 + r * (_E1 + r * _E0)))))
     n1 = np.floor(n * _HALF)                    # 2**n as two normal factors (n up to 128)
-    return p * _pow2f(n1) * _pow2f(n - n1)
+    out = p * _pow2f(n1) * _pow2f(n - n1)
+    return _INFF if x > _XOVF else out
 
 
 _T0, _T1, _T2 = _F(-5.70498872745e-3), _F(2.06390887954e-2), _F(-5.37397155531e-2)

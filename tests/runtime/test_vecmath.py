@@ -72,3 +72,16 @@ def test_vecmath_sin_reduces_large_arguments_in_float64():
     got = _apply(0, x)
     want = np.sin(x.astype(np.float64)).astype(F32)
     assert _ulp_error(got, np.sin(x.astype(np.float64))).max() <= 2, (got, want)
+
+
+def test_exp_overflow_stays_inf_next_to_an_add():
+    # an overflowing multiply contracted into an fma would give -inf + exp(100) = -inf
+    import tracer as tt
+    f = tt.function(lambda x, y: y + tt.exp(x))
+    x = np.array([100.0, 88.73, 88.72, -200.0, np.nan], np.float32)
+    y = np.array([-np.inf, 0.0, 0.0, 0.0, 1.0], np.float32)
+    got = f(tt.constant(x), tt.constant(y)).numpy()
+    with np.errstate(all="ignore"):
+        want = y + np.exp(x)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert np.isnan(got[0]) and np.isinf(got[1])
