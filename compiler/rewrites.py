@@ -95,6 +95,28 @@ def fold_noop_shape(n):
     return None
 
 
+@on("pow")
+def fold_pow_by_one_or_zero(n):
+    # x ** 1 = x exactly; x ** 0 = 1 for every x, NaN and inf included (IEEE pow)
+    x, y = n.inputs
+    if _is(y, 1):
+        return x
+    if _is(y, 0):
+        return P.full(1, n.shape, n.dtype)
+    return None
+
+
+@on("select")
+def fold_select_known(n):
+    # select(True, x, y) = x and select(False, x, y) = y
+    c = full_value(n.inputs[0])
+    if c is True:
+        return n.inputs[1]
+    if c is False:
+        return n.inputs[2]
+    return None
+
+
 @on("reshape", "broadcast_to")
 def fold_shape_chains(n):
     # reshape(reshape(x)) = reshape(x); broadcast_to(broadcast_to(x)) = broadcast_to(x)
@@ -122,7 +144,7 @@ def fold_constants(n):
 
 
 RULES = [fold_mul_by_one, fold_div_by_one, fold_sub_zero, fold_double_neg, fold_noop_shape,
-         fold_shape_chains, fold_constants]
+         fold_pow_by_one_or_zero, fold_select_known, fold_shape_chains, fold_constants]
 
 
 def rules_for(prim, rules):

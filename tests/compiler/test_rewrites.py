@@ -91,8 +91,12 @@ def test_constant_folding_leaves_runtime_errors_to_run_time():
     lambda x: P.reduce_prod(x, axes=()),
     lambda x: P.select(P.less(x, fill(0.0)), x, x),
     lambda x: P.reshape(P.reshape(x, shape=(7, 1)), shape=(7,)),
+    lambda x: P.pow(x, fill(1.0)),
+    lambda x: P.select(P.full(True, (7,), "bool"), x, fill(2.0)),
+    lambda x: P.select(P.full(False, (7,), "bool"), fill(2.0), x),
 ], ids=["mul1", "1mul", "div1", "sub0", "negneg", "reshape", "broadcast", "cast", "transpose",
-        "max_none", "prod_none", "select_same", "reshape_chain"])
+        "max_none", "prod_none", "select_same", "reshape_chain", "pow1", "select_true",
+        "select_false"])
 def test_identity_is_applied_and_exact(build):
     x = leaf()
     y = build(x)
@@ -185,3 +189,11 @@ def test_key_depends_on_input_order_and_outputs():
     z = P.sub(x, y)
     assert Graph([x, y], [z]).key != Graph([y, x], [z]).key
     assert Graph([x, y], [z, x]).key != Graph([x, y], [x, z]).key
+
+
+def test_pow_by_zero_is_one_everywhere():
+    x = leaf()
+    y = P.pow(x, fill(0.0))
+    g = optimized(x, y)
+    assert rewrites.full_value(g.outputs[0]) == 1.0
+    assert_same_values(g, Graph([x], [y]), [SPECIAL])
