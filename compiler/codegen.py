@@ -13,7 +13,7 @@ import hashlib
 
 import numpy as np
 
-from compiler.fusion import (INDEX_VIEWS, LOOP_REDUCTIONS, Call, inlinable, is_view,
+from compiler.fusion import (INDEX_VIEWS, LOOP_REDUCTIONS, inlinable, is_view,
                              view_chain, view_root)
 
 FASTMATH = ("afn", "arcp", "contract", "nsz")
@@ -358,46 +358,3 @@ def kernel_source(kernel, parallel_threshold, cache=True):
 def source_key(source):
     """Stable name of a generated source (its content hash)."""
     return hashlib.sha256(source.encode()).hexdigest()[:24]
-
-
-def driver_source(graph, steps, kernel_args):
-    """A plain-Python function ``run(*inputs)`` calling kernels ``K<j>`` and calls ``C<j>``
-    in order and returning the list of outputs. ``kernel_args[j]`` lists the nodes kernel j
-    reads; the driver's globals must hold ``np``."""
-    names = {id(n): f"x{i}" for i, n in enumerate(graph.inputs)}
-    made, lines, nk, nc = set(), [], 0, 0
-    for i, n in enumerate(graph.nodes):
-        if id(n) not in names:
-            names[id(n)] = f"t{i}"
-    for st in steps:
-        if isinstance(st, Call):
-            ins = [_call_operand(x, names, made) for x in st.node.inputs]
-            lines.append(f"    {names[id(st.node)]} = C{nc}({', '.join(ins)})")
-            nc += 1
-            continue
-        outs = [names[id(m)] for m in st.stored]
-        made.update(id(m) for m in st.stored if m.shape == ())
-        ins = ", ".join(names[id(x)] for x in kernel_args[nk])
-        lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
-        lines.append(f"    {lhs} = K{nk}({ins})")
-        nk += 1
-    bound = {id(n) for n in graph.inputs}
-    rets = [_output(o, names, made, bound) for o in graph.outputs]
-    args = ", ".join(f"x{i}" for i in range(len(graph.inputs)))
-    return "\n".join([f"def run({args}):"] + lines + [f"    return [{', '.join(rets)}]", ""])
-
-
-def _output(o, names, made, bound):
-    if id(o) not in bound and o.prim.name == "literal":
-        return f"np.asarray({constant(o.params['value'], o.dtype)})[()]"
-    if id(o) in made:                         # a NumPy scalar of the node's dtype
-        return f"np.{o.dtype.name}({names[id(o)]})"
-    return names[id(o)]
-
-
-def _call_operand(x, names, made):
-    if x.prim.name == "literal" and not x.inputs and names[id(x)].startswith("t"):
-        return f"np.asarray({constant(x.params['value'], x.dtype)})[()]"
-    if id(x) in made:                         # kernels return 0-d values as scalars
-        return f"np.asarray({names[id(x)]}, np.{x.dtype.name})"
-    return names[id(x)]

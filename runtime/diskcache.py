@@ -21,8 +21,20 @@ import numba
 
 from runtime.config import stats
 
-FORMAT = 1
+FORMAT = 2
 _warned_dirs = set()
+
+
+def _helpers_digest():
+    # kernels inline runtime.vecmath, and Numba keys its cache on the kernel file alone:
+    # the helpers' source must be part of every entry's name, or a changed helper would
+    # keep running stale machine code
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vecmath.py")
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+HELPERS = _helpers_digest()
 
 
 class CacheWarning(UserWarning):
@@ -30,13 +42,14 @@ class CacheWarning(UserWarning):
 
 
 def entry_name(source):
-    tag = f"{FORMAT}:{numba.__version__}:{sys.version_info[:2]}:{source}"
+    tag = f"{FORMAT}:{numba.__version__}:{sys.version_info[:2]}:{HELPERS}:{source}"
     return "k_" + hashlib.sha256(tag.encode()).hexdigest()[:24]
 
 
 def _header(source):
     digest = hashlib.sha256(source.encode()).hexdigest()
-    return f"# tapejit kernel format={FORMAT} numba={numba.__version__} sha256={digest}\n"
+    return (f"# tapejit kernel format={FORMAT} numba={numba.__version__} helpers={HELPERS} "
+            f"sha256={digest}\n")
 
 
 def load_kernel(source, cache_dir, memory_source):

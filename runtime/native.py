@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from compiler import codegen, fusion
+from compiler import codegen, driver, fusion
 from runtime import diskcache
 from runtime.config import config, stats
 
@@ -64,7 +64,7 @@ class NativeProgram:
         calls = [st for st in steps if isinstance(st, fusion.Call)]
         for j, st in enumerate(calls):
             env[f"C{j}"] = _bind_call(st.node)
-        self.source = codegen.driver_source(graph, steps, kernel_args)
+        self.source = driver.driver_source(graph, steps, kernel_args)
         exec(compile(self.source, "<tapejit driver>", "exec"), env)
         self.run = env["run"]
         self.n_calls = len(calls)

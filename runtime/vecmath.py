@@ -13,6 +13,8 @@ Invariants:
 - Accuracy (tests/runtime/test_vecmath.py): a few ulp against NumPy; sin/cos reduce the
   argument in float64, accurate to |x| ~ 1e12. Signed zero is not preserved (nsz).
 """
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -115,8 +117,9 @@ def tanhf(x):
     z = x * x
     small = x + x * z * (_T4 + z * (_T3 + z * (_T2 + z * (_T1 + z * _T0))))
     e = expf(_MTWO * a)
-    big = (_ONE - e) / (_ONE + e)
-    big = -big if x < _ZERO else big
+    # copysign, not a conditional negation: the branchy form stopped LLVM from
+    # vectorising the loop (7.6 ns/element instead of 0.6)
+    big = math.copysign((_ONE - e) / (_ONE + e), x)
     return small if a < _TSMALL else big        # NaN: the test is false and big is NaN
 
 

@@ -128,3 +128,21 @@ def test_fusion_compiler_does_not_import_numba():
     code = ("import sys, compiler.codegen, compiler.fusion; "
             "sys.exit('numba' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_driver_deletes_temporaries_after_last_use():
+    # an unrolled chain must not keep every step's array alive until the end
+    import tracer as tt
+    def chain(x):
+        for _ in range(6):
+            x = tt.matmul(x, x) * 0.5
+        return tt.reduce_sum(x)
+    f = tt.function(chain)
+    x = tt.constant(np.eye(4, dtype=np.float32))
+    f(x)
+    source = f.explain(x)
+    assert "    del t" in source
+    a = np.eye(4)
+    for _ in range(6):
+        a = a @ a * 0.5
+    np.testing.assert_allclose(f(x).numpy(), a.sum(), rtol=1e-6)
