@@ -20,7 +20,7 @@ from compiler.ir import Node
 from runtime.config import config as _config
 from tracer import dtypes
 from tracer.errors import TracingError
-from tracer.tensor import Tensor
+from tracer.tensor import Tensor, Variable
 
 
 class _State(threading.local):
@@ -165,6 +165,10 @@ def elementwise(prim, op, args, accept, promote=None):
             tensors = True
         elif t is float or (t is int and _INT32 in accept):
             vals.append(a)
+        elif t is Variable:
+            # reading a Variable watches it on auto-watching tapes; then the fast path
+            return elementwise(prim, op, [x._read() if type(x) is Variable else x
+                                          for x in args], accept, promote)
         else:
             return _elementwise_general(prim, op, args, accept, promote)
     if not tensors:
