@@ -150,18 +150,23 @@ class GradientTape:
                     break
 
     def _log_node(self, n):
-        index, log, order = self._index, self._log, self._order
-        for x in n.inputs:
-            if x not in index:
-                if x.inputs and x not in self._values:
-                    self._log_derived(x)
-                    continue
-                index[x] = len(log)
-                log.append(x.sig if x.prim.name == "literal" else ("const", x.shape, x.dtype.str))
-                order.append(x)
+        index, log = self._index, self._log
+        try:
+            ins = tuple([index[x] for x in n.inputs])
+        except KeyError:             # first sight of a constant input: log it first
+            for x in n.inputs:
+                if x not in index:
+                    if x.inputs and x not in self._values:
+                        self._log_derived(x)
+                        continue
+                    index[x] = len(log)
+                    log.append(x.sig if x.prim.name == "literal" else
+                               ("const", x.shape, x.dtype.str))
+                    self._order.append(x)
+            ins = tuple([index[x] for x in n.inputs])
         index[n] = len(log)
-        log.append((n.sig, tuple([index[x] for x in n.inputs]), n in self._values))
-        order.append(n)
+        log.append((n.sig, ins, n in self._values))
+        self._order.append(n)
 
     def _log_derived(self, x):
         """Log a constant computed from other constants (e.g. a broadcast of an unwatched
