@@ -145,9 +145,8 @@ def fill(dims, value):
 
 
 def _like(x, value, dtype, op):
-    from tracer.engine import operand
-    x = operand(x, op)
-    x = x if type(x) is Tensor else convert_to_tensor(x, op=op)
+    from tracer.engine import as_tensor
+    x = as_tensor(x, op)
     return _filled(x.shape, value, dtype or x.dtype, op)
 
 

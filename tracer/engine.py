@@ -72,6 +72,15 @@ def operand(a, op):
     return convert_to_tensor(a, op=op)
 
 
+def as_tensor(a, op):
+    """A Tensor for any operand (Python scalars become tensors of their default dtype)."""
+    a = operand(a, op)
+    if type(a) is not Tensor:
+        from tracer.creation import convert_to_tensor
+        a = convert_to_tensor(a, op=op)
+    return a
+
+
 def node_of(t):
     """The node standing for tensor ``t`` (a fresh input leaf for an untracked value)."""
     trace = STATE.trace

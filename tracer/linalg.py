@@ -2,23 +2,14 @@
 import numpy as np
 
 from compiler import primitives as P
-from tracer.engine import bind, operand, result_dtype
-from tracer.tensor import Tensor
-
-
-def _t(x, op):
-    x = operand(x, op)
-    if type(x) is not Tensor:
-        from tracer.creation import convert_to_tensor
-        x = convert_to_tensor(x, op=op)
-    return x
+from tracer.engine import as_tensor, bind, result_dtype
 
 
 def matmul(a, b, name=None):
     """Matrix product; rank > 2 operands are batches whose batch dims broadcast."""
     from tracer.ops import cast
     from tracer.shape_ops import broadcast_to, reshape
-    a, b = _t(a, "matmul"), _t(b, "matmul")
+    a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: a has shape {a.shape} and b has shape {b.shape}; both "
                          f"need rank >= 1 (use multiply for scalars)")
@@ -91,7 +82,7 @@ def tensordot(a, b, axes, name=None):
     """Sum of products over ``axes`` (an int N: last N axes of a with first N of b; or a
     pair of axis lists). The result has a's free axes followed by b's."""
     from tracer.shape_ops import reshape, transpose
-    a, b = _t(a, "tensordot"), _t(b, "tensordot")
+    a, b = as_tensor(a, "tensordot"), as_tensor(b, "tensordot")
     xa, xb = _dot_axes(axes, a, b)
     for i, j in zip(xa, xb):
         if a.shape[i] != b.shape[j]:
@@ -129,7 +120,7 @@ def einsum(subscripts, *operands, name=None):
     if not isinstance(subscripts, str):
         raise TypeError(f"einsum: subscripts must be a string such as 'ij,jk->ik', got "
                         f"{type(subscripts).__name__}")
-    xs = [_t(x, "einsum") for x in operands]
+    xs = [as_tensor(x, "einsum") for x in operands]
     if not xs:
         raise ValueError("einsum: needs at least one operand")
     d = result_dtype(xs)

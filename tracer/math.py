@@ -12,14 +12,14 @@ from tracer.ops import (  # noqa: F401
     reduce_prod, reduce_sum, round, rsqrt, sigmoid, sign, sin, sinh, softplus, sqrt, square,
     squared_difference, subtract, tan, tanh, truediv)
 from tracer import ops as _ops
-from tracer.ops import _as_tensor
+from tracer.engine import as_tensor
 
 floor_div = floordiv
 floor_mod = floormod
 
 
 def _float_only(x, op):
-    x = _as_tensor(x, f"math.{op}")
+    x = as_tensor(x, f"math.{op}")
     if x.dtype.kind != "f":
         raise TypeError(f"math.{op}: got dtype {x.dtype}; valid dtypes are float32, float64")
     return x
@@ -56,7 +56,7 @@ def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def _bool_only(x, op):
-    x = _as_tensor(x, f"math.{op}")
+    x = as_tensor(x, f"math.{op}")
     if x.dtype.kind != "b":
         raise TypeError(f"math.{op}: got dtype {x.dtype}; it takes bool tensors")
     return x

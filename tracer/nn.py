@@ -5,7 +5,7 @@ Softmax-type functions shift by the maximum for stability; the shift goes throug
 """
 from tracer import ops
 from tracer.ops import relu, sigmoid, softplus, tanh  # noqa: F401  (tt.nn.relu, ...)
-from tracer.ops import _as_tensor
+from tracer.engine import as_tensor
 
 
 def _check_float(x, op):
@@ -16,7 +16,7 @@ def _check_float(x, op):
 
 def softmax(logits, axis=-1, name=None):
     """exp(x) / sum(exp(x)) along ``axis``."""
-    x = _as_tensor(logits, "nn.softmax")
+    x = as_tensor(logits, "nn.softmax")
     _check_float(x, "softmax")
     m = ops.stop_gradient(ops.reduce_max(x, axis, keepdims=True))
     e = ops.exp(ops.subtract(x, m))
@@ -25,7 +25,7 @@ def softmax(logits, axis=-1, name=None):
 
 def log_softmax(logits, axis=-1, name=None):
     """x - logsumexp(x) along ``axis``."""
-    x = _as_tensor(logits, "nn.log_softmax")
+    x = as_tensor(logits, "nn.log_softmax")
     _check_float(x, "log_softmax")
     return ops.subtract(x, ops.reduce_logsumexp(x, axis, keepdims=True))
 
@@ -35,9 +35,9 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
 
     Differentiable in both ``labels`` and ``logits``, as TensorFlow 2's version.
     """
-    x = _as_tensor(logits, "nn.softmax_cross_entropy_with_logits")
+    x = as_tensor(logits, "nn.softmax_cross_entropy_with_logits")
     _check_float(x, "softmax_cross_entropy_with_logits")
-    y = _as_tensor(labels, "nn.softmax_cross_entropy_with_logits")
+    y = as_tensor(labels, "nn.softmax_cross_entropy_with_logits")
     if y.shape != x.shape:
         raise ValueError(f"nn.softmax_cross_entropy_with_logits: labels have shape {y.shape} "
                          f"and logits have shape {x.shape}; they must be equal")
@@ -47,9 +47,9 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
 
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """Elementwise logistic loss, stably: max(x, 0) - x z + log(1 + exp(-|x|))."""
-    x = _as_tensor(logits, "nn.sigmoid_cross_entropy_with_logits")
+    x = as_tensor(logits, "nn.sigmoid_cross_entropy_with_logits")
     _check_float(x, "sigmoid_cross_entropy_with_logits")
-    z = ops.cast(_as_tensor(labels, "nn.sigmoid_cross_entropy_with_logits"), x.dtype)
+    z = ops.cast(as_tensor(labels, "nn.sigmoid_cross_entropy_with_logits"), x.dtype)
     if z.shape != x.shape:
         raise ValueError(f"nn.sigmoid_cross_entropy_with_logits: labels have shape {z.shape} "
                          f"and logits have shape {x.shape}; they must be equal")
@@ -59,7 +59,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 def l2_loss(t, name=None):
     """sum(t ** 2) / 2."""
-    x = _as_tensor(t, "nn.l2_loss")
+    x = as_tensor(t, "nn.l2_loss")
     return ops.divide(ops.reduce_sum(ops.square(x)), 2)
 
 

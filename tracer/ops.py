@@ -10,16 +10,8 @@ import numpy as np
 from compiler import primitives as P
 from compiler.primitives.core import ANY, BOOL, FLOAT, NUMERIC, normalize_axes
 from tracer import dtypes
-from tracer.engine import bind, elementwise, make, operand
+from tracer.engine import as_tensor, bind, elementwise, make, operand
 from tracer.tensor import Tensor
-
-
-def _as_tensor(x, op):
-    x = operand(x, op)
-    if type(x) is not Tensor:
-        from tracer.creation import convert_to_tensor
-        x = convert_to_tensor(x, op=op)
-    return x
 
 
 def _unary(prim, op, accept=FLOAT, doc=None):
@@ -67,7 +59,7 @@ def pow(x, y, name=None):
 
 def _check_int_pow(x, y):
     # NumPy refuses int ** negative int (the result is not an integer); say so by name
-    x, y = _as_tensor(x, "pow"), _as_tensor(y, "pow")
+    x, y = as_tensor(x, "pow"), as_tensor(y, "pow")
     if x.dtype.kind in "iu" and y.dtype.kind in "iu" and y._value is not None \
             and np.any(np.asarray(y._value) < 0):
         raise ValueError(f"pow: integer base ({x.dtype}) with a negative integer exponent "
@@ -113,7 +105,7 @@ logical_not = _unary(P.logical_not, "logical_not", BOOL)
 
 def square(x, name=None):
     """x * x."""
-    x = _as_tensor(x, "square")
+    x = as_tensor(x, "square")
     return multiply(x, x)
 
 
@@ -140,7 +132,7 @@ def relu(x, name=None):
 
 def softplus(x, name=None):
     """log(1 + exp(x)) computed stably: max(x, 0) + log1p(exp(-|x|))."""
-    x = _as_tensor(x, "softplus")
+    x = as_tensor(x, "softplus")
     return add(relu(x), log1p(exp(negative(abs(x)))))
 
 
@@ -156,7 +148,7 @@ def where(condition, x=None, y=None, name=None):
                          "supported)")
     from tracer.engine import result_dtype
     from tracer.shape_ops import broadcast_to
-    c = _as_tensor(condition, "where")
+    c = as_tensor(condition, "where")
     if c.dtype != dtypes.bool_:
         raise TypeError(f"where: condition has dtype {c.dtype}; it must be bool")
     xy = [operand(a, "where") for a in (x, y)]
@@ -174,7 +166,7 @@ def where(condition, x=None, y=None, name=None):
 def cast(x, dtype, name=None):
     """Convert to ``dtype`` (float -> int truncates toward zero, as NumPy and TF)."""
     d = dtypes.as_dtype(dtype, "cast")
-    x = _as_tensor(x, "cast")
+    x = as_tensor(x, "cast")
     if x.dtype == d:
         return x
     return bind(P.cast, x, dtype=d.str)
@@ -182,12 +174,12 @@ def cast(x, dtype, name=None):
 
 def stop_gradient(x, name=None):
     """The same value, seen by tapes and transforms as a constant."""
-    return bind(P.stop_gradient, _as_tensor(x, "stop_gradient"))
+    return bind(P.stop_gradient, as_tensor(x, "stop_gradient"))
 
 
 def identity(x, name=None):
     """The same value (a new tensor in TensorFlow; here the same immutable tensor)."""
-    return _as_tensor(x, "identity")
+    return as_tensor(x, "identity")
 
 
 def zeros_like_t(x):
@@ -216,7 +208,7 @@ def _keep(out, x, axes, keepdims):
 
 def _reduction(prim, op, accept=NUMERIC):
     def fn(input_tensor, axis=None, keepdims=False, name=None):
-        x = _as_tensor(input_tensor, op)
+        x = as_tensor(input_tensor, op)
         if x.dtype not in accept:
             raise TypeError(f"{op}: got dtype {x.dtype}; valid dtypes are "
                             f"{', '.join(sorted(map(str, accept)))}")
@@ -239,7 +231,7 @@ reduce_prod = _reduction(P.reduce_prod, "reduce_prod")
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; integer tensors give an integer mean, as TensorFlow."""
-    x = _as_tensor(input_tensor, "reduce_mean")
+    x = as_tensor(input_tensor, "reduce_mean")
     axes = _axes("reduce_mean", x, axis)
     n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     s = reduce_sum(x, axes, keepdims)
@@ -251,7 +243,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
 
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """log(sum(exp(x))) computed stably around the (gradient-free) maximum."""
-    x = _as_tensor(input_tensor, "reduce_logsumexp")
+    x = as_tensor(input_tensor, "reduce_logsumexp")
     axes = _axes("reduce_logsumexp", x, axis)
     m = stop_gradient(reduce_max(x, axes, keepdims=True))
     # an all -inf slice would give nan from -inf - -inf; shift by 0 there instead
@@ -271,7 +263,7 @@ def isfinite(x):
 
 def _arg(prim, op):
     def fn(input, axis=None, output_type=dtypes.int64, name=None):
-        x = _as_tensor(input, op)
+        x = as_tensor(input, op)
         if axis is None:
             axis = 0
         (a,) = _axes(op, x, axis)

@@ -6,16 +6,8 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.primitives.core import normalize_axes
-from tracer.engine import bind, operand
+from tracer.engine import as_tensor, bind
 from tracer.tensor import Tensor
-
-
-def _t(x, op):
-    x = operand(x, op)
-    if type(x) is not Tensor:
-        from tracer.creation import convert_to_tensor
-        x = convert_to_tensor(x, op=op)
-    return x
 
 
 def _ints(seq, op, what):
@@ -31,7 +23,7 @@ def _ints(seq, op, what):
 
 def reshape(tensor, shape, name=None):
     """Reshape; one dimension may be -1 (inferred)."""
-    x = _t(tensor, "reshape")
+    x = as_tensor(tensor, "reshape")
     shape = list(_ints(shape, "reshape", "shape"))
     if shape.count(-1) > 1:
         raise ValueError(f"reshape: shape {tuple(shape)} has more than one -1")
@@ -51,7 +43,7 @@ def reshape(tensor, shape, name=None):
 
 def transpose(a, perm=None, name=None):
     """Permute axes; default reverses them."""
-    x = _t(a, "transpose")
+    x = as_tensor(a, "transpose")
     if perm is None:
         perm = tuple(reversed(builtins.range(x.ndim)))
     perm = _ints(perm, "transpose", "perm")
@@ -66,7 +58,7 @@ def transpose(a, perm=None, name=None):
 
 def expand_dims(input, axis, name=None):
     """Insert a length-1 axis at ``axis`` (negative counts from the end of the result)."""
-    x = _t(input, "expand_dims")
+    x = as_tensor(input, "expand_dims")
     nd = x.ndim + 1
     if not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
         raise ValueError(f"expand_dims: axis {axis!r} out of range for a result of rank {nd}; "
@@ -77,7 +69,7 @@ def expand_dims(input, axis, name=None):
 
 def squeeze(input, axis=None, name=None):
     """Remove length-1 axes (all of them, or those in ``axis``)."""
-    x = _t(input, "squeeze")
+    x = as_tensor(input, "squeeze")
     if axis is None:
         axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
     else:
@@ -91,7 +83,7 @@ def squeeze(input, axis=None, name=None):
 
 def broadcast_to(input, shape, name=None):
     """Broadcast to ``shape`` by NumPy's rules."""
-    x = _t(input, "broadcast_to")
+    x = as_tensor(input, "broadcast_to")
     shape = _ints(shape, "broadcast_to", "shape")
     if shape == x.shape:
         return x
@@ -110,7 +102,7 @@ def concat(values, axis, name=None):
     """Join tensors along an existing axis."""
     from tracer.ops import cast
     from tracer.engine import result_dtype
-    xs = [_t(v, "concat") for v in values]
+    xs = [as_tensor(v, "concat") for v in values]
     if not xs:
         raise ValueError("concat: needs at least one tensor")
     d = result_dtype(xs)
@@ -128,7 +120,7 @@ def concat(values, axis, name=None):
 
 def stack(values, axis=0, name=None):
     """Join tensors of equal shape along a new axis."""
-    xs = [_t(v, "stack") for v in values]
+    xs = [as_tensor(v, "stack") for v in values]
     if not xs:
         raise ValueError("stack: needs at least one tensor")
     if any(x.shape != xs[0].shape for x in xs):
@@ -138,7 +130,7 @@ def stack(values, axis=0, name=None):
 
 def tile(input, multiples, name=None):
     """Repeat the tensor ``multiples[i]`` times along axis i."""
-    x = _t(input, "tile")
+    x = as_tensor(input, "tile")
     m = _ints(multiples, "tile", "multiples")
     if len(m) != x.ndim or any(k < 0 for k in m):
         raise ValueError(f"tile: multiples {m} needs one non-negative int per axis of "
@@ -153,7 +145,7 @@ def tile(input, multiples, name=None):
 def gather(params, indices, axis=0, batch_dims=0, name=None):
     """Take slices of ``params`` at integer ``indices`` along ``axis``."""
     from tracer.creation import convert_to_tensor
-    x = _t(params, "gather")
+    x = as_tensor(params, "gather")
     idx = indices if type(indices) is Tensor else convert_to_tensor(indices, op="gather")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: indices have dtype {idx.dtype}; they must be int32 or int64")
@@ -174,7 +166,7 @@ def gather(params, indices, axis=0, batch_dims=0, name=None):
 
 def getitem(x, key):
     """Basic indexing: ints, slices, None, Ellipsis, negative indices."""
-    x = _t(x, "getitem")
+    x = as_tensor(x, "getitem")
     if not isinstance(key, tuple):
         key = (key,)
     n_real = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
