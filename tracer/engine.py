@@ -72,6 +72,21 @@ def operand(a, op):
     return convert_to_tensor(a, op=op)
 
 
+def as_value(v, dtype):
+    """A runtime output as a tensor value: an owned array of ``dtype`` (so no tensor aliases
+    another's buffer), or a NumPy scalar for shape ()."""
+    if isinstance(v, np.generic) and v.dtype == dtype:
+        return v
+    a = np.asarray(v)
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    if a.ndim == 0:
+        return a[()]
+    if not a.flags.owndata or not a.flags.writeable:
+        a = np.array(a)
+    return a
+
+
 def as_tensor(a, op):
     """A Tensor for any operand (Python scalars become tensors of their default dtype)."""
     a = operand(a, op)

@@ -25,7 +25,7 @@ from compiler import primitives as P
 from compiler.ir import Graph, format_graph, toposort
 import runtime
 from tracer import engine, nest
-from tracer.engine import STATE, make
+from tracer.engine import STATE, as_value, make
 from tracer.tensor import Tensor, Variable
 
 from tracer.tracing import TraceContext, record_spliced as _record, substitute
@@ -77,18 +77,6 @@ def _leaf_value(x):
     return x
 
 
-def _as_output(v, dtype):
-    if isinstance(v, np.generic) and v.dtype == dtype:
-        return v                    # already a NumPy scalar of the right dtype
-    if type(v) is not np.ndarray:
-        v = np.asarray(v)
-    if v.dtype != dtype:
-        v = v.astype(dtype)
-    if v.ndim == 0:
-        return v[()]
-    return v if v.flags.writeable else np.array(v)
-
-
 # -- one traced signature --------------------------------------------------------------------
 
 class Entry:
@@ -119,8 +107,8 @@ class Entry:
             values = values + [v._tensor._value for v in self.variables]
         outs = exe(*values)
         if self.single:
-            return make(_as_output(outs[0], self.dtypes[0]))
-        return self.wrap([make(_as_output(v, d)) for v, d in zip(outs, self.dtypes)])
+            return make(as_value(outs[0], self.dtypes[0]))
+        return self.wrap([make(as_value(v, d)) for v, d in zip(outs, self.dtypes)])
 
     def wrap(self, tensors):
         leaves = [tensors[p] if type(p) is int else p[1] for p in self.plan]
@@ -293,7 +281,7 @@ class Staged:
         ts = self._bound_tensors(entry, leaves)
         values = [t._value for t in ts]
         outs = entry.executable()(*values)
-        result = [make(_as_output(v, d)) for v, d in zip(outs, entry.dtypes)]
+        result = [make(as_value(v, d)) for v, d in zip(outs, entry.dtypes)]
         if engine._watching(ts):
             nodes, created = self._splice(entry, ts)
             for t, n in zip(result, nodes):

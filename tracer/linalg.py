@@ -2,12 +2,12 @@
 import numpy as np
 
 from compiler import primitives as P
-from tracer.engine import as_tensor, bind, result_dtype
+from tracer.engine import as_tensor, bind
 
 
 def matmul(a, b, name=None):
     """Matrix product; rank > 2 operands are batches whose batch dims broadcast."""
-    from tracer.ops import cast
+    from tracer.ops import promote_operands
     from tracer.shape_ops import broadcast_to, reshape
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
@@ -16,8 +16,7 @@ def matmul(a, b, name=None):
     if a.dtype.kind == "b" or b.dtype.kind == "b":
         raise TypeError(f"matmul: dtypes {a.dtype} and {b.dtype}; valid dtypes are "
                         f"float32, float64, int32, int64")
-    d = result_dtype([a, b])
-    a, b = cast(a, d), cast(b, d)
+    a, b = promote_operands((a, b), "matmul")
     a_vec, b_vec = a.ndim == 1, b.ndim == 1
     if a_vec:
         a = reshape(a, (1,) + a.shape)
@@ -115,16 +114,14 @@ def einsum(subscripts, *operands, name=None):
     """Einstein summation as NumPy's ``np.einsum``: ``einsum('ij,jk->ik', a, b)``; without
     ``->`` the output holds the labels used once, in alphabetical order; ``...`` stands for
     broadcast leading dimensions."""
-    from tracer.engine import result_dtype
-    from tracer.ops import cast
+    from tracer.ops import promote_operands
     if not isinstance(subscripts, str):
         raise TypeError(f"einsum: subscripts must be a string such as 'ij,jk->ik', got "
                         f"{type(subscripts).__name__}")
     xs = [as_tensor(x, "einsum") for x in operands]
     if not xs:
         raise ValueError("einsum: needs at least one operand")
-    d = result_dtype(xs)
-    xs = [cast(x, d) for x in xs]
+    xs = promote_operands(xs, "einsum")
     terms, out = _parse(subscripts, xs)
     sizes = _label_sizes(subscripts, terms, xs)
     ops = []

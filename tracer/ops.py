@@ -146,14 +146,11 @@ def where(condition, x=None, y=None, name=None):
     if x is None or y is None:
         raise ValueError("where: both x and y must be given (the one-argument form is not "
                          "supported)")
-    from tracer.engine import result_dtype
     from tracer.shape_ops import broadcast_to
     c = as_tensor(condition, "where")
     if c.dtype != dtypes.bool_:
         raise TypeError(f"where: condition has dtype {c.dtype}; it must be bool")
-    xy = [operand(a, "where") for a in (x, y)]
-    d = result_dtype(xy)
-    xy = [cast(a, d) if type(a) is Tensor else make(np.array(a, dtype=d)[()]) for a in xy]
+    xy = promote_operands((x, y), "where")
     try:
         shape = np.broadcast_shapes(c.shape, xy[0].shape, xy[1].shape)
     except ValueError:
@@ -161,6 +158,14 @@ def where(condition, x=None, y=None, name=None):
                          f"cannot be broadcast together") from None
     c, x, y = (broadcast_to(a, shape) for a in (c, *xy))
     return bind(P.select, c, x, y)
+
+
+def promote_operands(values, op):
+    """The operands as tensors of their NEP 50 common dtype (bare Python scalars weak)."""
+    from tracer.engine import result_dtype
+    xs = [operand(a, op) for a in values]
+    d = result_dtype(xs)
+    return [cast(a, d) if type(a) is Tensor else make(np.array(a, dtype=d)[()]) for a in xs]
 
 
 def cast(x, dtype, name=None):

@@ -100,13 +100,11 @@ def broadcast_to(input, shape, name=None):
 
 def concat(values, axis, name=None):
     """Join tensors along an existing axis."""
-    from tracer.ops import cast
-    from tracer.engine import result_dtype
+    from tracer.ops import promote_operands
     xs = [as_tensor(v, "concat") for v in values]
     if not xs:
         raise ValueError("concat: needs at least one tensor")
-    d = result_dtype(xs)
-    xs = [cast(x, d) for x in xs]
+    xs = promote_operands(xs, "concat")
     (a,) = normalize_axes("concat", (axis,), xs[0].ndim)
     for x in xs[1:]:
         if x.ndim != xs[0].ndim or any(p != q for i, (p, q) in

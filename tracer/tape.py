@@ -16,7 +16,7 @@ from compiler import primitives as P
 from compiler.ir import Graph, toposort
 import runtime
 from tracer import nest
-from tracer.engine import STATE, make, node_of
+from tracer.engine import STATE, as_value, make, node_of
 from tracer.tensor import Tensor, Variable
 
 _PLANS = OrderedDict()
@@ -243,7 +243,7 @@ class GradientTape:
                 results.append(None)
                 continue
             node, v = next(it)
-            results.append(make(_as_value(v, node.dtype), node))
+            results.append(make(as_value(v, node.dtype), node))
         for tape in outer:
             _register(tape, graph.outputs, [r._value for r in results if r is not None],
                       values)
@@ -266,7 +266,7 @@ class GradientTape:
         executable, refs, slots, dtypes = plan
         args = [values[order[i]] if i >= 0 else pairs[-1 - i][1]._value for i in refs]
         outs = executable(*args)
-        return [None if s is None else make(_as_value(outs[s], d))
+        return [None if s is None else make(as_value(outs[s], d))
                 for s, d in zip(slots, dtypes)]
 
     def jacobian(self, target, sources, unconnected_gradients="none",
@@ -372,20 +372,6 @@ def _build_plan(order, index, pairs, src_nodes, values, active):
         dtypes.append(None if c is None else c.dtype)
         k += c is not None
     return runtime.executable(graph), refs, slots, dtypes
-
-
-def _as_value(v, dtype):
-    """Normalise a runtime output: owned array of the right dtype, NumPy scalar for ()."""
-    if isinstance(v, np.generic) and v.dtype == dtype:
-        return v
-    a = np.asarray(v)
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    if a.ndim == 0:
-        return a[()]
-    if not a.flags.owndata or not a.flags.writeable:
-        a = np.array(a)
-    return a
 
 
 def _register(tape, outputs, out_values, values):
