@@ -13,7 +13,7 @@ import hashlib
 
 import numpy as np
 
-from compiler.fusion import (INDEX_VIEWS, LOOP_REDUCTIONS, inlinable, is_view,
+from compiler.fusion import (LOOP_REDUCTIONS, inlinable, is_view, moves,
                              view_chain, view_root)
 
 FASTMATH = ("afn", "arcp", "contract", "nsz")
@@ -57,65 +57,6 @@ def scalar_expr(node, args):
     return low.format(*args)
 
 
-def _view_index(view, idx):
-    """Index sources into a view's input, given index sources into the view."""
-    x = view.inputs[0]
-    if view.prim.name == "broadcast_to":
-        lead = view.ndim - x.ndim
-        return [idx[lead + k] if d == view.shape[lead + k] else "0"
-                for k, d in enumerate(x.shape)]
-    out_pos = [k for k, d in enumerate(view.shape) if d != 1]
-    in_pos = [k for k, d in enumerate(x.shape) if d != 1]
-    res = ["0"] * x.ndim
-    for p, q in zip(in_pos, out_pos):
-        res[p] = idx[q]
-    return res
-
-
-def _offset(i, k):
-    return i if k == 0 else f"({i} + {k})" if k > 0 else f"({i} - {-k})"
-
-
-def _pad_index(i, n, lo, hi, interior):
-    """(index source, condition source or None) reading a pad's input along one axis."""
-    if n == 0:
-        return "0", "False"
-    s = interior + 1
-    j = _offset(i, -lo)
-    conds = [f"{i} >= {lo}"] if lo else []
-    conds += [f"{i} < {lo + (n - 1) * s + 1}"] if hi else []
-    if s == 1:
-        return j, " and ".join(conds) or None
-    conds.append(f"{j} % {s} == 0")
-    return f"({j} // {s})", " and ".join(conds)
-
-
-def _index_map(view, idx):
-    """(index sources into the view's input, conditions under which the read is in range;
-    a pad reads 0 outside them) given index sources into the view."""
-    x, p = view.inputs[0], view.params
-    name = view.prim.name
-    if name not in INDEX_VIEWS:
-        return _view_index(view, idx), []
-    if name == "slice":
-        return [i if a == 0 and s == 1 else _offset(i, a) if s == 1 else f"({a} + {s} * {i})"
-                for i, a, s in zip(idx, p["starts"], p["steps"])], []
-    if name == "rev":
-        return [f"({n - 1} - {i})" if d in p["axes"] else i
-                for d, (i, n) in enumerate(zip(idx, x.shape))], []
-    if name == "transpose":
-        res = [None] * x.ndim
-        for k, q in enumerate(p["perm"]):
-            res[q] = idx[k]
-        return res, []
-    res, conds = [], []
-    for i, n, (lo, hi, it) in zip(idx, x.shape, p["config"]):
-        j, c = _pad_index(i, n, lo, hi, it)
-        res.append(j)
-        conds += [c] if c else []
-    return res, conds
-
-
 class KernelWriter:
     """Builds the source of one kernel; ``args`` are the external nodes it reads."""
 
@@ -143,7 +84,7 @@ class KernelWriter:
             for x in srcs:
                 if not self._is_view(x) or (id(x) in self.members and x is not m):
                     continue
-                if any(v.prim.name in INDEX_VIEWS for v in view_chain(x, self.k.bound)):
+                if any(moves(v) for v in view_chain(x, self.k.bound)):
                     return False
                 root = view_root(x, self.k.bound)
                 if root.shape != () and root.size != self.size:
@@ -194,10 +135,10 @@ class KernelWriter:
 
     def _read_chain(self, x, idx):
         chain = list(view_chain(x, self.k.bound))
-        if any(v.prim.name in INDEX_VIEWS for v in chain):
+        if any(moves(v) for v in chain):
             return self._read_mapped(chain, idx)
         while self._is_view(x):
-            idx = idx if self.flat else _view_index(x, idx)
+            idx = idx if self.flat else x.prim.view.index(x, idx)[0]
             x = x.inputs[0]
         if x.prim.name == "literal" and id(x) not in self.members:
             return self._const(x)
@@ -210,7 +151,7 @@ class KernelWriter:
         The root is never a member (fusion stores what index views read)."""
         conds = []
         for v in chain:
-            idx, c = _index_map(v, idx)
+            idx, c = v.prim.view.index(v, idx)
             conds += c
         root = chain[-1].inputs[0]
         val = self._read_root(root, idx)
@@ -270,7 +211,8 @@ class KernelWriter:
             self._member(j, m, idx, outs, inits, accs)
         loops = self._loops(accs)
         flags = set(FASTMATH) | ({"reassoc"} if self.reassoc else set())
-        opts = f"fastmath={{{', '.join(map(repr, sorted(flags)))}}}, error_model='numpy', cache={cache!r}"
+        fm = ", ".join(map(repr, sorted(flags)))
+        opts = f"fastmath={{{fm}}}, error_model='numpy', cache={cache!r}"
         if self.parallel:
             opts += ", parallel=True"
         names = ", ".join(f"a{j}" for j in range(len(self.args)))

@@ -20,9 +20,11 @@ Invariant: a group's key (its generated source) depends only on its own structur
 shapes, so kernels repeated across graphs or unrolled steps are compiled once.
 """
 from compiler import ir
+from compiler.primitives import PRIMITIVES
 
-LOOP_REDUCTIONS = {"reduce_sum": "add", "reduce_prod": "mul", "reduce_max": "max",
-                   "reduce_min": "min"}
+# reductions with a loop pattern, from their declarations: name -> "add" | "mul" | "max" | ...
+LOOP_REDUCTIONS = {name: p.lowering for name, p in PRIMITIVES.items()
+                   if p.kind == "reduce" and p.lowering}
 
 
 class Kernel:
@@ -58,18 +60,17 @@ class Call:
         return f"Call({self.node.prim.name}, stage={self.stage})"
 
 
-INDEX_VIEWS = ("pad", "rev", "slice", "transpose")
-
-
 def is_view(node):
-    """broadcast_to, reshapes that only insert or remove size-1 axes, and index views
-    (``INDEX_VIEWS``; partition keeps some of those as calls by putting them in ``bound``)."""
-    if node.prim.name == "broadcast_to" or node.prim.name in INDEX_VIEWS:
-        return True
-    if node.prim.name == "reshape":
-        x = node.inputs[0]
-        return [d for d in x.shape if d != 1] == [d for d in node.shape if d != 1]
-    return False
+    """A primitive declared with a ``View`` lowering that applies to this node: aliases
+    (broadcast_to, unit-axis reshapes) and index views that move elements (partition keeps
+    some of those as calls by putting them in ``bound``)."""
+    v = node.prim.view
+    return v is not None and (v.applies is None or v.applies(node))
+
+
+def moves(node):
+    """An index view that moves elements (slice, pad, rev, transpose)."""
+    return node.prim.view is not None and node.prim.view.moves
 
 
 def is_loop(node):
@@ -105,7 +106,7 @@ def inlinable(node, inputs, limit=8):
 def inline_read(x, bound, inputs):
     """x is read through views that move elements from an expression it recomputes."""
     chain = list(view_chain(x, bound))
-    return (any(v.prim.name in INDEX_VIEWS for v in chain) and
+    return (any(moves(v) for v in chain) and
             inlinable(chain[-1].inputs[0], inputs))
 
 
@@ -303,5 +304,6 @@ def describe(steps):
     return "; ".join(repr(s) for s in steps)
 
 
-__all__ = ["Call", "INDEX_VIEWS", "Kernel", "LOOP_REDUCTIONS", "called_views", "describe",
-           "inline_read", "inlinable", "is_loop", "is_view", "partition", "view_chain", "rematerialize", "view_root", "ir"]
+__all__ = ["Call", "Kernel", "LOOP_REDUCTIONS", "called_views", "describe", "inline_read",
+           "inlinable", "is_loop", "is_view", "moves", "partition", "rematerialize",
+           "view_chain", "view_root"]

@@ -36,6 +36,18 @@ class Case:
     smooth: bool = True             # second-order check applies at these points
 
 
+@dataclass(frozen=True)
+class View:
+    """Lowering of a data-movement primitive read inside a loop. ``index(node, idx)`` takes
+    index sources into the node and returns index sources into its input plus conditions
+    under which that read is in range (outside them the value is 0: padding). ``moves``:
+    the view moves elements (rather than only aliasing them, as broadcast_to and unit-axis
+    reshapes do). ``applies(node)``: whether this node can be read as a view at all."""
+    index: object
+    moves: bool = True
+    applies: object = None
+
+
 @dataclass(eq=False)
 class Primitive:
     name: str
@@ -44,6 +56,7 @@ class Primitive:
     vjp: object = None              # (g, out, *inputs, **attrs) -> tuple of nodes/None
     kind: str = "other"             # elementwise | reduce | shape | linalg | leaf | other
     lowering: object = None         # elementwise: (args: list[str], dtype) -> str
+    view: object = None             # data movement read inside loops: a ``View``
     cases: tuple = ()
     differentiable: bool = True
     doc: str = ""

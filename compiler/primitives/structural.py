@@ -8,7 +8,7 @@ interior padding, whose gradient is ``slice`` again.
 import numpy as np
 
 from compiler import primitives as P
-from compiler.primitives.core import INT, Case, check_dtype, declare, full_like
+from compiler.primitives.core import INT, Case, View, check_dtype, declare, full_like
 
 # -- leaves --------------------------------------------------------------------------------
 
@@ -22,6 +22,75 @@ def _literal_impl(*, value, dtype):
 
 literal = declare("literal", infer=lambda *, value, dtype: ((), dtype), impl=_literal_impl,
                   kind="leaf", doc="a scalar constant that is part of the structural key")
+
+
+# -- index maps: how loops read through data movement (index sources are code text) -----
+
+def _alias_index(view, idx):
+    """broadcast_to and unit-axis reshapes: the same elements, re-indexed."""
+    x = view.inputs[0]
+    if view.prim.name == "broadcast_to":
+        lead = view.ndim - x.ndim
+        return [idx[lead + k] if d == view.shape[lead + k] else "0"
+                for k, d in enumerate(x.shape)], []
+    out_pos = [k for k, d in enumerate(view.shape) if d != 1]
+    in_pos = [k for k, d in enumerate(x.shape) if d != 1]
+    res = ["0"] * x.ndim
+    for p, q in zip(in_pos, out_pos):
+        res[p] = idx[q]
+    return res, []
+
+
+def _unit_axis_reshape(node):
+    # only reshapes that insert or remove size-1 axes are index re-labelings
+    x = node.inputs[0]
+    return [d for d in x.shape if d != 1] == [d for d in node.shape if d != 1]
+
+
+def _offset(i, k):
+    return i if k == 0 else f"({i} + {k})" if k > 0 else f"({i} - {-k})"
+
+
+def _slice_index(view, idx):
+    p = view.params
+    return [i if a == 0 and s == 1 else _offset(i, a) if s == 1 else f"({a} + {s} * {i})"
+            for i, a, s in zip(idx, p["starts"], p["steps"])], []
+
+
+def _rev_index(view, idx):
+    axes = view.params["axes"]
+    return [f"({n - 1} - {i})" if d in axes else i
+            for d, (i, n) in enumerate(zip(idx, view.inputs[0].shape))], []
+
+
+def _transpose_index(view, idx):
+    res = [None] * view.ndim
+    for k, q in enumerate(view.params["perm"]):
+        res[q] = idx[k]
+    return res, []
+
+
+def _pad_axis(i, n, lo, hi, interior):
+    """(index source, condition source or None) reading a pad's input along one axis."""
+    if n == 0:
+        return "0", "False"
+    s = interior + 1
+    j = _offset(i, -lo)
+    conds = [f"{i} >= {lo}"] if lo else []
+    conds += [f"{i} < {lo + (n - 1) * s + 1}"] if hi else []
+    if s == 1:
+        return j, " and ".join(conds) or None
+    conds.append(f"{j} % {s} == 0")
+    return f"({j} // {s})", " and ".join(conds)
+
+
+def _pad_index(view, idx):
+    res, conds = [], []
+    for i, n, (lo, hi, it) in zip(idx, view.inputs[0].shape, view.params["config"]):
+        j, c = _pad_axis(i, n, lo, hi, it)
+        res.append(j)
+        conds += [c] if c else []
+    return res, conds
 
 
 # -- broadcast_to / reshape / transpose ----------------------------------------------------
@@ -49,7 +118,7 @@ def _broadcast_vjp(g, out, x, *, shape):
 
 
 broadcast_to = declare(
-    "broadcast_to", infer=_broadcast_infer, kind="shape",
+    "broadcast_to", infer=_broadcast_infer, kind="shape", view=View(_alias_index, moves=False),
     impl=lambda x, *, shape: np.broadcast_to(x, shape), vjp=_broadcast_vjp,
     cases=[Case(shapes=((3, 1),), attrs={"shape": (2, 3, 4)}),
            Case(shapes=((),), attrs={"shape": (3,)}),
@@ -71,6 +140,7 @@ def _reshape_infer(x, *, shape):
 
 reshape = declare(
     "reshape", infer=_reshape_infer, kind="shape",
+    view=View(_alias_index, moves=False, applies=_unit_axis_reshape),
     impl=lambda x, *, shape: np.reshape(x, shape),
     vjp=lambda g, out, x, *, shape: (P.reshape(g, shape=x.shape),),
     cases=[Case(shapes=((3, 4),), attrs={"shape": (2, 6)}),
@@ -88,7 +158,7 @@ def _transpose_infer(x, *, perm):
 
 
 transpose = declare(
-    "transpose", infer=_transpose_infer, kind="shape",
+    "transpose", infer=_transpose_infer, kind="shape", view=View(_transpose_index),
     impl=lambda x, *, perm: np.transpose(x, perm),
     vjp=lambda g, out, x, *, perm: (P.transpose(g, perm=tuple(np.argsort(perm).tolist())),),
     cases=[Case(shapes=((2, 3, 4),), attrs={"perm": (2, 0, 1)}),
@@ -127,6 +197,7 @@ def _slice_vjp(g, out, x, *, starts, stops, steps):
 
 slice_ = declare(
     "slice", infer=_slice_infer, impl=_slice_impl, vjp=_slice_vjp, kind="shape",
+    view=View(_slice_index),
     cases=[Case(shapes=((5, 6),), attrs={"starts": (1, 0), "stops": (4, 6), "steps": (1, 2)}),
            Case(shapes=((7,),), attrs={"starts": (2,), "stops": (7,), "steps": (3,)}),
            Case(shapes=((4, 5, 3),), attrs={"starts": (0, 1, 2), "stops": (4, 5, 3),
@@ -162,6 +233,7 @@ def _pad_vjp(g, out, x, *, config):
 
 
 pad = declare("pad", infer=_pad_infer, impl=_pad_impl, vjp=_pad_vjp, kind="shape",
+              view=View(_pad_index),
               cases=[Case(shapes=((3, 2),), attrs={"config": ((1, 2, 0), (0, 1, 2))}),
                      Case(shapes=((2, 3, 1),),
                           attrs={"config": ((0, 0, 1), (2, 0, 3), (1, 1, 4))}),
@@ -176,6 +248,7 @@ def _rev_infer(x, *, axes):
 
 
 rev = declare("rev", infer=_rev_infer, impl=lambda x, *, axes: np.flip(x, axes), kind="shape",
+              view=View(_rev_index),
               vjp=lambda g, out, x, *, axes: (P.rev(g, axes=axes),),
               cases=[Case(shapes=((3, 4),), attrs={"axes": (1,)}),
                      Case(shapes=((2, 3, 4),), attrs={"axes": (0, 2)}),
