@@ -150,38 +150,29 @@ class GradientTape:
                     break
 
     def _log_node(self, n):
-        index, log = self._index, self._log
+        index = self._index
         try:
             ins = tuple([index[x] for x in n.inputs])
         except KeyError:             # first sight of a constant input: log it first
             for x in n.inputs:
                 if x not in index:
-                    if x.inputs and x not in self._values:
-                        self._log_derived(x)
-                        continue
-                    index[x] = len(log)
-                    log.append(x.sig if x.prim.name == "literal" else
-                               ("const", x.shape, x.dtype.str))
-                    self._order.append(x)
+                    self._log_constant(x)
             ins = tuple([index[x] for x in n.inputs])
-        index[n] = len(log)
-        log.append((n.sig, ins, n in self._values))
-        self._order.append(n)
+        self._note(n, (n.sig, ins, n in self._values))
 
-    def _log_derived(self, x):
-        """Log a constant computed from other constants (e.g. a broadcast of an unwatched
-        operand): its leaves as constants, itself as a computed row."""
+    def _log_constant(self, x):
+        """Log an input this tape does not differentiate through: a value it holds or a
+        leaf as a constant row, or one computed from such (e.g. a broadcast of an unwatched
+        operand) as computed rows over them."""
         index, values = self._index, self._values
         for m in toposort([x], stop=lambda m: m in index or m in values or not m.inputs):
             if m in index:
                 continue
             if m.inputs and m not in values:
-                row = (m.sig, tuple([index[y] for y in m.inputs]), False)
+                self._note(m, (m.sig, tuple([index[y] for y in m.inputs]), False))
             else:
-                row = m.sig if m.prim.name == "literal" else ("const", m.shape, m.dtype.str)
-            index[m] = len(self._log)
-            self._log.append(row)
-            self._order.append(m)
+                self._note(m, m.sig if m.prim.name == "literal" else
+                           ("const", m.shape, m.dtype.str))
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
