@@ -1,5 +1,13 @@
-"""The optimisation pipeline: plain functions over graphs, applied in order."""
-from compiler import rewrites
+"""The whole compile pipeline: graph -> optimised graph -> kernels + driver source.
+
+Every stage is a plain function listed with one line on what it does. ``optimize`` is
+used by every graph (the interpreter tier runs its result); ``lower`` turns an optimised
+graph into the Numba source the native tier compiles. ``runtime`` only compiles, caches
+and runs what ``lower`` returns, and ``tt.function.explain`` prints that same ``Lowered``.
+"""
+from dataclasses import dataclass
+
+from compiler import codegen, driver, fusion, rewrites
 
 PASSES = [
     # CSE, constant folding and IEEE-safe identities in one hash-consing walk; DCE falls
@@ -9,9 +17,68 @@ PASSES = [
     ("simplify", rewrites.rewrite),
 ]
 
+LOWERING = [
+    ("rematerialize", "recompute cheap elementwise producers inside loops instead of "
+                      "storing them (fusion.rematerialize)"),
+    ("partition", "split the graph into loop-nest kernels and NumPy calls, in run order "
+                  "(fusion.partition)"),
+    ("kernels", "one Numba module source per kernel (codegen.kernel_source)"),
+    ("driver", "straight-line Python calling kernels K<j> and calls C<j> in order "
+               "(driver.driver_source)"),
+]
+
 
 def optimize(graph):
     """The graph after every pass in ``PASSES``."""
     for _name, fn in PASSES:
         graph = fn(graph)
     return graph
+
+
+@dataclass(frozen=True)
+class KernelSource:
+    """One kernel's module source (its ``kernel`` function) and the nodes it reads."""
+    kernel: fusion.Kernel
+    source: str                 # compiled with Numba's cache=True (file-backed)
+    args: tuple
+    parallel_threshold: int
+
+    @property
+    def key(self):
+        """Content hash: kernels with equal source are one compiled function."""
+        return codegen.source_key(self.source)
+
+    def memory_source(self):
+        """The same module without ``cache=True``, for compiling without a disk cache."""
+        return codegen.kernel_source(self.kernel, self.parallel_threshold, cache=False)[0]
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """What the native tier runs: the graph it lowered, its steps (``fusion.Kernel`` and
+    ``fusion.Call``), the kernel sources in step order and the driver source."""
+    graph: object
+    steps: list
+    kernels: list
+    driver: str
+
+    @property
+    def calls(self):
+        return [st for st in self.steps if isinstance(st, fusion.Call)]
+
+    def source(self):
+        """Every kernel module and the driver, as one text."""
+        return "\n\n".join([k.source for k in self.kernels] + [self.driver])
+
+
+def lower(graph, parallel_threshold):
+    """The stages of ``LOWERING`` applied to an optimised graph."""
+    graph = fusion.rematerialize(graph)
+    steps = fusion.partition(graph)
+    kernels = []
+    for st in steps:
+        if isinstance(st, fusion.Kernel):
+            source, args = codegen.kernel_source(st, parallel_threshold)
+            kernels.append(KernelSource(st, source, tuple(args), parallel_threshold))
+    source = driver.driver_source(graph, steps, [list(k.args) for k in kernels])
+    return Lowered(graph, steps, kernels, source)

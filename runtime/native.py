@@ -1,7 +1,7 @@
 """The native tier: a graph becomes a plain-Python driver over compiled Numba kernels.
 
-``compiler.fusion`` partitions the graph, ``compiler.codegen`` writes each kernel's source
-and the driver; this module compiles and remembers the kernels. Kernels are shared by
+``compiler.pipeline.lower`` writes each kernel's source and the driver; this module only
+compiles, remembers and runs them. Kernels are shared by
 every graph that contains the same structure at the same shapes (keyed by their source),
 so an unrolled loop of identical steps, or a training loop, compiles each kernel once.
 Nodes without a loop pattern (matmul: one BLAS call; gather, transpose, ...) run their
@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from compiler import codegen, driver, fusion
+from compiler import pipeline
 from runtime import diskcache
 from runtime.config import config, stats
 
@@ -23,22 +23,19 @@ _kernels = OrderedDict()
 _lock = threading.RLock()
 
 
-def kernel_function(kernel):
-    """(compiled function, args) for a fusion Kernel; shared across graphs."""
-    thr = config.parallel_threshold
-    source, args = codegen.kernel_source(kernel, thr)
-    key = codegen.source_key(source)
+def kernel_function(ks):
+    """The compiled ``kernel`` function of a ``pipeline.KernelSource``; shared across graphs."""
+    key = ks.key
     with _lock:
         fn = _kernels.get(key)
         if fn is None:
-            memory = codegen.kernel_source(kernel, thr, cache=False)[0]
-            fn = diskcache.load_kernel(source, config.cache_dir, memory)
+            fn = diskcache.load_kernel(ks.source, config.cache_dir, ks.memory_source())
             _kernels[key] = fn
             while len(_kernels) > _MAX_KERNELS:
                 _kernels.popitem(last=False)
         else:
             _kernels.move_to_end(key)
-    return fn, args
+    return fn
 
 
 def _bind_call(node):
@@ -51,25 +48,18 @@ class NativeProgram:
     lazily on the first ``run``; ``first_run`` does that and accounts for it."""
 
     def __init__(self, graph):
-        graph = fusion.rematerialize(graph)
-        steps = fusion.partition(graph)
+        self.lowered = lowered = pipeline.lower(graph, config.parallel_threshold)
         env = {"np": np}
-        kernel_args, self.kernels = [], []
-        for st in steps:
-            if isinstance(st, fusion.Kernel):
-                fn, args = kernel_function(st)
-                env[f"K{len(self.kernels)}"] = fn
-                self.kernels.append(fn)
-                kernel_args.append(args)
-        calls = [st for st in steps if isinstance(st, fusion.Call)]
-        for j, st in enumerate(calls):
-            env[f"C{j}"] = _bind_call(st.node)
-        self.source = driver.driver_source(graph, steps, kernel_args)
+        self.kernels = [kernel_function(ks) for ks in lowered.kernels]
+        env.update((f"K{j}", fn) for j, fn in enumerate(self.kernels))
+        calls = lowered.calls
+        env.update((f"C{j}", _bind_call(st.node)) for j, st in enumerate(calls))
+        self.source = lowered.driver
         exec(compile(self.source, "<tapejit driver>", "exec"), env)
         self.run = env["run"]
         self.n_calls = len(calls)
-        self.summary = (f"{len(graph.inputs)} inputs -> {len(graph.outputs)} outputs, "
-                        f"{len(graph.nodes)} nodes")
+        g = lowered.graph
+        self.summary = f"{len(g.inputs)} inputs -> {len(g.outputs)} outputs, {len(g.nodes)} nodes"
 
     def first_run(self, args):
         """Run once, compiling (or loading from disk) what the kernels need."""
