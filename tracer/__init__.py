@@ -3,11 +3,17 @@
 Eager tensors and a TensorFlow-style ``GradientTape`` that records a symbolic graph; the
 gradient is derived symbolically (so it can be differentiated again) and run by the
 runtime, interpreted while cold and compiled once hot.
+
+Modules import each other in one direction only (tests/test_layering.py checks it), so
+the order of the imports below does not matter.
 """
-from tracer.tensor import Tensor, Variable  # first: the operators import the ops
+import types as _types
+
 from runtime import config
 from runtime import cache_stats
-from tracer import dtypes as _dtypes
+from tracer import operators as _operators  # noqa: F401  (Tensor's arithmetic operators)
+from tracer.tensor import Tensor
+from tracer.variable import Variable
 from tracer.creation import (constant, convert_to_tensor, eye, fill, lin_space, linspace,
                              ones, ones_like, random, range, zeros, zeros_like)
 from tracer.dtypes import bool_ as bool  # noqa: A001  (tt.bool, as TensorFlow)
@@ -32,4 +38,8 @@ from tracer.transforms import grad, hessian, jacobian, value_and_grad
 from tracer import math, nn  # noqa: E402  (tt.math, tt.nn namespaces)
 from tracer import testing  # noqa: E402  (tt.testing)
 
-__all__ = [n for n in dir() if not n.startswith("_")]
+# public names only: implementation modules (tt.ops, tt.engine, ...) stay reachable as
+# attributes but are not exported; tt.linalg, tt.math, tt.nn, tt.testing are public
+_PUBLIC_MODULES = {"linalg", "math", "nn", "testing"}
+__all__ = sorted(n for n, v in globals().items() if not n.startswith("_")
+                 and (not isinstance(v, _types.ModuleType) or n in _PUBLIC_MODULES))

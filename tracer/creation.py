@@ -5,90 +5,9 @@ import builtins
 import numpy as np
 
 from tracer import dtypes
-from tracer.engine import make
+from tracer.convert import convert_to_tensor
+from tracer.engine import as_tensor, make
 from tracer.tensor import Tensor
-
-
-def _from_python(value, dtype, op):
-    if isinstance(value, str) or isinstance(value, bytes):
-        raise TypeError(f"{op}: cannot convert the string {value!r} to a tensor; valid values "
-                        f"are numbers, (nested) lists of numbers, NumPy arrays and tensors")
-    try:
-        a = np.array(value)
-    except ValueError as e:
-        raise ValueError(f"{op}: cannot convert a ragged nested list to a tensor ({e}); "
-                         f"every sublist at one depth must have the same length") from None
-    if a.dtype == object:
-        raise TypeError(f"{op}: cannot convert {type(value).__name__} {value!r:.60} to a "
-                        f"tensor; valid values are numbers, nested lists of numbers, NumPy "
-                        f"arrays and tensors")
-    if a.dtype.kind in "US":
-        raise TypeError(f"{op}: cannot convert strings to a tensor; got {value!r:.60}")
-    if dtype is None:
-        if a.dtype.kind == "f":
-            dtype = dtypes.float32
-        elif a.dtype.kind in "iu":
-            dtype = _int_default(a)
-    return a, dtype
-
-
-def _int_default(a):
-    """int32 (TensorFlow's default for Python ints) unless the values need int64."""
-    i32 = np.iinfo(np.int32)
-    if a.size and (a.min() < i32.min or a.max() > i32.max):
-        return dtypes.int64
-    return dtypes.int32
-
-
-def _check_int_range(value, d, op):
-    info = np.iinfo(d)
-    if not info.min <= value <= info.max:
-        raise ValueError(f"{op}: {value} does not fit dtype {d} ({info.min}..{info.max}); "
-                         f"use a wider dtype such as int64 or float64")
-
-
-def _contains_tensor(value):
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, (Tensor,)) or hasattr(v, "_read"):
-            return True
-        if isinstance(v, (list, tuple)):
-            stack.extend(v)
-    return False
-
-
-def convert_to_tensor(value, dtype=None, op="convert_to_tensor"):
-    """A Tensor from a tensor, Variable, NumPy array, Python number or (nested) list; a list
-    of tensors is stacked (differentiably)."""
-    d = dtypes.as_dtype(dtype, op) if dtype is not None else None
-    if type(value) is Tensor:
-        if d is not None and value.dtype != d:
-            from tracer.ops import cast
-            return cast(value, d)
-        return value
-    if hasattr(value, "_read"):
-        return convert_to_tensor(value._read(), dtype, op)
-    if isinstance(value, (list, tuple)) and _contains_tensor(value):
-        from tracer.shape_ops import stack
-        return stack([convert_to_tensor(v, dtype, op) for v in value], axis=0)
-    if isinstance(value, (np.ndarray, np.generic)):
-        a = value
-        if a.dtype.kind in "US" or a.dtype == object:
-            raise TypeError(f"{op}: arrays of dtype {a.dtype} cannot become tensors; valid "
-                            f"dtypes are float32, float64, int32, int64, bool")
-    elif type(value) in (float, int, bool):
-        a = np.array(value)
-        d = d or (_int_default(a) if type(value) is int else dtypes.python_default(value))
-        if d.kind in "iu" and type(value) is not bool:
-            _check_int_range(value, d, op)
-    else:
-        a, d = _from_python(value, d, op)
-    if d is None:
-        d = dtypes.as_dtype(a.dtype, op)
-    elif a.dtype != d:
-        a = a.astype(d)
-    return make(a[()] if a.ndim == 0 else a)
 
 
 def constant(value, dtype=None, shape=None):
@@ -145,7 +64,6 @@ def fill(dims, value):
 
 
 def _like(x, value, dtype, op):
-    from tracer.engine import as_tensor
     x = as_tensor(x, op)
     return _filled(x.shape, value, dtype or x.dtype, op)
 

@@ -15,11 +15,15 @@ import functools
 
 from compiler import primitives as P
 from compiler.ir import toposort
-from tracer import engine
-from tracer.creation import convert_to_tensor
-from tracer.engine import STATE, make, node_of
+from tracer.convert import convert_to_tensor
+from tracer.ops import cast
+from tracer.recording import commit, make, node_of, traced_result, watching
+from tracer.shape_ops import broadcast_to
+from tracer.state import STATE
+from tracer.tape import GradientTape
+from tracer.tensor import Tensor
 from tracer.tracing import substitute
-from tracer.tensor import Tensor, Variable
+from tracer.variable import Variable
 
 
 class _GradContext:
@@ -47,7 +51,7 @@ class _GradContext:
         if self.parent is not None:
             return self.parent.capture(t)
         n = t._node
-        if n is not None and n in self.private._active:
+        if n is not None and n in self.private.active:
             return n                # computed from the inputs by the forward pass
         hit = self._memo.get(id(t))
         if hit is None:
@@ -91,8 +95,6 @@ def _grad_nodes(grad_fn, ctx, dy, xs):
 def _fit(g, x, i, name):
     if g is None or x.dtype.kind != "f":
         return None
-    from tracer.ops import cast
-    from tracer.shape_ops import broadcast_to
     g = convert_to_tensor(g, op="custom_gradient") if type(g) is not Tensor else g
     if g.shape != x.shape:
         try:
@@ -154,17 +156,16 @@ def _traced(f, xs, kwargs, name):
     dy = P.input(shape=y.shape, dtype=y.dtype)
     grads = _grad_nodes(grad_fn, _GradContext(name, STATE.trace, None), dy, xs)
     node, _ = _custom_node(x_nodes, y._node, dy, grads)
-    return engine._traced_result(node, xs, [node])
+    return traced_result(node, xs, [node])
 
 
 def _taped(f, xs, kwargs, name, hit):
-    from tracer.tape import GradientTape
     private = GradientTape(persistent=True, watch_accessed_variables=False)
     saved, STATE.tapes = STATE.tapes, [private]
     try:
         for x in xs:
             if x.dtype.kind == "f":
-                private._watch_tensor(x)
+                private.watch(x)
         out = f(*xs, **kwargs)
     finally:
         STATE.tapes = saved
@@ -173,10 +174,10 @@ def _taped(f, xs, kwargs, name, hit):
     dy = P.input(shape=y.shape, dtype=y.dtype)
     ctx = _GradContext(name, None, private)
     grads = _grad_nodes(grad_fn, ctx, dy, xs)
-    y_inner = y._node if y._node is not None and y._node in private._active else \
+    y_inner = y._node if y._node is not None and y._node in private.active else \
         P.input(shape=y.shape, dtype=y.dtype)
     node, ext = _custom_node(x_nodes, y_inner, dy, grads)
-    known = dict(private._values)
+    known = dict(private.values)
     known.update(ctx.values)
     missing = [n for n in ext if n not in known]
     if missing:
@@ -184,7 +185,7 @@ def _taped(f, xs, kwargs, name, hit):
                            f"did not record ({missing[0]!r})")
     out = make(y._value)
     args = list(xs) + [make(known[n], n) for n in ext] + [make(y._value, y_inner)]
-    engine._commit(hit, node, out, args, [node])
+    commit(hit, node, out, args, [node])
     return out
 
 
@@ -205,7 +206,7 @@ def custom_gradient(f):
               convert_to_tensor(a, op="custom_gradient") for a in args]
         if STATE.trace is not None:
             return _traced(f, xs, kwargs, name)
-        hit = engine._watching(xs) if STATE.tapes else None
+        hit = watching(xs) if STATE.tapes else None
         if hit:
             return _taped(f, xs, kwargs, name, hit)
         return _split(f(*xs, **kwargs), name)[0]

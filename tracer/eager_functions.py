@@ -8,9 +8,10 @@ call is itself recorded by any enclosing recording tape, the transforms nest:
 """
 import inspect
 
-from tracer.creation import convert_to_tensor
+from tracer.convert import convert_to_tensor
 from tracer.tape import GradientTape
-from tracer.tensor import Tensor, Variable
+from tracer.tensor import Tensor
+from tracer.variable import Variable
 
 
 def gradients_function(fn, params=None):

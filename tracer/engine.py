@@ -1,57 +1,19 @@
-"""How an operation runs: eager value, symbolic node, recording on tapes.
+"""How an operation runs: operands, broadcasting and promotion, then ``bind``.
 
-Every public op ends in ``bind`` (operands already shaped and typed for the primitive) or
-``elementwise`` (NumPy broadcasting and NEP 50 promotion, then ``broadcast_to``/``cast``
-nodes so the primitive sees equal shapes and dtypes).
-
-Three cases:
-- eager, no tape records: the NumPy ``impl`` runs and that is all (the hot path);
-- eager, a recording tape watches an operand: the value is computed the same way and a
-  node is built and added to each such tape;
-- traced (inside ``tt.function``): operands carry nodes only; eager operands become
-  captured graph inputs.
+Every public op ends in ``bind`` (operands already shaped and typed for the primitive;
+defined in ``tracer.recording``) or ``elementwise`` (NumPy broadcasting and NEP 50
+promotion, then ``broadcast_to``/``cast`` nodes so the primitive sees equal shapes and
+dtypes). The dtypes an elementwise op accepts are its primitive's ``dtypes``.
 """
-import threading
-
 import numpy as np
 
 from compiler import primitives as P
 from compiler.ir import Node
-from runtime.config import config as _config
 from tracer import dtypes
-from tracer.errors import TracingError
-from tracer.tensor import Tensor, Variable
-
-
-class _State(threading.local):
-    def __init__(self):
-        self.tapes = []        # recording tapes of this thread, innermost last
-        self.trace = None      # the active TraceContext, if tracing
-
-
-STATE = _State()
-# the settings dict itself: one lookup per op when tt.config.debug_nans is off
-_SETTINGS = _config._values
-
-
-def _has_nan(v):
-    return getattr(v, "dtype", None) is not None and v.dtype.kind == "f" and \
-        bool(np.isnan(v).any())
-
-
-def check_nan(op, vals, value):
-    """tt.config.debug_nans: an op making NaN from non-NaN operands raises, naming it."""
-    if _has_nan(value) and not any(_has_nan(v) for v in vals):
-        shapes = ", ".join(str(np.shape(v)) for v in vals)
-        raise FloatingPointError(f"{op}: produced NaN from non-NaN inputs (shapes {shapes}); "
-                                 f"set tt.config.debug_nans = False to allow it")
-
-
-def make(value, node=None):
-    t = Tensor.__new__(Tensor)
-    t._value = value
-    t._node = node
-    return t
+from tracer.convert import convert_to_tensor
+from tracer.recording import (SETTINGS, STATE, bind, check_nan, commit, make,  # noqa: F401
+                              node_of, traced_result, watching)
+from tracer.tensor import Tensor, check_traceable  # noqa: F401  (engine.check_traceable)
 
 
 # -- operands -------------------------------------------------------------------------------
@@ -68,7 +30,6 @@ def operand(a, op):
         return a
     if hasattr(a, "_read"):
         return a._read()
-    from tracer.creation import convert_to_tensor
     return convert_to_tensor(a, op=op)
 
 
@@ -91,63 +52,14 @@ def as_tensor(a, op):
     """A Tensor for any operand (Python scalars become tensors of their default dtype)."""
     a = operand(a, op)
     if type(a) is not Tensor:
-        from tracer.creation import convert_to_tensor
         a = convert_to_tensor(a, op=op)
     return a
-
-
-def node_of(t):
-    """The node standing for tensor ``t`` (a fresh input leaf for an untracked value)."""
-    trace = STATE.trace
-    if trace is not None and t._value is not None:
-        return trace.capture(t)
-    n = t._node
-    if n is None:
-        v = t._value
-        n = t._node = Node(P.input, (), (), np.shape(v), v.dtype)
-    return n
 
 
 def describe(a):
     if type(a) is Tensor:
         return f"{a.shape} {a.dtype}"
     return f"Python {type(a).__name__} {a!r}"
-
-
-# -- bind: operands already fit the primitive ------------------------------------------------
-
-def bind(prim, *args, **attrs):
-    """Apply a primitive to Tensors whose shapes/dtypes its rule accepts."""
-    vals = [a._value for a in args]
-    if STATE.trace is not None and any(v is None for v in vals):
-        node = prim(*[node_of(a) for a in args], **attrs)
-        return _traced_result(node, args, [node])
-    out = make(prim.impl(*vals, **attrs))
-    if _SETTINGS["debug_nans"]:
-        check_nan(prim.name, vals, out._value)
-    if STATE.tapes:
-        hit = _watching(args)
-        if hit:
-            node = prim(*[node_of(a) for a in args], **attrs)
-            _commit(hit, node, out, args, [node])
-    return out
-
-
-def _watching(args):
-    hit = None
-    for tape in STATE.tapes:
-        active = tape._active
-        for a in args:
-            if type(a) is Tensor and a._node is not None and a._node in active:
-                hit = [tape] if hit is None else hit + [tape]
-                break
-    return hit
-
-
-def _commit(tapes, node, out, args, new_nodes):
-    out._node = node
-    for tape in tapes:
-        tape._record(node, out._value, args, new_nodes)
 
 
 # -- elementwise: broadcasting and promotion -------------------------------------------------
@@ -189,10 +101,9 @@ def elementwise(prim, op, args, accept, promote=None):
             tensors = True
         elif t is float or (t is int and _INT32 in accept):
             vals.append(a)
-        elif t is Variable:
-            # reading a Variable watches it on auto-watching tapes; then the fast path
-            return elementwise(prim, op, [x._read() if type(x) is Variable else x
-                                          for x in args], accept, promote)
+        elif t is not bool and hasattr(a, "_read"):
+            # a Variable: reading it watches it on auto-watching tapes; then the fast path
+            return elementwise(prim, op, [operand(x, op) for x in args], accept, promote)
         else:
             return _elementwise_general(prim, op, args, accept, promote)
     if not tensors:
@@ -206,7 +117,7 @@ def _eager_elementwise(prim, op, args, vals, promote):
         value = prim.impl(*vals)
     except ValueError as e:
         _bad_shapes(op, args, e)
-    if _SETTINGS["debug_nans"]:
+    if SETTINGS["debug_nans"]:
         check_nan(op, vals, value)
     out = make(value)
     if STATE.tapes:
@@ -218,7 +129,7 @@ _INT32 = dtypes.int32
 
 
 def _record_elementwise(prim, args, out, promote):
-    hit = _watching(args)
+    hit = watching(args)
     if not hit:
         return
     value = out._value
@@ -236,11 +147,11 @@ def _record_elementwise(prim, args, out, promote):
     else:
         # operands already fit: one node, no casts or broadcasts, no inference needed
         node = Node(prim, tuple(ins), (), shape, d)
-        _commit(hit, node, out, args, (node,))
+        commit(hit, node, out, args, (node,))
         return
     new = []
     node = _elementwise_node(prim, args, shape, promote, new)
-    _commit(hit, node, out, args, new)
+    commit(hit, node, out, args, new)
 
 
 _LITERALS = {}
@@ -283,17 +194,7 @@ def _traced_elementwise(prim, op, args, promote):
         _bad_shapes(op, args, e)
     new = []
     node = _elementwise_node(prim, args, shape, promote, new)
-    return _traced_result(node, args, new)
-
-
-def _traced_result(node, args, new_nodes):
-    # a tape used inside tt.function records traced nodes too (values are None)
-    out = make(None, node)
-    if STATE.tapes:
-        hit = _watching(args)
-        if hit:
-            _commit(hit, node, out, args, new_nodes)
-    return out
+    return traced_result(node, args, new)
 
 
 def _elementwise_node(prim, args, shape, promote, new):
@@ -340,13 +241,9 @@ def _bad_dtype(op, args, accept):
                     f"{names}")
 
 
-def check_traceable(t, what):
-    """Raise TracingError when a traced tensor's value is needed in Python."""
-    if t._value is None:
-        trace = STATE.trace
-        where = trace.describe(t._node) if trace is not None else "a traced tensor"
-        raise TracingError(
-            f"{what} needs the value of {where} (shape {t.shape}, dtype {t.dtype}), but "
-            f"inside tt.function values are symbolic. Use tt.where/tt.maximum instead of "
-            f"Python control flow, or pass the argument as static with static_argnums.")
-
+def promote_operands(values, op):
+    """The operands as tensors of their NEP 50 common dtype (bare Python scalars weak)."""
+    xs = [operand(a, op) for a in values]
+    d = result_dtype(xs)
+    return [(a if a.dtype == d else bind(P.cast, a, dtype=d.str)) if type(a) is Tensor
+            else make(np.array(a, dtype=d)[()]) for a in xs]

@@ -24,9 +24,12 @@ from compiler import pipeline
 from compiler import primitives as P
 from compiler.ir import Graph, format_graph, toposort
 import runtime
-from tracer import engine, nest
-from tracer.engine import STATE, as_value, make
-from tracer.tensor import Tensor, Variable
+from tracer import nest
+from tracer.engine import as_value
+from tracer.recording import make, node_of, watching
+from tracer.state import STATE
+from tracer.tensor import Tensor
+from tracer.variable import Variable
 
 from tracer.tracing import TraceContext, record_spliced as _record, substitute
 
@@ -282,7 +285,7 @@ class Staged:
         values = [t._value for t in ts]
         outs = entry.executable()(*values)
         result = [make(as_value(v, d)) for v, d in zip(outs, entry.dtypes)]
-        if engine._watching(ts):
+        if watching(ts):
             nodes, created = self._splice(entry, ts)
             for t, n in zip(result, nodes):
                 t._node = n
@@ -291,7 +294,7 @@ class Staged:
 
     def _splice(self, entry, ts):
         g = entry.graph
-        mapping = {id(i): engine.node_of(t) for i, t in zip(g.inputs, ts)}
+        mapping = {id(i): node_of(t) for i, t in zip(g.inputs, ts)}
         return substitute(g.outputs, mapping)
 
     # -- inspection --------------------------------------------------------------------------
@@ -300,8 +303,8 @@ class Staged:
         return CacheInfo(self._hits, self._misses, len(self._entries))
 
     def explain(self, *args, **kwargs):
-        """The optimised graph for these arguments and the generated native source (the
-        function is compiled for them if it was not yet)."""
+        """The optimised graph for these arguments and the native source that runs for them:
+        every kernel and the driver (the function is compiled for them if it was not yet)."""
         if self._prepare is not None:
             args = self._prepare(args)
         key, leaves = self._signature(args, kwargs)
@@ -309,30 +312,14 @@ class Staged:
         exe = entry.executable()
         if getattr(exe, "native", None) is None and STATE.trace is None:
             entry.run([_leaf_value(x) for x in leaves])
-        source = _native_source(entry.graph, exe)
+        native = getattr(exe, "native", None)
+        source = native.lowered.source() if native is not None else None
         return "\n".join([f"{self._name}: signature {key}", format_graph(entry.graph),
                           source or "(no native source: this graph runs on the NumPy "
                                     "interpreter tier)"])
 
     def __repr__(self):
         return f"<tt.function {self._name} ({len(self._entries)} signatures)>"
-
-
-def _native_source(graph, exe):
-    """Kernel sources and driver of the native tier, or None when it has none."""
-    native = getattr(exe, "native", None)
-    driver = getattr(native, "source", None)
-    if not isinstance(driver, str):
-        return None
-    parts = []
-    try:
-        from compiler import codegen, fusion
-        for step in fusion.partition(graph):
-            if isinstance(step, fusion.Kernel):
-                parts.append(codegen.kernel_source(step, runtime.config.parallel_threshold)[0])
-    except Exception:  # noqa: BLE001  (inspection degrades to the driver alone)
-        parts = []
-    return "\n\n".join(parts + [driver])
 
 
 def _static_positions(static_argnums, name):

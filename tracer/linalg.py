@@ -2,13 +2,15 @@
 import numpy as np
 
 from compiler import primitives as P
-from tracer.engine import as_tensor, bind
+from tracer.engine import as_tensor, bind, make, promote_operands
+from tracer.ops import multiply, reduce_sum
+from tracer.shape_ops import broadcast_to, reshape, transpose
+
+__all__ = ["einsum", "matmul", "tensordot"]
 
 
 def matmul(a, b, name=None):
     """Matrix product; rank > 2 operands are batches whose batch dims broadcast."""
-    from tracer.ops import promote_operands
-    from tracer.shape_ops import broadcast_to, reshape
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: a has shape {a.shape} and b has shape {b.shape}; both "
@@ -80,7 +82,6 @@ def _axis_list(axes, x, what):
 def tensordot(a, b, axes, name=None):
     """Sum of products over ``axes`` (an int N: last N axes of a with first N of b; or a
     pair of axis lists). The result has a's free axes followed by b's."""
-    from tracer.shape_ops import reshape, transpose
     a, b = as_tensor(a, "tensordot"), as_tensor(b, "tensordot")
     xa, xb = _dot_axes(axes, a, b)
     for i, j in zip(xa, xb):
@@ -114,7 +115,6 @@ def einsum(subscripts, *operands, name=None):
     """Einstein summation as NumPy's ``np.einsum``: ``einsum('ij,jk->ik', a, b)``; without
     ``->`` the output holds the labels used once, in alphabetical order; ``...`` stands for
     broadcast leading dimensions."""
-    from tracer.ops import promote_operands
     if not isinstance(subscripts, str):
         raise TypeError(f"einsum: subscripts must be a string such as 'ij,jk->ik', got "
                         f"{type(subscripts).__name__}")
@@ -135,7 +135,6 @@ def einsum(subscripts, *operands, name=None):
         keep = set(out).union(*[set(t) for _, t in ops[k + 1:]])
         acc, acc_term = _contract(acc, acc_term, *ops[k], keep)
     acc, acc_term = _sum_labels(acc, acc_term, [c for c in acc_term if c not in out])
-    from tracer.shape_ops import transpose
     return transpose(acc, [acc_term.index(c) for c in out])
 
 
@@ -202,15 +201,12 @@ def _label_sizes(subscripts, terms, xs):
 
 
 def _broadcast_labels(x, term, sizes):
-    from tracer.shape_ops import broadcast_to
     shape = tuple(sizes[c] for c in term)
     return (x if shape == x.shape else broadcast_to(x, shape)), term
 
 
 def _diagonals(x, term):
     """Take the diagonal over each label repeated within ``term``."""
-    from tracer.engine import make
-    from tracer.ops import multiply
     while len(set(term)) != len(term):
         c = next(c for c in term if term.count(c) > 1)
         p = term.index(c)
@@ -226,7 +222,6 @@ def _diagonals(x, term):
 
 def _sum_labels(x, term, labels):
     """Sum the axes of ``labels`` (letters, or integer positions) out of ``x``."""
-    from tracer.ops import reduce_sum
     axes = sorted({term.index(c) if isinstance(c, str) else c for c in labels})
     if not axes:
         return x, term
@@ -235,7 +230,6 @@ def _sum_labels(x, term, labels):
 
 def _contract(a, ta, b, tb, keep):
     """Contract a (labels ta) with b (labels tb), keeping the labels in ``keep``."""
-    from tracer.shape_ops import reshape, transpose
     batch = [c for c in ta if c in tb and c in keep]
     inner = [c for c in ta if c in tb and c not in keep]
     fa = [c for c in ta if c not in tb]

@@ -10,7 +10,8 @@ import numpy as np
 from compiler import primitives as P
 from compiler.primitives.core import ANY, BOOL, FLOAT, NUMERIC, normalize_axes
 from tracer import dtypes
-from tracer.engine import as_tensor, bind, elementwise, make, operand
+from tracer.engine import as_tensor, bind, elementwise, make, promote_operands
+from tracer.shape_ops import broadcast_to, reshape
 from tracer.tensor import Tensor
 
 
@@ -146,7 +147,6 @@ def where(condition, x=None, y=None, name=None):
     if x is None or y is None:
         raise ValueError("where: both x and y must be given (the one-argument form is not "
                          "supported)")
-    from tracer.shape_ops import broadcast_to
     c = as_tensor(condition, "where")
     if c.dtype != dtypes.bool_:
         raise TypeError(f"where: condition has dtype {c.dtype}; it must be bool")
@@ -158,14 +158,6 @@ def where(condition, x=None, y=None, name=None):
                          f"cannot be broadcast together") from None
     c, x, y = (broadcast_to(a, shape) for a in (c, *xy))
     return bind(P.select, c, x, y)
-
-
-def promote_operands(values, op):
-    """The operands as tensors of their NEP 50 common dtype (bare Python scalars weak)."""
-    from tracer.engine import result_dtype
-    xs = [operand(a, op) for a in values]
-    d = result_dtype(xs)
-    return [cast(a, d) if type(a) is Tensor else make(np.array(a, dtype=d)[()]) for a in xs]
 
 
 def cast(x, dtype, name=None):
@@ -187,11 +179,6 @@ def identity(x, name=None):
     return as_tensor(x, "identity")
 
 
-def zeros_like_t(x):
-    """Zeros of x's shape and dtype, as a constant (no dependence on x)."""
-    return make(np.zeros(x.shape, x.dtype)[()])
-
-
 # -- reductions --------------------------------------------------------------------------
 
 def _axes(op, x, axis):
@@ -207,7 +194,6 @@ def _axes(op, x, axis):
 def _keep(out, x, axes, keepdims):
     if not keepdims:
         return out
-    from tracer.shape_ops import reshape
     return reshape(out, P.keep_dims_shape(x.shape, axes))
 
 
@@ -251,19 +237,14 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     x = as_tensor(input_tensor, "reduce_logsumexp")
     axes = _axes("reduce_logsumexp", x, axis)
     m = stop_gradient(reduce_max(x, axes, keepdims=True))
-    # an all -inf slice would give nan from -inf - -inf; shift by 0 there instead
-    m = where(isfinite(m), m, zeros_like_t(m))
+    # an all -inf slice would give nan from -inf - -inf; shift by 0 there instead (a finite
+    # m is |m| < inf; the zeros are a constant, independent of x)
+    m = where(less(abs(m), np.inf), m, make(np.zeros(m.shape, m.dtype)[()]))
     s = log(reduce_sum(exp(subtract(x, m)), axes, keepdims=True))
     out = add(s, m)
     if not keepdims:
-        from tracer.shape_ops import reshape
-        out = reshape(out, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+            out = reshape(out, tuple(d for i, d in enumerate(x.shape) if i not in axes))
     return out
-
-
-def isfinite(x):
-    """True where x is neither inf nor nan (|x| < inf)."""
-    return less(abs(x), np.inf)
 
 
 def _arg(prim, op):

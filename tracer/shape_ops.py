@@ -6,7 +6,8 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.primitives.core import normalize_axes
-from tracer.engine import as_tensor, bind
+from tracer.convert import convert_to_tensor
+from tracer.engine import as_tensor, bind, promote_operands
 from tracer.tensor import Tensor
 
 
@@ -100,7 +101,6 @@ def broadcast_to(input, shape, name=None):
 
 def concat(values, axis, name=None):
     """Join tensors along an existing axis."""
-    from tracer.ops import promote_operands
     xs = [as_tensor(v, "concat") for v in values]
     if not xs:
         raise ValueError("concat: needs at least one tensor")
@@ -142,7 +142,6 @@ def tile(input, multiples, name=None):
 
 def gather(params, indices, axis=0, batch_dims=0, name=None):
     """Take slices of ``params`` at integer ``indices`` along ``axis``."""
-    from tracer.creation import convert_to_tensor
     x = as_tensor(params, "gather")
     idx = indices if type(indices) is Tensor else convert_to_tensor(indices, op="gather")
     if idx.dtype.kind not in "iu":

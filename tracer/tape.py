@@ -1,6 +1,6 @@
 """``tt.GradientTape``: records symbols, differentiates them symbolically, runs the result.
 
-A tape holds ``_active`` (nodes it watches or recorded) and ``_values`` (the eager value of
+A tape holds ``active`` (nodes it watches or recorded) and ``values`` (the eager value of
 each recorded output and of each constant it saw as an input). ``gradient`` walks the
 recorded subgraph, keys it by structure, and reuses a cached plan (the optimised gradient
 graph and its executable) when the structure was seen before: a training loop builds its
@@ -16,8 +16,12 @@ from compiler import primitives as P
 from compiler.ir import Graph, toposort
 import runtime
 from tracer import nest
-from tracer.engine import STATE, as_value, make, node_of
-from tracer.tensor import Tensor, Variable
+from tracer.convert import convert_to_tensor
+from tracer.engine import as_value
+from tracer.recording import make, node_of
+from tracer.state import STATE
+from tracer.tensor import Tensor
+from tracer.variable import Variable
 
 _PLANS = OrderedDict()
 _MAX_PLANS = 1024
@@ -28,9 +32,9 @@ class GradientTape:
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self._persistent = bool(persistent)
-        self._watch_accessed = bool(watch_accessed_variables)
-        self._active = set()
-        self._values = {}
+        self.watch_accessed = bool(watch_accessed_variables)
+        self.active = set()
+        self.values = {}
         # the recording in order (a topological order): one structural row per node, so
         # gradient() can key the recorded graph without walking it
         self._log, self._order, self._index = [], [], {}
@@ -85,8 +89,8 @@ class GradientTape:
 
     def reset(self):
         """Forget everything recorded so far (the tape keeps recording if it was)."""
-        self._active.clear()
-        self._values.clear()
+        self.active.clear()
+        self.values.clear()
         self._log, self._order, self._index = [], [], {}
         self._variables.clear()
         self._used = False
@@ -103,7 +107,7 @@ class GradientTape:
         for x in leaves:
             if isinstance(x, Variable):
                 for tape in tapes:
-                    tape._watch_variable(x)
+                    tape.watch_variable(x)
             elif type(x) is Tensor:
                 if x.dtype.kind != "f":
                     continue  # integer/bool tensors have no gradient (TensorFlow warns)
@@ -115,13 +119,13 @@ class GradientTape:
 
     def _watch_tensor(self, t):
         n = node_of(t)
-        self._active.add(n)
+        self.active.add(n)
         if t._value is not None:
-            self._values[n] = t._value
+            self.values[n] = t._value
         if n not in self._index:
             self._note(n, ("watched", n.shape, n.dtype.str))
 
-    def _watch_variable(self, v):
+    def watch_variable(self, v):
         self._watch_tensor(v._tensor)
         self._variables[id(v)] = v
 
@@ -133,8 +137,8 @@ class GradientTape:
         self._log.append(row)
         self._order.append(n)
 
-    def _record(self, node, value, args, new_nodes):
-        active, values = self._active, self._values
+    def record(self, node, value, args, new_nodes):
+        active, values = self.active, self.values
         if value is not None:
             values[node] = value
         for a in args:
@@ -158,13 +162,13 @@ class GradientTape:
                 if x not in index:
                     self._log_constant(x)
             ins = tuple([index[x] for x in n.inputs])
-        self._note(n, (n.sig, ins, n in self._values))
+        self._note(n, (n.sig, ins, n in self.values))
 
     def _log_constant(self, x):
         """Log an input this tape does not differentiate through: a value it holds or a
         leaf as a constant row, or one computed from such (e.g. a broadcast of an unwatched
         operand) as computed rows over them."""
-        index, values = self._index, self._values
+        index, values = self._index, self.values
         for m in toposort([x], stop=lambda m: m in index or m in values or not m.inputs):
             if m in index:
                 continue
@@ -199,7 +203,7 @@ class GradientTape:
         return rebuild(grads)
 
     def _gradients(self, tgts, seeds, srcs):
-        active = self._active
+        active = self.active
         src_nodes = [s._node if s._node is not None and s._node in active and
                      s.dtype.kind == "f" else None for s in srcs]
         pairs = [(t, g) for t, g in zip(tgts, seeds) if t._node is not None and
@@ -207,7 +211,7 @@ class GradientTape:
         if not pairs or all(n is None for n in src_nodes):
             return [None] * len(srcs)
         outer = [t for t in STATE.tapes if t._recording and
-                 any(n in t._active for n in [p[0]._node for p in pairs] + src_nodes)] \
+                 any(n in t.active for n in [p[0]._node for p in pairs] + src_nodes)] \
             if STATE.tapes else ()
         traced = any(t._value is None for t, _ in pairs)
         if outer or traced:
@@ -216,10 +220,10 @@ class GradientTape:
 
     def _symbolic(self, pairs, src_nodes, outer, traced):
         """Build the gradient as nodes, run it (unless traced), add it to outer tapes."""
-        values = dict(self._values)
+        values = dict(self.values)
         tnodes, snodes = _seed_nodes(pairs, values)
         cts = autodiff.vjp(tnodes, snodes, [n for n in src_nodes if n is not None],
-                           active=self._active.__contains__)
+                           active=self.active.__contains__)
         cts = iter(cts)
         cts = [next(cts) if n is not None else None for n in src_nodes]
         live = [c for c in cts if c is not None]
@@ -243,7 +247,7 @@ class GradientTape:
     def _planned(self, pairs, src_nodes):
         """The fast path: key the recorded structure, reuse the cached plan."""
         tnodes = [t._node for t, _ in pairs]
-        active, values = self._active, self._values
+        active, values = self.active, self.values
         order, index, rows = self._order, self._index, tuple(self._log)
         seed_sig = tuple(None if g is None else (g.shape, g.dtype.str) for _, g in pairs)
         key = (rows, tuple(index[n] for n in tnodes),
@@ -303,7 +307,6 @@ def _source_tensor(s, what="source"):
 def _seeds(output_gradients, tgts):
     if output_gradients is None:
         return [None] * len(tgts)
-    from tracer.creation import convert_to_tensor
     leaves, _ = nest.flatten(output_gradients)
     if len(leaves) != len(tgts):
         raise ValueError(f"GradientTape.gradient: {len(leaves)} output_gradients for "
@@ -367,7 +370,7 @@ def _build_plan(order, index, pairs, src_nodes, values, active):
 
 def _register(tape, outputs, out_values, values):
     """Add a gradient's nodes to an outer tape so it can differentiate them again."""
-    active = tape._active
+    active = tape.active
     order = toposort(outputs, stop=lambda n: n in active or not n.inputs)
     for n in order:
         if n not in active and any(x in active for x in n.inputs):
@@ -375,6 +378,6 @@ def _register(tape, outputs, out_values, values):
             tape._log_node(n)
     for n in order:
         if n not in active and n in values:
-            tape._values[n] = values[n]
+            tape.values[n] = values[n]
     for n, v in zip(outputs, out_values):
-        tape._values[n] = v
+        tape.values[n] = v

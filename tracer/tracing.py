@@ -1,6 +1,6 @@
 """Tracing: the context that turns Python calls into graph nodes.
 
-While a ``TraceContext`` is active (``engine.STATE.trace``), operations on traced tensors
+While a ``TraceContext`` is active (``STATE.trace``), operations on traced tensors
 build nodes instead of computing values; eager tensors and Variables met along the way
 become graph inputs (captures) whose values are bound at each call.
 """
@@ -8,12 +8,12 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.ir import toposort
-from tracer import engine
-from tracer.engine import STATE, make
+from tracer.recording import make, watching
+from tracer.state import STATE
 
 
 class TraceContext:
-    """Active while a function is traced (``engine.STATE.trace``): turns eager tensors
+    """Active while a function is traced (``STATE.trace``): turns eager tensors
     used by traced operations into graph inputs and names the arguments behind a node."""
 
     def __init__(self, name):
@@ -99,14 +99,14 @@ def record_spliced(tensors, created, result):
     """Record spliced nodes on every recording tape that watches one of ``tensors``."""
     if not STATE.tapes:
         return
-    hit = engine._watching(tensors)
+    hit = watching(tensors)
     if not hit or not result:
         return
     for tape in hit:
         first = result[0]
-        tape._record(first._node, first._value, tensors, created)
+        tape.record(first._node, first._value, tensors, created)
         for t in result[1:]:
             if t._value is not None:
-                tape._values[t._node] = t._value
+                tape.values[t._node] = t._value
 
 

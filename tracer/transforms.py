@@ -9,11 +9,12 @@ one, so ``grad(grad(f))`` is a single graph and derivatives of any order compose
 from compiler import autodiff
 from compiler import primitives as P
 from tracer import nest
-from tracer.creation import convert_to_tensor
+from tracer.convert import convert_to_tensor
 from tracer.engine import make
 from tracer.function import Staged
 from tracer.shape_ops import reshape, stack
-from tracer.tensor import Tensor, Variable
+from tracer.tensor import Tensor
+from tracer.variable import Variable
 
 
 def _argnums(argnums, op):

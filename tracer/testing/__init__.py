@@ -6,6 +6,10 @@ fixtures live in ``tracer.testing.plugin``.
 """
 import numpy as np
 
+from tracer.creation import constant
+from tracer.ops import cast, reduce_sum
+from tracer.tape import GradientTape
+
 _F64 = np.dtype("float64")
 # (eps, rtol, atol) by the precision fn computes in
 _DEFAULTS = {np.dtype("float64"): (1e-6, 1e-5, 1e-7), np.dtype("float32"): (1e-2, 2e-2, 2e-3)}
@@ -72,36 +76,33 @@ def check_gradients(fn, args, order=1, eps=None, rtol=None, atol=None):
 
 
 def _call(fn, values):
-    import tracer as tt
-    return fn(*[tt.constant(v) for v in values])
+    return fn(*[constant(v) for v in values])
 
 
 def _gradient(fn, xs, w):
-    import tracer as tt
-    ts = [tt.constant(x) for x in xs]
-    with tt.GradientTape() as tape:
+    ts = [constant(x) for x in xs]
+    with GradientTape() as tape:
         tape.watch(ts)
         y = fn(*ts)
-    grads = tape.gradient(y, ts, output_gradients=tt.constant(w, dtype=y.dtype))
+    grads = tape.gradient(y, ts, output_gradients=constant(w, dtype=y.dtype))
     return [np.zeros(x.shape) if g is None else _as_array(g).astype(_F64)
             for g, x in zip(grads, xs)]
 
 
 def _hvp(fn, xs, w, u):
     """d/dx <u, d<w, fn>/dx> with nested tapes: the Hessian of <w, fn> times u."""
-    import tracer as tt
-    ts = [tt.constant(x) for x in xs]
-    with tt.GradientTape() as outer:
+    ts = [constant(x) for x in xs]
+    with GradientTape() as outer:
         outer.watch(ts)
-        with tt.GradientTape() as inner:
+        with GradientTape() as inner:
             inner.watch(ts)
             y = fn(*ts)
-        grads = inner.gradient(y, ts, output_gradients=tt.constant(w, dtype=y.dtype))
-        terms = [tt.reduce_sum(g * tt.constant(d, dtype=g.dtype))
+        grads = inner.gradient(y, ts, output_gradients=constant(w, dtype=y.dtype))
+        terms = [reduce_sum(g * constant(d, dtype=g.dtype))
                  for g, d in zip(grads, u) if g is not None]
         s = terms[0] if terms else None
         for t in terms[1:]:
-            s = s + tt.cast(t, s.dtype)
+            s = s + cast(t, s.dtype)
     hs = outer.gradient(s, ts) if s is not None else [None] * len(ts)
     return [np.zeros(x.shape) if h is None else _as_array(h).astype(_F64)
             for h, x in zip(hs, xs)]
