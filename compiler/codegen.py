@@ -52,9 +52,7 @@ def scalar_expr(node, args):
     low = node.prim.lowering
     if low is None:
         raise NotImplementedError(f"{node.prim.name}: no scalar lowering")
-    if callable(low):
-        return low(args, node.inputs[-1].dtype)
-    return low.format(*args)
+    return low.source(args, node.inputs[-1].dtype)
 
 
 class KernelWriter:

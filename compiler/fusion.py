@@ -21,10 +21,11 @@ shapes, so kernels repeated across graphs or unrolled steps are compiled once.
 """
 from compiler import ir
 from compiler.primitives import PRIMITIVES
+from compiler.primitives.core import Reduce
 
 # reductions with a loop pattern, from their declarations: name -> "add" | "mul" | "max" | ...
-LOOP_REDUCTIONS = {name: p.lowering for name, p in PRIMITIVES.items()
-                   if p.kind == "reduce" and p.lowering}
+LOOP_REDUCTIONS = {name: p.lowering.op for name, p in PRIMITIVES.items()
+                   if isinstance(p.lowering, Reduce)}
 
 
 class Kernel:
@@ -129,7 +130,7 @@ def called_views(graph):
             readers.setdefault(id(x), []).append(n)
     outputs, called = {id(o) for o in graph.outputs}, set()
     for n in reversed(graph.nodes):
-        if id(n) in inputs or n.prim.name not in ("rev", "slice", "transpose"):
+        if id(n) in inputs or n.prim.view is None or not n.prim.view.strided:
             continue
         chain = list(view_chain(n, inputs))
         if id(n) in outputs or not inlinable(chain[-1].inputs[0], inputs) or any(

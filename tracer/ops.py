@@ -8,22 +8,29 @@ import builtins
 import numpy as np
 
 from compiler import primitives as P
-from compiler.primitives.core import ANY, BOOL, FLOAT, NUMERIC, normalize_axes
+from compiler.primitives.core import normalize_axes
 from tracer import dtypes
 from tracer.engine import as_tensor, bind, elementwise, make, promote_operands
 from tracer.shape_ops import broadcast_to, reshape
 from tracer.tensor import Tensor
 
 
-def _unary(prim, op, accept=FLOAT, doc=None):
+def _unary(prim, op, doc=None):
+    """The public op of a one-operand elementwise primitive; dtypes come from its
+    declaration (``prim.accepts``, cast by ``prim.promote``)."""
+    accept, promote = prim.accepts, prim.promote
+
     def fn(x, name=None):
-        return elementwise(prim, op, (x,), accept)
+        return elementwise(prim, op, (x,), accept, promote)
     fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = doc or f"Elementwise {op}."
     return fn
 
 
-def _binary(prim, op, accept=NUMERIC, promote=None, doc=None):
+def _binary(prim, op, doc=None):
+    """The public op of a two-operand elementwise primitive, with NumPy broadcasting."""
+    accept, promote = prim.accepts, prim.promote
+
     def fn(x, y, name=None):
         return elementwise(prim, op, (x, y), accept, promote)
     fn.__name__ = fn.__qualname__ = op
@@ -31,15 +38,10 @@ def _binary(prim, op, accept=NUMERIC, promote=None, doc=None):
     return fn
 
 
-def _true_divide_dtype(d):
-    # int / int is float64, as NumPy's true_divide
-    return dtypes.float64 if d.kind in "iub" else d
-
-
 add = _binary(P.add, "add")
 subtract = _binary(P.sub, "subtract")
 multiply = _binary(P.mul, "multiply")
-divide = _binary(P.div, "divide", promote=_true_divide_dtype,
+divide = _binary(P.div, "divide",
                  doc="True division; int / int gives float64 as in NumPy.")
 truediv = divide
 floordiv = _binary(P.floordiv, "floordiv")
@@ -69,10 +71,10 @@ def _check_int_pow(x, y):
 maximum = _binary(P.maximum, "maximum", doc="Elementwise max; ties send the gradient to x.")
 minimum = _binary(P.minimum, "minimum", doc="Elementwise min; ties send the gradient to x.")
 
-negative = _unary(P.neg, "negative", NUMERIC)
+negative = _unary(P.neg, "negative")
 neg = negative
-abs = _unary(P.abs, "abs", NUMERIC, "Absolute value; its gradient at 0 is 0.")
-sign = _unary(P.sign, "sign", NUMERIC)
+abs = _unary(P.abs, "abs", "Absolute value; its gradient at 0 is 0.")
+sign = _unary(P.sign, "sign")
 sqrt = _unary(P.sqrt, "sqrt")
 exp = _unary(P.exp, "exp")
 expm1 = _unary(P.expm1, "expm1")
@@ -93,15 +95,15 @@ floor = _unary(P.floor, "floor")
 ceil = _unary(P.ceil, "ceil")
 round = _unary(P.round, "round", doc="Round half to even (banker's rounding), as tf.round.")
 
-equal = _binary(P.equal, "equal", ANY)
-not_equal = _binary(P.not_equal, "not_equal", ANY)
+equal = _binary(P.equal, "equal")
+not_equal = _binary(P.not_equal, "not_equal")
 less = _binary(P.less, "less")
 less_equal = _binary(P.less_equal, "less_equal")
 greater = _binary(P.greater, "greater")
 greater_equal = _binary(P.greater_equal, "greater_equal")
-logical_and = _binary(P.logical_and, "logical_and", BOOL)
-logical_or = _binary(P.logical_or, "logical_or", BOOL)
-logical_not = _unary(P.logical_not, "logical_not", BOOL)
+logical_and = _binary(P.logical_and, "logical_and")
+logical_or = _binary(P.logical_or, "logical_or")
+logical_not = _unary(P.logical_not, "logical_not")
 
 
 def square(x, name=None):
@@ -197,14 +199,16 @@ def _keep(out, x, axes, keepdims):
     return reshape(out, P.keep_dims_shape(x.shape, axes))
 
 
-def _reduction(prim, op, accept=NUMERIC):
+def _reduction(prim, op):
+    accept, promote = prim.accepts, prim.promote
+
     def fn(input_tensor, axis=None, keepdims=False, name=None):
         x = as_tensor(input_tensor, op)
         if x.dtype not in accept:
             raise TypeError(f"{op}: got dtype {x.dtype}; valid dtypes are "
                             f"{', '.join(sorted(map(str, accept)))}")
-        if x.dtype == dtypes.bool_:
-            x = cast(x, dtypes.int32)
+        if promote is not None and promote(x.dtype) != x.dtype:
+            x = cast(x, promote(x.dtype))
         axes = _axes(op, x, axis)
         if prim.name in ("reduce_max", "reduce_min") and any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"{op}: cannot reduce an empty axis of shape {x.shape}")
@@ -214,7 +218,7 @@ def _reduction(prim, op, accept=NUMERIC):
     return fn
 
 
-reduce_sum = _reduction(P.reduce_sum, "reduce_sum", NUMERIC | BOOL)
+reduce_sum = _reduction(P.reduce_sum, "reduce_sum")
 reduce_max = _reduction(P.reduce_max, "reduce_max")
 reduce_min = _reduction(P.reduce_min, "reduce_min")
 reduce_prod = _reduction(P.reduce_prod, "reduce_prod")

@@ -1,9 +1,10 @@
 """The primitive registry: each primitive declared once, with everything about it.
 
-A declaration gives the name, the shape/dtype rule (``infer``), the NumPy reference
-implementation (``impl``), the gradient rule (``vjp``, written with primitives so gradients
-are graphs that can be differentiated again), the lowering used by code generation, and
-the test cases the registry test runs (``cases``).
+A declaration gives the name, the accepted dtypes (``dtypes``, and ``promote`` for what
+tracer casts first), the shape/dtype rule (``infer``), the NumPy reference implementation
+(``impl``), the gradient rule (``vjp``, written with primitives so gradients are graphs
+that can be differentiated again), the lowering used by code generation, and the test
+cases the registry test runs (``cases``). It is the only place these facts are stated.
 
 Invariant: a primitive only ever sees the shapes and dtypes its rule accepts; tracer inserts
 ``broadcast_to`` and ``cast`` before building nodes, so elementwise primitives see equal
@@ -37,29 +38,71 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Scalar:
+    """Lowering of an elementwise primitive: a scalar expression placed inside a fused loop.
+    ``expr`` is a template over argument sources (``"({0} + {1})"``, arguments may repeat)
+    or a function ``(args: list[str], dtype) -> str`` (dtype: of the last operand)."""
+    expr: object
+
+    def source(self, args, dtype):
+        e = self.expr
+        return e(args, dtype) if callable(e) else e.format(*args)
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """Lowering of a reduction with a loop pattern: the accumulating operation, one of
+    ``"add"``, ``"mul"``, ``"max"``, ``"min"`` (the accumulator starts at its identity)."""
+    op: str
+
+
+@dataclass(frozen=True)
 class View:
     """Lowering of a data-movement primitive read inside a loop. ``index(node, idx)`` takes
     index sources into the node and returns index sources into its input plus conditions
     under which that read is in range (outside them the value is 0: padding). ``moves``:
     the view moves elements (rather than only aliasing them, as broadcast_to and unit-axis
-    reshapes do). ``applies(node)``: whether this node can be read as a view at all."""
+    reshapes do). ``applies(node)``: whether this node can be read as a view at all.
+    ``strided``: NumPy gives it as a free strided view (slice, rev, transpose), so the
+    native tier may keep it as a call instead of reading it inside loops."""
     index: object
     moves: bool = True
     applies: object = None
+    strided: bool = False
 
 
 @dataclass(eq=False)
 class Primitive:
+    """Everything about one primitive. Rules coming next are fields here, not side tables:
+    ``jvp`` (forward mode), ``batch`` (vmap) and ``regions`` (control flow)."""
     name: str
     infer: object                   # (*inputs, **attrs) -> (shape, dtype)
     impl: object                    # (*arrays, **attrs) -> array
     vjp: object = None              # (g, out, *inputs, **attrs) -> tuple of nodes/None
     kind: str = "other"             # elementwise | reduce | shape | linalg | leaf | other
-    lowering: object = None         # elementwise: (args: list[str], dtype) -> str
+    lowering: object = None         # Scalar (elementwise) or Reduce (loop reduction); None:
+                                    # a NumPy call from the driver (matmul, gather...)
     view: object = None             # data movement read inside loops: a ``View``
     cases: tuple = ()
     differentiable: bool = True
-    doc: str = ""
+    # operand dtypes the primitive takes (None: its ``infer`` checks them itself). Tracer
+    # derives the public op's dtype check from this and ``promote``.
+    dtypes: frozenset = None
+    # the dtype tracer casts operands to before the primitive (e.g. int -> float64 for div);
+    # the public op also accepts every dtype that promotes into ``dtypes``
+    promote: object = None          # np.dtype -> np.dtype
+    jvp: object = None              # forward mode: (tangents, out, *inputs, **attrs) -> node
+    batch: object = None            # vmap: (inputs, batch_axes, **attrs) -> (node, axis)
+    regions: tuple = ()             # names of attrs that hold sub-graphs (control flow)
+
+    @property
+    def accepts(self):
+        """Operand dtypes the public op takes: ``dtypes`` and those promoting into them."""
+        if self.dtypes is None:
+            return ANY
+        if self.promote is None:
+            return self.dtypes
+        return self.dtypes | frozenset(d for d in ANY if self.promote(d) in self.dtypes)
 
     def __call__(self, *inputs, **attrs):
         """Build a node, inferring shape and dtype now (errors surface at the caller)."""
@@ -75,9 +118,16 @@ class Primitive:
 
 
 def declare(name, **kw):
+    """Register a primitive (its fields are ``Primitive``'s); each name once."""
     if name in PRIMITIVES:
         raise ValueError(f"primitive {name!r} is declared twice")
     kw["cases"] = tuple(kw.get("cases", ()))
+    low = kw.get("lowering")
+    if low is not None and not isinstance(low, (Scalar, Reduce)):
+        raise TypeError(f"primitive {name!r}: lowering must be a Scalar or Reduce, got "
+                        f"{type(low).__name__}")
+    if kw.get("dtypes") is not None:
+        kw["dtypes"] = frozenset(np.dtype(d) for d in kw["dtypes"])
     p = Primitive(name, **kw)
     PRIMITIVES[name] = p
     return p
@@ -138,3 +188,25 @@ def full(value, shape, dtype):
 
 def full_like(x, value):
     return full(value, x.shape, x.dtype)
+
+
+# -- arithmetic on nodes, so gradient rules read like the math: g * out / y ----------------
+# (never ``==``: nodes are symbols compared by identity; use P.equal)
+
+def _operand(x, like):
+    return x if isinstance(x, Node) else full_like(like, x)
+
+
+def _arith(name, reflected=False):
+    def op(self, other):
+        prim = PRIMITIVES[name]
+        other = _operand(other, self)
+        return prim(other, self) if reflected else prim(self, other)
+    op.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return op
+
+
+for _py, _name in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "div")):
+    setattr(Node, f"__{_py}__", _arith(_name))
+    setattr(Node, f"__r{_py}__", _arith(_name, reflected=True))
+Node.__neg__ = lambda self: PRIMITIVES["neg"](self)

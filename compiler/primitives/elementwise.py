@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from compiler import primitives as P
-from compiler.primitives.core import (ANY, BOOL, FLOAT, INT, NUMERIC, Case, check_dtype,
-                                      declare, full_like, same_shape_dtype)
+from compiler.primitives.core import (ANY, BOOL, FLOAT, INT, NUMERIC, Case, Scalar,
+                                      check_dtype, declare, full_like, same_shape_dtype)
 
 _SQRT_PI = math.sqrt(math.pi)
 
@@ -50,26 +50,40 @@ def _f32(fast, libm):
     return lambda args, dtype: f"{fast if dtype == np.float32 else libm}({args[0]})"
 
 
+def _scalar(lowering):
+    # unary/binary take the expression itself (template or function) or a Scalar
+    return lowering if lowering is None or isinstance(lowering, Scalar) else Scalar(lowering)
+
+
 def unary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
-          sample=(-2.0, 2.0), smooth=True, differentiable=True):
+          sample=(-2.0, 2.0), smooth=True, differentiable=True, promote=None, **rules):
+    """Declare an elementwise primitive of one operand (``rules``: jvp=, batch=)."""
     def infer(x):
         check_dtype(name, x, dtypes)
         return x.shape, (out_dtype or x.dtype)
     cases = _default_cases(1, dtypes, sample, smooth, None, None)
     return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
-                   lowering=lowering, cases=cases, differentiable=differentiable)
+                   lowering=_scalar(lowering), cases=cases, differentiable=differentiable,
+                   dtypes=dtypes, promote=promote, **rules)
 
 
 def binary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
            sample=(-2.0, 2.0), smooth=True, differentiable=True, make=None, int_make=None,
-           cases=()):
+           cases=(), promote=None, **rules):
+    """Declare an elementwise primitive of two operands of equal shape and dtype."""
     def infer(x, y):
         shape, dtype = same_shape_dtype(name, (x, y))
         check_dtype(name, x, dtypes)
         return shape, (out_dtype or dtype)
     cases = _default_cases(2, dtypes, sample, smooth, make, int_make) + list(cases)
     return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
-                   lowering=lowering, cases=cases, differentiable=differentiable)
+                   lowering=_scalar(lowering), cases=cases, differentiable=differentiable,
+                   dtypes=dtypes, promote=promote, **rules)
+
+
+def _true_divide_dtype(d):
+    # int / int is float64, as NumPy's true_divide (bool is not accepted)
+    return np.dtype("float64") if d.kind in "iu" else d
 
 
 def _zero_grad(g, out, *xs):
@@ -162,7 +176,7 @@ mul = binary("mul", np.multiply, lambda g, out, x, y: (P.mul(g, y), P.mul(g, x))
 # d(x/y)/dy = -x/y^2 = -out/y
 div = binary("div", np.true_divide,
              lambda g, out, x, y: (P.div(g, y), P.neg(P.div(P.mul(g, out), y))),
-             "({0} / {1})",
+             "({0} / {1})", promote=_true_divide_dtype,
              make=lambda rng, shapes: [rng.uniform(-2, 2, shapes[0]),
                                        _away_from_zero(rng, shapes[1])])
 
@@ -257,7 +271,7 @@ def _select_vjp(g, out, c, x, y):
 
 
 select = declare("select", infer=_select_infer, impl=np.where, vjp=_select_vjp,
-                 kind="elementwise", lowering="({1} if {0} else {2})",
+                 kind="elementwise", lowering=Scalar("({1} if {0} else {2})"),
                  cases=[Case(shapes=((3, 4), (3, 4), (3, 4)),
                              make=lambda rng, shapes: [rng.uniform(size=shapes[0]) > 0.5,
                                                        rng.uniform(-2, 2, shapes[1]),
@@ -278,7 +292,7 @@ def _cast_vjp(g, out, x, *, dtype):
 
 cast = declare("cast", infer=_cast_infer,
                impl=lambda x, *, dtype: np.asarray(x).astype(dtype)[()],
-               vjp=_cast_vjp, kind="elementwise", lowering="{0}",
+               vjp=_cast_vjp, kind="elementwise", lowering=Scalar("{0}"),
                cases=[Case(shapes=((3, 4),), attrs={"dtype": "<f4"}),
                       Case(shapes=((3,),), attrs={"dtype": "<f8"},
                            dtypes=(np.dtype("float32"),)),
@@ -288,5 +302,5 @@ cast = declare("cast", infer=_cast_infer,
 
 stop_gradient = declare("stop_gradient", infer=lambda x: (x.shape, x.dtype),
                         impl=lambda x: x, vjp=lambda g, out, x: (None,),
-                        kind="elementwise", lowering="{0}",
+                        kind="elementwise", lowering=Scalar("{0}"),
                         cases=[Case(shapes=((3,),))])

@@ -6,7 +6,7 @@ Gradient of max/min splits the cotangent equally among tied maxima (as TensorFlo
 import numpy as np
 
 from compiler import primitives as P
-from compiler.primitives.core import NUMERIC, Case, check_dtype, declare, full_like
+from compiler.primitives.core import NUMERIC, Case, Reduce, check_dtype, declare, full_like
 
 
 def _reduce_infer(name, out_dtype=None):
@@ -62,11 +62,16 @@ def _rows_with_zeros(rng, shapes):
     return [x]
 
 
+def _bool_counts(d):
+    # the sum of a bool tensor counts its True entries, in int32
+    return np.dtype("int32") if d.kind == "b" else d
+
+
 reduce_sum = declare(
     "reduce_sum", infer=_reduce_infer("reduce_sum"), kind="reduce",
     impl=lambda x, *, axes: np.sum(x, axis=axes, dtype=x.dtype),
     vjp=lambda g, out, x, *, axes: (expand_back(g, x, axes),),
-    lowering="add", cases=_CASES)
+    lowering=Reduce("add"), cases=_CASES, dtypes=NUMERIC, promote=_bool_counts)
 
 
 def _extremum_vjp(g, out, x, *, axes):
@@ -77,10 +82,10 @@ def _extremum_vjp(g, out, x, *, axes):
 
 reduce_max = declare("reduce_max", infer=_reduce_infer("reduce_max"), kind="reduce",
                      impl=lambda x, *, axes: np.max(x, axis=axes), vjp=_extremum_vjp,
-                     lowering="max", cases=_CASES + [_TIES])
+                     lowering=Reduce("max"), cases=_CASES + [_TIES], dtypes=NUMERIC)
 reduce_min = declare("reduce_min", infer=_reduce_infer("reduce_min"), kind="reduce",
                      impl=lambda x, *, axes: np.min(x, axis=axes), vjp=_extremum_vjp,
-                     lowering="min", cases=_CASES + [_TIES])
+                     lowering=Reduce("min"), cases=_CASES + [_TIES], dtypes=NUMERIC)
 
 
 def _prod_vjp(g, out, x, *, axes):
@@ -107,7 +112,7 @@ def _prod_vjp(g, out, x, *, axes):
 
 reduce_prod = declare("reduce_prod", infer=_reduce_infer("reduce_prod"), kind="reduce",
                       impl=lambda x, *, axes: np.prod(x, axis=axes, dtype=x.dtype), vjp=_prod_vjp,
-                      lowering="mul",
+                      lowering=Reduce("mul"), dtypes=NUMERIC,
                       cases=_CASES + [Case(shapes=((4, 5),), attrs={"axes": (1,)},
                                            make=_rows_with_zeros)])
 

@@ -12,16 +12,18 @@ from compiler.primitives.core import INT, Case, View, check_dtype, declare, full
 
 # -- leaves --------------------------------------------------------------------------------
 
+# a value bound when the graph runs
 input_ = declare("input", infer=lambda *, shape, dtype: (shape, dtype), impl=None,
-                 kind="leaf", doc="a value bound when the graph runs")
+                 kind="leaf")
 
 
 def _literal_impl(*, value, dtype):
     return np.array(value, dtype=dtype)[()]
 
 
+# a scalar constant that is part of the structural key
 literal = declare("literal", infer=lambda *, value, dtype: ((), dtype), impl=_literal_impl,
-                  kind="leaf", doc="a scalar constant that is part of the structural key")
+                  kind="leaf")
 
 
 # -- index maps: how loops read through data movement (index sources are code text) -----
@@ -158,7 +160,7 @@ def _transpose_infer(x, *, perm):
 
 
 transpose = declare(
-    "transpose", infer=_transpose_infer, kind="shape", view=View(_transpose_index),
+    "transpose", infer=_transpose_infer, kind="shape", view=View(_transpose_index, strided=True),
     impl=lambda x, *, perm: np.transpose(x, perm),
     vjp=lambda g, out, x, *, perm: (P.transpose(g, perm=tuple(np.argsort(perm).tolist())),),
     cases=[Case(shapes=((2, 3, 4),), attrs={"perm": (2, 0, 1)}),
@@ -197,7 +199,7 @@ def _slice_vjp(g, out, x, *, starts, stops, steps):
 
 slice_ = declare(
     "slice", infer=_slice_infer, impl=_slice_impl, vjp=_slice_vjp, kind="shape",
-    view=View(_slice_index),
+    view=View(_slice_index, strided=True),
     cases=[Case(shapes=((5, 6),), attrs={"starts": (1, 0), "stops": (4, 6), "steps": (1, 2)}),
            Case(shapes=((7,),), attrs={"starts": (2,), "stops": (7,), "steps": (3,)}),
            Case(shapes=((4, 5, 3),), attrs={"starts": (0, 1, 2), "stops": (4, 5, 3),
@@ -248,7 +250,7 @@ def _rev_infer(x, *, axes):
 
 
 rev = declare("rev", infer=_rev_infer, impl=lambda x, *, axes: np.flip(x, axes), kind="shape",
-              view=View(_rev_index),
+              view=View(_rev_index, strided=True),
               vjp=lambda g, out, x, *, axes: (P.rev(g, axes=axes),),
               cases=[Case(shapes=((3, 4),), attrs={"axes": (1,)}),
                      Case(shapes=((2, 3, 4),), attrs={"axes": (0, 2)}),
@@ -378,9 +380,9 @@ def double_rule(g, out, xs):
     return (P.mul(g, full_like(g, 2.0)),)
 
 
+# forward value is the last input; the gradient of the other inputs comes from attrs['rule']
+# (the inner computation is not differentiated)
 custom_vjp = declare(
     "custom_vjp", infer=_custom_infer, impl=lambda *xs, rule: xs[-1], vjp=_custom_vjp,
     kind="other", cases=[Case(shapes=((3, 2), (3, 2)), attrs={"rule": double_rule}),
-                         Case(shapes=((), ()), attrs={"rule": double_rule})],
-    doc="forward value is the last input; the gradient of the other inputs comes from "
-        "attrs['rule'] (the inner computation is not differentiated)")
+                         Case(shapes=((), ()), attrs={"rule": double_rule})])
