@@ -300,11 +300,6 @@ def rematerialize(graph, max_ops=24):
     return ir.Graph(graph.inputs, outs)
 
 
-def describe(steps):
-    """One line per step (for compile logs and tests)."""
-    return "; ".join(repr(s) for s in steps)
-
-
-__all__ = ["Call", "Kernel", "LOOP_REDUCTIONS", "called_views", "describe", "inline_read",
+__all__ = ["Call", "Kernel", "LOOP_REDUCTIONS", "called_views", "inline_read",
            "inlinable", "is_loop", "is_view", "moves", "partition", "rematerialize",
            "view_chain", "view_root"]

@@ -162,6 +162,3 @@ def format_graph(graph):
     outs = ", ".join(names[id(o)] for o in graph.outputs)
     return "\n".join([f"graph({len(graph.inputs)} inputs) -> ({outs})"] + lines)
 
-
-def as_dtype(dtype):
-    return dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)

@@ -25,9 +25,8 @@ class CompileWarning(UserWarning):
 class Executable:
     """A graph ready to run: ``ex(*inputs)`` returns the list of output values."""
 
-    def __init__(self, graph, origin=None, compile=None):
+    def __init__(self, graph, compile=None):
         self.graph = graph
-        self.origin = origin
         self.calls = 0
         self.compile = compile
         self.native = None
@@ -39,7 +38,7 @@ class Executable:
     def program(self):
         """The interpreter-tier program (built on first use)."""
         if self._program is None:
-            self._program = Program(self.graph, self.origin)
+            self._program = Program(self.graph)
         return self._program
 
     def __call__(self, *args):
@@ -105,9 +104,9 @@ class _Cache:
 cache = _Cache()
 
 
-def executable(graph, origin=None, compile=None):
+def executable(graph, compile=None):
     """The cached executable for ``graph`` (keyed by structure, shapes and dtypes)."""
-    return cache.get((graph.key, compile), lambda: Executable(graph, origin, compile))
+    return cache.get((graph.key, compile), lambda: Executable(graph, compile))
 
 
 def evaluate(graph, args, tier="interpret"):

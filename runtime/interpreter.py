@@ -8,14 +8,13 @@ import numpy as np
 
 
 class NanError(FloatingPointError):
-    pass
+    """tt.config.debug_nans: an operation produced NaN from non-NaN inputs."""
 
 
 class Program:
-    def __init__(self, graph, origin=None):
+    def __init__(self, graph):
         index = {id(n): i for i, n in enumerate(graph.nodes)}
         arg_slots = [index[id(n)] for n in graph.inputs if id(n) in index]
-        self.n_inputs = len(graph.inputs)
         self.input_slots = [index.get(id(n)) for n in graph.inputs]
         self.size = len(graph.nodes)
         last_use = {}
@@ -35,7 +34,6 @@ class Program:
             steps.append((i, n.prim.impl, ins, n.params, free, n))
         self.steps = steps
         self.output_slots = [index[id(o)] for o in graph.outputs]
-        self.origin = origin or {}
 
     def __call__(self, *args, debug_nans=False):
         env = [None] * self.size
@@ -47,21 +45,24 @@ class Program:
             vals = [env[j] for j in ins]
             out = impl(*vals, **params)
             if check:
-                _check_nan(node, out, vals, self.origin)
+                check_nan(node.prim.name, vals, out, node.origin)
             env[i] = out
             for j in free:
                 env[j] = None
         return [env[i] for i in self.output_slots]
 
 
-def _has_nan(v):
+def has_nan(v):
     a = np.asarray(v)
     return a.dtype.kind == "f" and bool(np.isnan(a).any())
 
 
-def _check_nan(node, out, vals, origin):
-    if _has_nan(out) and not any(_has_nan(v) for v in vals):
-        where = node.origin or origin.get(id(node))
-        extra = f" in the gradient of {where}" if where else ""
-        raise NanError(f"{node.prim.name}: produced NaN from non-NaN inputs{extra}; "
-                       f"shapes {[np.shape(v) for v in vals]} -> {np.shape(out)}")
+def check_nan(op, vals, out, origin=None):
+    """The one NaN check of tt.config.debug_nans (eager ops and both graph tiers): raise
+    NanError when ``out`` has NaN and no operand in ``vals`` had, naming the op (and, for
+    gradient nodes, the forward primitive whose rule built it)."""
+    if has_nan(out) and not any(has_nan(v) for v in vals):
+        extra = f" in the gradient of {origin}" if origin else ""
+        raise NanError(f"{op}: produced NaN from non-NaN inputs{extra}; shapes "
+                       f"{[np.shape(v) for v in vals]} -> {np.shape(out)}; set "
+                       f"tt.config.debug_nans = False to allow it")

@@ -20,7 +20,9 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-KERNEL_FASTMATH = {"contract", "nsz", "arcp", "afn"}
+from compiler.codegen import FASTMATH
+
+KERNEL_FASTMATH = set(FASTMATH)     # the flags generated kernels use (one list, in codegen)
 _F = np.float32
 
 

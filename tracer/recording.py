@@ -13,24 +13,12 @@ import numpy as np
 from compiler import primitives as P
 from compiler.ir import Node
 from runtime.config import config as _config
+from runtime.interpreter import check_nan
 from tracer.state import STATE
 from tracer.tensor import Tensor
 
 # the settings dict itself: one lookup per op when tt.config.debug_nans is off
 SETTINGS = _config._values
-
-
-def has_nan(v):
-    return getattr(v, "dtype", None) is not None and v.dtype.kind == "f" and \
-        bool(np.isnan(v).any())
-
-
-def check_nan(op, vals, value):
-    """tt.config.debug_nans: an op making NaN from non-NaN operands raises, naming it."""
-    if has_nan(value) and not any(has_nan(v) for v in vals):
-        shapes = ", ".join(str(np.shape(v)) for v in vals)
-        raise FloatingPointError(f"{op}: produced NaN from non-NaN inputs (shapes {shapes}); "
-                                 f"set tt.config.debug_nans = False to allow it")
 
 
 def make(value, node=None):

@@ -106,54 +106,53 @@ def _int_nonzero_divisor(rng, shapes):
 
 # -- unary ---------------------------------------------------------------------------------
 
-neg = unary("neg", np.negative, lambda g, out, x: (P.neg(g),), "(-{0})", dtypes=NUMERIC)
-exp = unary("exp", np.exp, lambda g, out, x: (P.mul(g, out),), _f32("expf", "math.exp"))
-expm1 = unary("expm1", np.expm1, lambda g, out, x: (P.mul(g, P.add(out, full_like(out, 1))),),
+neg = unary("neg", np.negative, lambda g, out, x: (-g,), "(-{0})", dtypes=NUMERIC)
+exp = unary("exp", np.exp, lambda g, out, x: (g * out,), _f32("expf", "math.exp"))
+expm1 = unary("expm1", np.expm1, lambda g, out, x: (g * (out + 1),),
               "math.expm1({0})")
-log = unary("log", np.log, lambda g, out, x: (P.div(g, x),), "math.log({0})",
+log = unary("log", np.log, lambda g, out, x: (g / x,), "math.log({0})",
             sample=(0.2, 3.0))
-log1p = unary("log1p", np.log1p, lambda g, out, x: (P.div(g, P.add(x, full_like(x, 1))),),
+log1p = unary("log1p", np.log1p, lambda g, out, x: (g / (x + 1),),
               "math.log1p({0})", sample=(-0.5, 3.0))
-sin = unary("sin", np.sin, lambda g, out, x: (P.mul(g, P.cos(x)),),
+sin = unary("sin", np.sin, lambda g, out, x: (g * P.cos(x),),
             _f32("sinf", "math.sin"))
-cos = unary("cos", np.cos, lambda g, out, x: (P.neg(P.mul(g, P.sin(x))),),
+cos = unary("cos", np.cos, lambda g, out, x: (-(g * P.sin(x)),),
             _f32("cosf", "math.cos"))
 # d tan = 1 + tan^2
 tan = unary("tan", np.tan,
-            lambda g, out, x: (P.mul(g, P.add(full_like(out, 1), P.mul(out, out))),),
+            lambda g, out, x: (g * (1 + out * out),),
             "math.tan({0})", sample=(-1.2, 1.2))
 
 
 def _one_minus_sq(x):
-    return P.sub(full_like(x, 1), P.mul(x, x))
+    return 1 - x * x
 
 
-asin = unary("asin", np.arcsin, lambda g, out, x: (P.div(g, P.sqrt(_one_minus_sq(x))),),
+asin = unary("asin", np.arcsin, lambda g, out, x: (g / P.sqrt(_one_minus_sq(x)),),
              "math.asin({0})", sample=(-0.9, 0.9))
 acos = unary("acos", np.arccos,
-             lambda g, out, x: (P.neg(P.div(g, P.sqrt(_one_minus_sq(x)))),),
+             lambda g, out, x: (-(g / P.sqrt(_one_minus_sq(x))),),
              "math.acos({0})", sample=(-0.9, 0.9))
 atan = unary("atan", np.arctan,
-             lambda g, out, x: (P.div(g, P.add(full_like(x, 1), P.mul(x, x))),),
+             lambda g, out, x: (g / (1 + x * x),),
              "math.atan({0})")
-sinh = unary("sinh", np.sinh, lambda g, out, x: (P.mul(g, P.cosh(x)),), "math.sinh({0})")
-cosh = unary("cosh", np.cosh, lambda g, out, x: (P.mul(g, P.sinh(x)),), "math.cosh({0})")
-tanh = unary("tanh", np.tanh, lambda g, out, x: (P.mul(g, _one_minus_sq(out)),),
+sinh = unary("sinh", np.sinh, lambda g, out, x: (g * P.cosh(x),), "math.sinh({0})")
+cosh = unary("cosh", np.cosh, lambda g, out, x: (g * P.sinh(x),), "math.cosh({0})")
+tanh = unary("tanh", np.tanh, lambda g, out, x: (g * _one_minus_sq(out),),
              _f32("tanhf", "math.tanh"))
 # d erf = 2/sqrt(pi) exp(-x^2)
 erf = unary("erf", _erf,
-            lambda g, out, x: (P.mul(g, P.mul(full_like(x, 2 / _SQRT_PI),
-                                               P.exp(P.neg(P.mul(x, x))))),),
+            lambda g, out, x: (g * (2 / _SQRT_PI * P.exp(-(x * x))),),
             "math.erf({0})")
 # d sqrt = 1 / (2 sqrt(x)); infinite at 0 as in TensorFlow
 sqrt = unary("sqrt", np.sqrt,
-             lambda g, out, x: (P.div(g, P.mul(full_like(out, 2), out)),),
+             lambda g, out, x: (g / (2 * out),),
              "math.sqrt({0})", sample=(0.2, 3.0))
 # d sigmoid = s (1 - s)
 sigmoid = unary("sigmoid", _sigmoid,
-                lambda g, out, x: (P.mul(g, P.mul(out, P.sub(full_like(out, 1), out))),),
+                lambda g, out, x: (g * (out * (1 - out)),),
                 _f32("sigmoidf", "sigmoid"), sample=(-4.0, 4.0))
-abs_ = unary("abs", np.abs, lambda g, out, x: (P.mul(g, P.sign(x)),), "abs({0})",
+abs_ = unary("abs", np.abs, lambda g, out, x: (g * P.sign(x),), "abs({0})",
              dtypes=NUMERIC, smooth=False)
 sign = unary("sign", np.sign, _zero_grad,
              # x - x: sign(-0.0) is +0.0 in NumPy, and NaN stays NaN
@@ -169,13 +168,13 @@ logical_not = unary("logical_not", np.logical_not, None, "(not {0})", dtypes=BOO
 # -- binary --------------------------------------------------------------------------------
 
 add = binary("add", np.add, lambda g, out, x, y: (g, g), "({0} + {1})", dtypes=NUMERIC)
-sub = binary("sub", np.subtract, lambda g, out, x, y: (g, P.neg(g)), "({0} - {1})",
+sub = binary("sub", np.subtract, lambda g, out, x, y: (g, -g), "({0} - {1})",
              dtypes=NUMERIC)
-mul = binary("mul", np.multiply, lambda g, out, x, y: (P.mul(g, y), P.mul(g, x)),
+mul = binary("mul", np.multiply, lambda g, out, x, y: (g * y, g * x),
              "({0} * {1})", dtypes=NUMERIC)
 # d(x/y)/dy = -x/y^2 = -out/y
 div = binary("div", np.true_divide,
-             lambda g, out, x, y: (P.div(g, y), P.neg(P.div(P.mul(g, out), y))),
+             lambda g, out, x, y: (g / y, -(g * out / y)),
              "({0} / {1})", promote=_true_divide_dtype,
              make=lambda rng, shapes: [rng.uniform(-2, 2, shapes[0]),
                                        _away_from_zero(rng, shapes[1])])
@@ -184,13 +183,12 @@ div = binary("div", np.true_divide,
 def _pow_vjp(g, out, x, y):
     # dx: y x^(y-1), taken as 0 where y == 0 (so 0**0 has gradient 0, not NaN)
     zero = full_like(x, 0)
-    dx = P.select(P.equal(y, zero), zero,
-                  P.mul(y, P.pow(x, P.sub(y, full_like(y, 1)))))
+    dx = P.select(P.equal(y, zero), zero, y * P.pow(x, y - 1))
     # dy: x^y log x where x > 0, else 0 (as TensorFlow: no false singularity at x = 0 and
     # no NaN for a negative base)
     positive = P.greater(x, zero)
     log_x = P.select(positive, P.log(P.select(positive, x, full_like(x, 1))), zero)
-    return P.mul(g, dx), P.mul(g, P.mul(out, log_x))
+    return g * dx, g * (out * log_x)
 
 
 def _pow_lowering(args, dtype):
@@ -231,7 +229,7 @@ floordiv = binary("floordiv", np.floor_divide, _zero_grad, "floordiv({0}, {1})",
                   make=_nonzero_divisor, int_make=_int_nonzero_divisor)
 # x mod y = x - floor(x / y) y
 mod = binary("mod", np.mod,
-             lambda g, out, x, y: (g, P.neg(P.mul(g, P.floordiv(x, y)))),
+             lambda g, out, x, y: (g, -(g * P.floordiv(x, y))),
              "floormod({0}, {1})", dtypes=NUMERIC, smooth=False,
              make=_nonzero_divisor, int_make=_int_nonzero_divisor)
 
