@@ -5,7 +5,6 @@ can be optimised, compiled, and differentiated again. Fan-out accumulates with `
 integer/bool values, ``stop_gradient`` and primitives without a gradient rule cut the flow;
 sources the outputs do not depend on get ``None``.
 """
-from compiler import primitives as P
 from compiler.ir import toposort
 
 
@@ -65,4 +64,4 @@ def _accumulate(ct, x, g):
         raise RuntimeError(f"gradient of {x.prim.name}: cotangent has shape {g.shape} "
                            f"{g.dtype}, expected {x.shape} {x.dtype}")
     prev = ct.get(id(x))
-    ct[id(x)] = g if prev is None else P.add(prev, g)
+    ct[id(x)] = g if prev is None else prev + g

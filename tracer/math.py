@@ -1,25 +1,24 @@
 """``tt.math``: TensorFlow's ``tf.math`` names for the elementwise ops and reductions.
 
-All entries are the same functions as the top-level ``tt.*`` ops (plus a few
-compositions only TensorFlow keeps under ``tf.math``).
+Every public op of ``tracer.ops`` that applies an elementwise primitive, a reduction or
+an arg-reduction is here under the same name (generated from the ops, which carry their
+``primitive``), plus the compositions TensorFlow keeps under ``tf.math``.
 """
-from tracer.nn import log_sigmoid  # noqa: F401
-from tracer.ops import (  # noqa: F401
-    abs, acos, add, argmax, argmin, asin, atan, ceil, cos, cosh, divide, equal, erf, exp,
-    expm1, floor, floordiv, floormod, greater, greater_equal, less, less_equal, log, log1p,
-    logical_and, logical_not, logical_or, maximum, minimum, mod, multiply, negative,
-    not_equal, pow, reciprocal, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
-    reduce_prod, reduce_sum, round, rsqrt, sigmoid, sign, sin, sinh, softplus, sqrt, square,
-    squared_difference, subtract, tan, tanh, truediv)
 from tracer import ops as _ops
-from tracer.engine import as_tensor
+from tracer.engine import as_tensor as _as_tensor
+from tracer.nn import log_sigmoid  # noqa: F401
+from tracer.ops import (reciprocal, reduce_logsumexp, reduce_mean, reduce_sum,  # noqa: F401
+                        rsqrt, softplus, square, squared_difference)
 
-floor_div = floordiv
-floor_mod = floormod
+globals().update({_n: _f for _n, _f in vars(_ops).items()
+                  if not _n.startswith("_") and getattr(_f, "primitive", None) is not None})
+
+floor_div = _ops.floordiv
+floor_mod = _ops.floormod
 
 
 def _float_only(x, op):
-    x = as_tensor(x, f"math.{op}")
+    x = _as_tensor(x, f"math.{op}")
     if x.dtype.kind != "f":
         raise TypeError(f"math.{op}: got dtype {x.dtype}; valid dtypes are float32, float64")
     return x
@@ -56,7 +55,9 @@ def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def _bool_only(x, op):
-    x = as_tensor(x, f"math.{op}")
+    x = _as_tensor(x, f"math.{op}")
     if x.dtype.kind != "b":
         raise TypeError(f"math.{op}: got dtype {x.dtype}; it takes bool tensors")
     return x
+
+__all__ = sorted(_n for _n in list(globals()) if not _n.startswith("_"))

@@ -66,3 +66,9 @@ def l2_loss(t, name=None):
 def log_sigmoid(x, name=None):
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
     return ops.negative(softplus(ops.negative(x)))
+
+
+# public names only: the functions defined here and the activations taken from tracer.ops
+# (not the helper modules and functions imported above)
+__all__ = sorted(_n for _n, _v in list(globals().items()) if not _n.startswith("_")
+                 and getattr(_v, "__module__", None) in (__name__, "tracer.ops"))

@@ -23,6 +23,7 @@ def _unary(prim, op, doc=None):
     def fn(x, name=None):
         return elementwise(prim, op, (x,), accept, promote)
     fn.__name__ = fn.__qualname__ = op
+    fn.primitive = prim
     fn.__doc__ = doc or f"Elementwise {op}."
     return fn
 
@@ -34,6 +35,7 @@ def _binary(prim, op, doc=None):
     def fn(x, y, name=None):
         return elementwise(prim, op, (x, y), accept, promote)
     fn.__name__ = fn.__qualname__ = op
+    fn.primitive = prim
     fn.__doc__ = doc or f"Elementwise {op} with NumPy broadcasting."
     return fn
 
@@ -58,6 +60,9 @@ def pow(x, y, name=None):
     except ValueError:
         _check_int_pow(x, y)
         raise
+
+
+pow.primitive = P.pow
 
 
 def _check_int_pow(x, y):
@@ -214,6 +219,7 @@ def _reduction(prim, op):
             raise ValueError(f"{op}: cannot reduce an empty axis of shape {x.shape}")
         return _keep(bind(prim, x, axes=axes), x, axes, keepdims)
     fn.__name__ = fn.__qualname__ = op
+    fn.primitive = prim
     fn.__doc__ = f"{op} over ``axis`` (int, tuple, or None for all; negative allowed)."
     return fn
 
@@ -261,6 +267,7 @@ def _arg(prim, op):
         d = dtypes.as_dtype(output_type, op)
         return out if d == dtypes.int64 else cast(out, d)
     fn.__name__ = fn.__qualname__ = op
+    fn.primitive = prim
     fn.__doc__ = f"Index of the {op[3:]} along ``axis`` (int64; not differentiable)."
     return fn
 

@@ -77,7 +77,7 @@ reduce_sum = declare(
 def _extremum_vjp(g, out, x, *, axes):
     hit = P.cast(P.equal(x, expand_back(out, x, axes)), dtype=x.dtype.str)
     count = P.reduce_sum(hit, axes=axes)
-    return (P.mul(hit, expand_back(P.div(g, count), x, axes)),)
+    return (hit * expand_back(g / count, x, axes),)
 
 
 reduce_max = declare("reduce_max", infer=_reduce_infer("reduce_max"), kind="reduce",
@@ -101,13 +101,11 @@ def _prod_vjp(g, out, x, *, axes):
     zeros = expand_back(P.reduce_sum(P.cast(is_zero, dtype=x.dtype.str), axes=axes), x, axes)
     nonzero_prod = expand_back(P.reduce_prod(safe_x, axes=axes), x, axes)
     # the sum of the slice's zero entries minus x_i: the other zero, with its slope
-    other_zero = P.sub(expand_back(P.reduce_sum(P.select(is_zero, x, zero), axes=axes), x, axes),
-                       x)
+    other_zero = expand_back(P.reduce_sum(P.select(is_zero, x, zero), axes=axes), x, axes) - x
     others = P.select(P.equal(zeros, one), one,
                       P.select(P.equal(zeros, full_like(x, 2)), other_zero, zero))
-    grad = P.select(is_zero, P.mul(nonzero_prod, others),
-                    P.div(expand_back(out, x, axes), safe_x))
-    return (P.mul(expand_back(g, x, axes), grad),)
+    grad = P.select(is_zero, nonzero_prod * others, expand_back(out, x, axes) / safe_x)
+    return (expand_back(g, x, axes) * grad,)
 
 
 reduce_prod = declare("reduce_prod", infer=_reduce_infer("reduce_prod"), kind="reduce",

@@ -377,7 +377,7 @@ def _custom_vjp(g, out, *xs, rule):
 
 def double_rule(g, out, xs):
     """The registry test's custom gradient: the test pairs it with the forward y = 2 x."""
-    return (P.mul(g, full_like(g, 2.0)),)
+    return (g * 2.0,)
 
 
 # forward value is the last input; the gradient of the other inputs comes from attrs['rule']
