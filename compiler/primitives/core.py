@@ -36,6 +36,26 @@ class Case:
     make: object = None             # optional fn(rng, shapes) -> list of input arrays
     smooth: bool = True             # second-order check applies at these points
 
+    def arrays(self, rng):
+        """Input arrays: ``make`` if given, else uniform on [low, high) (integers in
+        [low, high), random bools), float64 unless ``dtypes`` says otherwise."""
+        f64 = np.dtype("float64")
+        if self.make is not None:
+            made = [np.asarray(a) for a in self.make(rng, self.shapes)]
+            dtypes = self.dtypes or [a.dtype if a.dtype.kind in "biu" else f64 for a in made]
+            return [np.asarray(a, dtype=d) for a, d in zip(made, dtypes)]
+        out = []
+        for shape, dt in zip(self.shapes, self.dtypes or (f64,) * len(self.shapes)):
+            dt = np.dtype(dt)
+            if dt.kind == "b":
+                a = rng.uniform(size=shape) > 0.5
+            elif dt.kind in "iu":
+                a = rng.integers(int(self.low), int(self.high), shape)
+            else:
+                a = rng.uniform(self.low, self.high, shape)
+            out.append(np.asarray(a, dtype=dt))
+        return out
+
 
 @dataclass(frozen=True)
 class Scalar:

@@ -14,6 +14,7 @@ import runtime
 from compiler import autodiff
 from compiler import primitives as P
 from compiler.ir import Graph
+from tracer.testing import central_differences
 
 F64 = np.dtype("float64")
 LEAVES = ("input", "literal")
@@ -33,26 +34,6 @@ REFERENCE = {
 
 def _rng(name, i):
     return np.random.default_rng(zlib.crc32(f"{name}/{i}".encode()))
-
-
-def sample(case, rng):
-    """Input arrays for a case: ``make`` if given, else uniform on [low, high)."""
-    n = len(case.shapes)
-    if case.make is not None:
-        made = [np.asarray(a) for a in case.make(rng, case.shapes)]
-        dtypes = case.dtypes or [a.dtype if a.dtype.kind in "biu" else F64 for a in made]
-        return [np.asarray(a, dtype=d) for a, d in zip(made, dtypes)]
-    out = []
-    for shape, dt in zip(case.shapes, case.dtypes or (F64,) * n):
-        dt = np.dtype(dt)
-        if dt.kind == "b":
-            a = rng.uniform(size=shape) > 0.5
-        elif dt.kind in "iu":
-            a = rng.integers(int(case.low), int(case.high), shape)
-        else:
-            a = rng.uniform(case.low, case.high, shape)
-        out.append(np.asarray(a, dtype=dt))
-    return out
 
 
 def leaves_for(arrays):
@@ -79,22 +60,6 @@ def assert_same(got, want, what, rtol=1e-12, atol=1e-12, signed_zeros=False):
 
 
 # -- finite differences --------------------------------------------------------------------
-
-def central_differences(f, arrays, which, eps=1e-6):
-    """d f / d arrays[k] for k in ``which`` by central differences, in float64."""
-    base = [a.astype(F64) if a.dtype.kind == "f" else a for a in arrays]
-    grads = []
-    for k in which:
-        g = np.zeros(base[k].shape)
-        for j in np.ndindex(base[k].shape):
-            hi = [a.copy() for a in base]
-            lo = [a.copy() for a in base]
-            hi[k][j] += eps
-            lo[k][j] -= eps
-            g[j] = (f(hi) - f(lo)) / (2 * eps)
-        grads.append(g)
-    return grads
-
 
 def compare_gradient(got, want, what, dtype):
     """Symbolic gradient ``got`` (None means zero) against finite differences ``want``."""
@@ -131,7 +96,7 @@ def test_primitive(name, tt_backend):
     assert prim.cases, f"{name}: no registry test cases; add Case(...) to its declaration"
     for i, case in enumerate(prim.cases):
         what = f"{name} case {i} {case.shapes} {case.attrs}"
-        arrays = sample(case, _rng(name, i))
+        arrays = case.arrays(_rng(name, i))
         nodes = leaves_for(arrays)
         out = prim(*nodes, **case.attrs)
         with np.errstate(all="ignore"):

@@ -14,16 +14,10 @@ SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -1.0])
 
 
 def _inputs(case, rng, float_dtype):
-    if case.make is not None:
-        arrays = [np.asarray(a) for a in case.make(rng, case.shapes)]
-    else:
-        dts = case.dtypes or (np.dtype("float64"),) * len(case.shapes)
-        arrays = [rng.integers(-3, 4, s) if np.dtype(d).kind in "iu" else
-                  rng.uniform(size=s) > 0.5 if np.dtype(d).kind == "b" else
-                  rng.uniform(case.low, case.high, s) for s, d in zip(case.shapes, dts)]
-        arrays = [np.asarray(a, d) for a, d in zip(arrays, dts)]
+    """The case's arrays in ``float_dtype``, with two special values planted in each
+    float input of 4 or more elements."""
     out = []
-    for a in arrays:
+    for a in case.arrays(rng):
         if a.dtype.kind == "f":
             a = a.astype(float_dtype)
             if a.size >= 4:

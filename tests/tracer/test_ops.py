@@ -4,13 +4,9 @@ import numpy as np
 import pytest
 
 import tracer as tt
+from tracer.testing import check_gradients
 
 RNG = np.random.default_rng(1234)
-
-
-def fd_check(fn, *arrays, eps=1e-6, tol=1e-6):
-    """Tape gradient of a random projection of fn(*xs) vs central differences (float64)."""
-    tt.testing.check_gradients(fn, list(arrays), eps=eps, rtol=tol, atol=tol)
 
 
 def r(*shape, lo=-2.0, hi=2.0):
@@ -210,7 +206,7 @@ def test_getitem_matches_numpy_and_differentiates(key):
     x = r(3, 4, 5)
     np.testing.assert_array_equal(tt.constant(x)[key].numpy(), x[key])
     if x[key].size:
-        fd_check(lambda t: t[key], x)
+        check_gradients(lambda t: t[key], [x], rtol=1e-6, atol=1e-6)
 
 
 def test_tensor_protocol():
@@ -278,7 +274,7 @@ GRADS = [
 def test_composite_gradients_match_finite_differences(name, fn, args, tt_backend):
     # the float32 round trip needs a step well above float32 resolution
     eps, tol = (1e-2, 1e-4) if name == "cast_f32_f64" else (1e-6, 1e-6)
-    fd_check(fn, *args, eps=eps, tol=tol)
+    check_gradients(fn, args, eps=eps, rtol=tol, atol=tol)
 
 
 def test_nondifferentiable_ops_give_zero_or_none():

@@ -63,7 +63,7 @@ def check_gradients(fn, args, order=1, eps=None, rtol=None, atol=None):
         return float(np.sum(w * _as_array(_call(fn, values)).astype(_F64)))
 
     grads = _gradient(fn, xs, w)
-    for i, (g, fd) in enumerate(zip(grads, _differences(scalar, xs, eps))):
+    for i, (g, fd) in enumerate(zip(grads, central_differences(scalar, xs, eps=eps))):
         _compare(g, fd, tol, f"gradient of argument {i}")
     if order == 2:
         for u in _directions(xs, rng):
@@ -125,16 +125,22 @@ def _directions(xs, rng):
     return out
 
 
-def _differences(scalar, xs, eps):
-    for i, x in enumerate(xs):
-        g = np.zeros(x.shape)
-        for j in np.ndindex(x.shape):
-            hi = [v.copy() for v in xs]
-            lo = [v.copy() for v in xs]
-            hi[i][j] += eps
-            lo[i][j] -= eps
-            g[j] = (scalar(hi) - scalar(lo)) / (2 * eps)
-        yield g
+def central_differences(f, arrays, which=None, eps=1e-6):
+    """d f / d arrays[k] for each k in ``which`` (default: all), by central differences in
+    float64; ``f`` maps the list of arrays to a number. Integer arrays are kept as they
+    are (give ``which`` without them)."""
+    base = [a.astype(_F64) if a.dtype.kind == "f" else a for a in map(np.asarray, arrays)]
+    grads = []
+    for k in (range(len(base)) if which is None else which):
+        g = np.zeros(base[k].shape)
+        for j in np.ndindex(base[k].shape):
+            hi = [a.copy() for a in base]
+            lo = [a.copy() for a in base]
+            hi[k][j] += eps
+            lo[k][j] -= eps
+            g[j] = (f(hi) - f(lo)) / (2 * eps)
+        grads.append(g)
+    return grads
 
 
 def _compare(got, want, tol, what):
