@@ -87,7 +87,7 @@ class KernelWriter:
                 root = view_root(x, self.k.bound)
                 if root.shape != () and root.size != self.size:
                     return False
-                if root.shape != () and any(v.prim.name == "broadcast_to" and
+                if root.shape != () and any(v.prim.view.broadcasts and
                                             v.shape != v.inputs[0].shape
                                             for v in view_chain(x, self.k.bound)):
                     return False

@@ -84,11 +84,13 @@ class View:
     the view moves elements (rather than only aliasing them, as broadcast_to and unit-axis
     reshapes do). ``applies(node)``: whether this node can be read as a view at all.
     ``strided``: NumPy gives it as a free strided view (slice, rev, transpose), so the
-    native tier may keep it as a call instead of reading it inside loops."""
+    native tier may keep it as a call instead of reading it inside loops. ``broadcasts``:
+    it may repeat elements (broadcast_to), so a loop over it cannot be flattened."""
     index: object
     moves: bool = True
     applies: object = None
     strided: bool = False
+    broadcasts: bool = False
 
 
 @dataclass(eq=False)

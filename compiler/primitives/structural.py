@@ -28,13 +28,17 @@ literal = declare("literal", infer=lambda *, value, dtype: ((), dtype), impl=_li
 
 # -- index maps: how loops read through data movement (index sources are code text) -----
 
-def _alias_index(view, idx):
-    """broadcast_to and unit-axis reshapes: the same elements, re-indexed."""
+def _broadcast_index(view, idx):
+    """broadcast_to: leading new axes are dropped, broadcast (size-1) axes read index 0."""
     x = view.inputs[0]
-    if view.prim.name == "broadcast_to":
-        lead = view.ndim - x.ndim
-        return [idx[lead + k] if d == view.shape[lead + k] else "0"
-                for k, d in enumerate(x.shape)], []
+    lead = view.ndim - x.ndim
+    return [idx[lead + k] if d == view.shape[lead + k] else "0"
+            for k, d in enumerate(x.shape)], []
+
+
+def _unit_axis_index(view, idx):
+    """Unit-axis reshapes: the same elements, re-indexed."""
+    x = view.inputs[0]
     out_pos = [k for k, d in enumerate(view.shape) if d != 1]
     in_pos = [k for k, d in enumerate(x.shape) if d != 1]
     res = ["0"] * x.ndim
@@ -120,7 +124,7 @@ def _broadcast_vjp(g, out, x, *, shape):
 
 
 broadcast_to = declare(
-    "broadcast_to", infer=_broadcast_infer, kind="shape", view=View(_alias_index, moves=False),
+    "broadcast_to", infer=_broadcast_infer, kind="shape", view=View(_broadcast_index, moves=False, broadcasts=True),
     impl=lambda x, *, shape: np.broadcast_to(x, shape), vjp=_broadcast_vjp,
     cases=[Case(shapes=((3, 1),), attrs={"shape": (2, 3, 4)}),
            Case(shapes=((),), attrs={"shape": (3,)}),
@@ -142,7 +146,7 @@ def _reshape_infer(x, *, shape):
 
 reshape = declare(
     "reshape", infer=_reshape_infer, kind="shape",
-    view=View(_alias_index, moves=False, applies=_unit_axis_reshape),
+    view=View(_unit_axis_index, moves=False, applies=_unit_axis_reshape),
     impl=lambda x, *, shape: np.reshape(x, shape),
     vjp=lambda g, out, x, *, shape: (P.reshape(g, shape=x.shape),),
     cases=[Case(shapes=((3, 4),), attrs={"shape": (2, 6)}),
