@@ -65,7 +65,10 @@ TRACER_ORDER = [
     "recording",        # make, node_of, bind; watching/commit (the recording protocol)
     "convert",          # convert_to_tensor
     "engine",           # operands, broadcasting and promotion, elementwise
-    "shape_ops", "ops", "linalg", "creation",
+    "shape_ops", "ops",
+    "matrix",           # tt.linalg's factorizations and solves (re-exported by linalg)
+    "linalg", "creation",
+    "array_ops", "norms", "indexing",   # more array ops; indexing is what x[key] calls
     "operators",        # Tensor's arithmetic operators, attached once the ops exist
     "variable",
     "nn", "math", "nest", "tracing", "tape", "custom", "function", "transforms",

@@ -36,6 +36,14 @@ from tracer.custom import custom_gradient
 from tracer.function import function
 from tracer.transforms import grad, hessian, jacobian, value_and_grad
 from tracer import math, nn  # noqa: E402  (tt.math, tt.nn namespaces)
+from tracer.array_ops import (argsort, cumprod, cumsum, pad, reverse, sort, split,  # noqa: E402
+                              unstack)
+from tracer.indexing import (boolean_mask, gather_nd, scatter_nd,  # noqa: E402
+                             tensor_scatter_nd_add, tensor_scatter_nd_update)
+from tracer.math import reduce_all, reduce_any  # noqa: E402
+from tracer.norms import (clip_by_global_norm, clip_by_norm, global_norm,  # noqa: E402
+                          reduce_std, reduce_variance)
+from tracer import linalg  # noqa: E402  (tt.linalg)
 from tracer import testing  # noqa: E402  (tt.testing)
 
 # public names only: implementation modules (tt.ops, tt.engine, ...) stay reachable as

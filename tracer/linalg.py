@@ -4,9 +4,12 @@ import numpy as np
 from compiler import primitives as P
 from tracer.engine import as_tensor, bind, make, promote_operands
 from tracer.ops import multiply, reduce_sum
+from tracer.matrix import (cholesky, det, diag, diag_part, eigh, inv, logdet,  # noqa: F401
+                           norm, qr, slogdet, solve, svd, trace, triangular_solve)
 from tracer.shape_ops import broadcast_to, reshape, transpose
 
-__all__ = ["einsum", "matmul", "tensordot"]
+__all__ = ["cholesky", "det", "diag", "diag_part", "eigh", "einsum", "inv", "logdet", "matmul",
+           "norm", "qr", "slogdet", "solve", "svd", "tensordot", "trace", "triangular_solve"]
 
 
 def matmul(a, b, name=None):

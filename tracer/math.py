@@ -6,7 +6,9 @@ an arg-reduction is here under the same name (generated from the ops, which carr
 """
 from tracer import ops as _ops
 from tracer.engine import as_tensor as _as_tensor
+from tracer.array_ops import cumprod, cumsum, top_k  # noqa: F401
 from tracer.nn import log_sigmoid  # noqa: F401
+from tracer.norms import reduce_std, reduce_variance  # noqa: F401
 from tracer.ops import (reciprocal, reduce_logsumexp, reduce_mean, reduce_sum,  # noqa: F401
                         rsqrt, softplus, square, squared_difference)
 

@@ -1,7 +1,7 @@
 """Python operators on ``Tensor``, attached here once the ops exist (the way autograd's
 ``numpy_boxes`` registers array methods): ``x + y`` is ``tt.add(x, y)``, ``x[i]`` is
-``shape_ops.getitem``, ``a @ b`` is ``tt.matmul``. ``Variable`` delegates to these."""
-from tracer import linalg, ops, shape_ops
+``indexing.getitem``, ``a @ b`` is ``tt.matmul``. ``Variable`` delegates to these."""
+from tracer import indexing, linalg, ops
 from tracer.tensor import Tensor
 
 
@@ -30,7 +30,7 @@ def attach(cls):
     cls.__pos__ = lambda self: self
     cls.__abs__ = lambda self: ops.abs(self)
     cls.__invert__ = lambda self: ops.logical_not(self)
-    cls.__getitem__ = lambda self, key: shape_ops.getitem(self, key)
+    cls.__getitem__ = lambda self, key: indexing.getitem(self, key)
 
 
 attach(Tensor)

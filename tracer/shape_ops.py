@@ -162,7 +162,8 @@ def gather(params, indices, axis=0, batch_dims=0, name=None):
 # -- indexing ------------------------------------------------------------------------------
 
 def getitem(x, key):
-    """Basic indexing: ints, slices, None, Ellipsis, negative indices."""
+    """Basic indexing: ints, slices, None, Ellipsis, negative indices (``tracer.indexing``
+    adds integer arrays and masks, and is what ``x[key]`` calls)."""
     x = as_tensor(x, "getitem")
     if not isinstance(key, tuple):
         key = (key,)
@@ -178,7 +179,7 @@ def getitem(x, key):
             expanded += [builtins.slice(None)] * (x.ndim - n_real)
         else:
             expanded.append(k)
-    if Ellipsis not in key:
+    if not any(k is Ellipsis for k in key):
         expanded += [builtins.slice(None)] * (x.ndim - n_real)
     starts, stops, steps, flips, out_shape = [], [], [], [], []
     dim = 0
@@ -187,8 +188,6 @@ def getitem(x, key):
             out_shape.append(1)
             continue
         size = x.shape[dim]
-        if isinstance(k, Tensor) or hasattr(k, "_read"):
-            k = k.__index__()
         if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
             i = int(k)
             if not -size <= i < size:
@@ -209,7 +208,7 @@ def getitem(x, key):
             out_shape.append(n)
         else:
             raise TypeError(f"getitem: unsupported index {k!r}; valid indices are ints, "
-                            f"slices, None and ...; use tt.gather for integer arrays")
+                            f"slices, None, ..., integer arrays or tensors, and bool masks")
         dim += 1
     y = bind(P.rev, x, axes=tuple(flips)) if flips else x
     if (starts, stops, steps) != ([0] * x.ndim, list(x.shape), [1] * x.ndim):

@@ -8,6 +8,7 @@ from compiler.primitives.core import (ANY, BOOL, FLOAT, INT, NUMERIC, PRIMITIVES
                                       Case, Primitive, Reduce, Scalar, View, full, full_like,
                                       literal, normalize_axes)
 from compiler.primitives import elementwise, linalg, reductions, structural  # noqa: F401
+from compiler.primitives import decompositions, scans, spectral  # noqa: F401
 from compiler.primitives.structural import broadcast_axes  # noqa: F401
 from compiler.primitives.reductions import keep_dims_shape  # noqa: F401
 
