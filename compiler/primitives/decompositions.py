@@ -12,6 +12,7 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.primitives import lapack
+from compiler.primitives.scans import batch_leading
 from compiler.primitives.core import FLOAT, Case, check_dtype, declare, literal
 
 # -- graph helpers used by the gradient rules ---------------------------------------------
@@ -134,14 +135,16 @@ def _cholesky_pair(rng, shapes):
 # the (symmetric) gradient of cholesky from the factor L and its cotangent: blocked
 # reverse mode, a third of the formula's flops
 cholesky_grad = declare(
-    "cholesky_grad", dtypes=FLOAT, infer=_solve_infer("cholesky_grad"), impl=lapack.cholesky_grad,
+    "cholesky_grad", batch=batch_leading, dtypes=FLOAT, infer=_solve_infer("cholesky_grad"),
+    impl=lapack.cholesky_grad,
     kind="linalg", vjp=_cholesky_grad_vjp,
     cases=[Case(shapes=((4, 4), (4, 4)), make=_cholesky_pair),
            Case(shapes=((2, 3, 3), (2, 3, 3)), make=_cholesky_pair)])
 
 # lower Cholesky factor of (A + A^T) / 2; NaN if not positive definite
 cholesky = declare(
-    "cholesky", dtypes=FLOAT, infer=_square("cholesky"), impl=lapack.cholesky, kind="linalg",
+    "cholesky", batch=batch_leading, dtypes=FLOAT, infer=_square("cholesky"),
+    impl=lapack.cholesky, kind="linalg",
     vjp=lambda g, out, a: (P.cholesky_grad(out, g),),
     cases=[Case(shapes=((4, 4),), make=_spd), Case(shapes=((2, 3, 3),), make=_spd)])
 
@@ -157,7 +160,8 @@ def _trimul_vjp(g, out, a, b, *, lower, adjoint):
 
 # op(tri(A)) B, tri(A) the lower (or upper) triangle of A (a BLAS trmm)
 trimul = declare(
-    "trimul", dtypes=FLOAT, infer=_solve_infer("trimul"), impl=lapack.trimul, kind="linalg",
+    "trimul", batch=batch_leading, dtypes=FLOAT, infer=_solve_infer("trimul"),
+    impl=lapack.trimul, kind="linalg",
     vjp=_trimul_vjp,
     cases=[Case(shapes=((3, 3), (3, 2)), attrs={"lower": True, "adjoint": True}),
            Case(shapes=((2, 4, 4), (2, 4, 3)), attrs={"lower": False, "adjoint": False}),
@@ -172,7 +176,8 @@ def _trisolve_vjp(g, out, a, b, *, lower, adjoint):
 
 # op(A)^-1 B with A triangular (only its ``lower`` or upper triangle is read)
 trisolve = declare(
-    "trisolve", dtypes=FLOAT, infer=_solve_infer("triangular_solve"), impl=lapack.trisolve,
+    "trisolve", batch=batch_leading, dtypes=FLOAT, infer=_solve_infer("triangular_solve"),
+    impl=lapack.trisolve,
     kind="linalg",
     vjp=_trisolve_vjp,
     cases=[Case(shapes=((3, 3), (3, 2)), attrs={"lower": True, "adjoint": False},
@@ -190,7 +195,8 @@ def _solve_vjp(g, out, a, b):
 
 # A^-1 B by LU; inf/NaN for a singular A
 solve = declare(
-    "solve", dtypes=FLOAT, infer=_solve_infer("solve"), impl=lapack.solve, kind="linalg",
+    "solve", batch=batch_leading, dtypes=FLOAT, infer=_solve_infer("solve"), impl=lapack.solve,
+    kind="linalg",
     vjp=_solve_vjp,
     cases=[Case(shapes=((3, 3), (3, 2)), make=_well_conditioned),
            Case(shapes=((2, 4, 4), (2, 4, 3)), make=_well_conditioned)])
@@ -201,14 +207,16 @@ def _inv_vjp(g, out, a):
 
 
 # matrix inverse; inf/NaN for a singular matrix
-inv = declare("inv", dtypes=FLOAT, infer=_square("inv"), impl=lapack.inv, kind="linalg",
+inv = declare("inv", batch=batch_leading, dtypes=FLOAT, infer=_square("inv"), impl=lapack.inv,
+              kind="linalg",
               vjp=_inv_vjp, cases=[Case(shapes=((3, 3),), make=_well_conditioned),
                      Case(shapes=((2, 2, 2),), make=_well_conditioned)])
 
 
 # determinant (LU); its gradient det * A^-T needs a non-singular A
 det = declare(
-    "det", dtypes=FLOAT, infer=_batch_scalar("det"), impl=lapack.det, kind="linalg",
+    "det", batch=batch_leading, dtypes=FLOAT, infer=_batch_scalar("det"), impl=lapack.det,
+    kind="linalg",
     vjp=lambda g, out, a: (scale(T(P.inv(a)), P.mul(g, out)),),
     cases=[Case(shapes=((3, 3),), make=_well_conditioned),
            Case(shapes=((2, 2, 2),), make=_well_conditioned)])
@@ -226,14 +234,16 @@ def _slogdet_vjp(g, out, a):
 
 # (sign, log|det|) packed on a last axis of length 2; the sign has no gradient
 slogdet = declare(
-    "slogdet", dtypes=FLOAT, infer=_slogdet_infer, impl=lapack.slogdet, kind="linalg",
+    "slogdet", batch=batch_leading, dtypes=FLOAT, infer=_slogdet_infer, impl=lapack.slogdet,
+    kind="linalg",
     vjp=_slogdet_vjp,
     cases=[Case(shapes=((3, 3),), make=_well_conditioned),
            Case(shapes=((2, 3, 3),), low=-1, high=1)])
 
 # log det of a symmetric positive definite matrix (Cholesky); NaN if not PD
 logdet = declare(
-    "logdet", dtypes=FLOAT, infer=_batch_scalar("logdet"), impl=lapack.logdet, kind="linalg",
+    "logdet", batch=batch_leading, dtypes=FLOAT, infer=_batch_scalar("logdet"),
+    impl=lapack.logdet, kind="linalg",
     vjp=lambda g, out, a: (scale(P.spd_inverse(a), g),),
     cases=[Case(shapes=((4, 4),), make=_spd), Case(shapes=((2, 3, 3),), make=_spd)])
 
@@ -244,7 +254,8 @@ def _spd_inverse_vjp(g, out, a):
 
 # inverse of (A + A^T) / 2, symmetric positive definite (Cholesky); NaN if not PD
 spd_inverse = declare(
-    "spd_inverse", dtypes=FLOAT, infer=_square("spd_inverse"), impl=lapack.spd_inverse,
+    "spd_inverse", batch=batch_leading, dtypes=FLOAT, infer=_square("spd_inverse"),
+    impl=lapack.spd_inverse,
     kind="linalg",
     vjp=_spd_inverse_vjp,
     cases=[Case(shapes=((4, 4),), make=_spd), Case(shapes=((2, 2, 2),), make=_spd)])

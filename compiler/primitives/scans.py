@@ -18,6 +18,25 @@ from compiler.primitives.core import (FLOAT, INT, NUMERIC, Case, View, check_dty
 I32 = np.dtype("int32")
 
 
+# -- batching rules (vmap): ``rule(node, size, xs, batched)``, the batch a new leading axis
+
+def _lift_all(size, xs, batched):
+    return [x if b else P.broadcast_to(x, shape=(size,) + x.shape) for x, b in zip(xs, batched)]
+
+
+def batch_leading(node, size, xs, batched):
+    """Primitives that already treat leading dimensions as a batch (matrix routines,
+    band, last_write): apply them to the batched operands."""
+    return node.prim(*_lift_all(size, xs, batched), **node.params)
+
+
+def batch_axis(node, size, xs, batched):
+    """Primitives working along ``axis``: the axis moves up by one."""
+    params = node.params
+    params["axis"] += 1
+    return node.prim(*_lift_all(size, xs, batched), **params)
+
+
 def _axis_infer(name, dtypes=NUMERIC):
     def infer(x, *, axis, reverse):
         check_dtype(name, x, dtypes)
@@ -88,7 +107,7 @@ _SCAN_CASES = [Case(shapes=((3, 4),), attrs={"axis": 1, "reverse": False}),
 
 # inclusive cumulative sum along ``axis`` (from the end when ``reverse``)
 cumsum = declare(
-    "cumsum", dtypes=NUMERIC, infer=_axis_infer("cumsum"), impl=_cumsum_impl,
+    "cumsum", batch=batch_axis, dtypes=NUMERIC, infer=_axis_infer("cumsum"), impl=_cumsum_impl,
     vjp=lambda g, out, x, *, axis, reverse: (P.cumsum(g, axis=axis, reverse=not reverse),),
     cases=_SCAN_CASES + [Case(shapes=((3, 4),), attrs={"axis": 0, "reverse": False},
                               low=-5, high=5, dtypes=(I32,))])
@@ -110,7 +129,8 @@ def _with_zeros(rng, shapes):
 
 # inclusive cumulative product; the gradient divides by nothing (exact at zeros)
 cumprod = declare(
-    "cumprod", dtypes=NUMERIC, infer=_axis_infer("cumprod"), impl=_cumprod_impl, vjp=_cumprod_vjp,
+    "cumprod", batch=batch_axis, dtypes=NUMERIC, infer=_axis_infer("cumprod"),
+    impl=_cumprod_impl, vjp=_cumprod_vjp,
     cases=_SCAN_CASES + [Case(shapes=((2, 5),), attrs={"axis": 1, "reverse": False},
                               make=_with_zeros),
                          Case(shapes=((2, 5),), attrs={"axis": 1, "reverse": True},
@@ -145,7 +165,8 @@ def _linrec_vjp(g, out, a, b, *, axis, reverse):
 
 # s_i = b_i + a_i * s_{i-1} along ``axis`` (s_{i+1} when ``reverse``)
 linrec = declare(
-    "linrec", dtypes=FLOAT, infer=_linrec_infer, impl=_linrec_impl, vjp=_linrec_vjp,
+    "linrec", batch=batch_axis, dtypes=FLOAT, infer=_linrec_infer, impl=_linrec_impl,
+    vjp=_linrec_vjp,
     cases=[Case(shapes=((3, 4), (3, 4)), attrs={"axis": 1, "reverse": False}),
            Case(shapes=((4, 2), (4, 2)), attrs={"axis": 0, "reverse": True}),
            Case(shapes=((1, 3), (1, 3)), attrs={"axis": 0, "reverse": False})])
@@ -173,7 +194,8 @@ def argsort_impl(x, *, axis, descending):
 
 # stable sort order (int32); ties keep index order
 argsort = declare(
-    "argsort", dtypes=NUMERIC, infer=_argsort_infer, impl=argsort_impl, differentiable=False,
+    "argsort", batch=batch_axis, dtypes=NUMERIC, infer=_argsort_infer, impl=argsort_impl,
+    differentiable=False,
     cases=[Case(shapes=((3, 5),), attrs={"axis": 1, "descending": False}),
            Case(shapes=((4, 3),), attrs={"axis": 0, "descending": True}),
            Case(shapes=((2, 6),), attrs={"axis": 1, "descending": True}, low=-2, high=2,
@@ -227,7 +249,7 @@ def _rows_of_indices(size):
 
 # x[..., idx[..., j], ...] along ``axis`` (NumPy take_along_axis)
 take_along_axis = declare(
-    "take_along_axis", infer=_take_infer,
+    "take_along_axis", batch=batch_axis, infer=_take_infer,
     impl=lambda x, idx, *, axis: np.take_along_axis(np.asarray(x), np.asarray(idx), axis),
     vjp=lambda g, out, x, idx, *, axis: (
         P.scatter_along_axis(g, idx, axis=axis, size=x.shape[axis]), None),
@@ -236,7 +258,7 @@ take_along_axis = declare(
 
 # zeros with ``updates`` added at ``indices`` along ``axis`` (repeats add)
 scatter_along_axis = declare(
-    "scatter_along_axis", infer=_scatter_along_infer, impl=_scatter_along_impl,
+    "scatter_along_axis", batch=batch_axis, infer=_scatter_along_infer, impl=_scatter_along_impl,
     vjp=lambda g, out, u, idx, *, axis, size: (P.take_along_axis(g, idx, axis=axis), None),
     cases=[Case(shapes=((3, 6), (3, 6)), attrs={"axis": 1, "size": 4},
                 make=_rows_of_indices(4)),
@@ -278,7 +300,8 @@ def _band_index(view, idx):
 
 # x where lo <= col - row <= hi (None: unbounded), else 0: tril is hi=0, triu lo=0
 band = declare(
-    "band", infer=_band_infer, impl=_band_impl, kind="shape", view=View(_band_index),
+    "band", batch=batch_leading, infer=_band_infer, impl=_band_impl, kind="shape",
+    view=View(_band_index),
     vjp=lambda g, out, x, *, lo, hi: (P.band(g, lo=lo, hi=hi),),
     cases=[Case(shapes=((4, 4),), attrs={"lo": None, "hi": 0}),
            Case(shapes=((2, 3, 5),), attrs={"lo": 1, "hi": None}),
@@ -291,22 +314,27 @@ band = declare(
 
 def _last_write_infer(idx):
     check_dtype("last_write", idx, INT, "indices")
-    if idx.ndim != 1:
-        raise ValueError(f"last_write: indices must be 1-D, got shape {idx.shape}")
+    if idx.ndim < 1:
+        raise ValueError(f"last_write: indices must have rank >= 1, got a scalar")
     return idx.shape, np.dtype("bool")
 
 
 def _last_write_impl(idx):
+    """Per row (last axis): True at the last occurrence of each index value."""
     idx = np.asarray(idx)
     keep = np.zeros(idx.shape, bool)
-    # np.unique returns the first occurrence; on the reversed array that is the last
-    _, first = np.unique(idx[::-1], return_index=True)
-    keep[idx.size - 1 - first] = True
+    n = idx.shape[-1]
+    for r in np.ndindex(idx.shape[:-1]):
+        # np.unique returns the first occurrence; on the reversed row that is the last
+        _, first = np.unique(idx[r][::-1], return_index=True)
+        keep[r + (n - 1 - first,)] = True
     return keep
 
 
-# True where an index is the last occurrence of its value (the write that wins)
+# True where an index is the last occurrence of its value in its row (the write that wins)
 last_write = declare(
-    "last_write", dtypes=INT, infer=_last_write_infer, impl=_last_write_impl, differentiable=False,
+    "last_write", batch=batch_leading, dtypes=INT, infer=_last_write_infer,
+    impl=_last_write_impl, differentiable=False,
     cases=[Case(shapes=((6,),), make=lambda rng, s: [np.array([2, 0, 2, 1, 0, 2])]),
+           Case(shapes=((2, 4),), make=lambda rng, s: [np.array([[1, 1, 0, 1], [3, 2, 3, 0]])]),
            Case(shapes=((0,),), make=lambda rng, s: [np.zeros(0, np.int64)])])

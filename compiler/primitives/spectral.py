@@ -13,6 +13,7 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.primitives import lapack
+from compiler.primitives.scans import batch_leading
 from compiler.primitives.core import FLOAT, Case, check_dtype, declare, full_like
 from compiler.primitives.decompositions import (T, diag_matrix, mm, scale_cols, scale_rows,
                                                 sym, unpack)
@@ -84,7 +85,8 @@ def _full_rank(rng, shapes):
 
 # reduced QR, packed (q [.., m, k] then r [.., k, n], k = min(m, n))
 qr = declare(
-    "qr", dtypes=FLOAT, infer=_packed_infer("qr", _sizes(qr_shapes)), impl=lapack.qr, kind="linalg",
+    "qr", batch=batch_leading, dtypes=FLOAT, infer=_packed_infer("qr", _sizes(qr_shapes)),
+    impl=lapack.qr, kind="linalg",
     vjp=_qr_vjp,
     cases=[Case(shapes=((4, 3),), make=_full_rank), Case(shapes=((2, 3, 3),), make=_full_rank)])
 
@@ -104,7 +106,8 @@ def _symmetric(rng, shapes):
 
 # eigenvalues (ascending) and eigenvectors (columns) of (A + A^T) / 2, packed
 eigh = declare(
-    "eigh", dtypes=FLOAT, infer=_packed_infer("eigh", lambda m, n: [n, n * n]), impl=lapack.eigh,
+    "eigh", batch=batch_leading, dtypes=FLOAT, infer=_packed_infer("eigh", lambda m, n: [n,
+    n * n]), impl=lapack.eigh,
     kind="linalg", vjp=_eigh_vjp,
     cases=[Case(shapes=((3, 3),), make=_symmetric), Case(shapes=((2, 4, 4),), make=_symmetric)])
 
@@ -130,7 +133,8 @@ def _svd_vjp(g, out, a):
 
 # reduced SVD, packed (s [.., k], u [.., m, k], v [.., n, k]): a = u diag(s) v^T
 svd = declare(
-    "svd", dtypes=FLOAT, infer=_packed_infer("svd", _sizes(svd_shapes)), impl=lapack.svd,
+    "svd", batch=batch_leading, dtypes=FLOAT, infer=_packed_infer("svd", _sizes(svd_shapes)),
+    impl=lapack.svd,
     kind="linalg",
     vjp=_svd_vjp,
     cases=[Case(shapes=((3, 3),)), Case(shapes=((4, 2),)), Case(shapes=((2, 2, 3),))])
