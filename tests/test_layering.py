@@ -71,8 +71,11 @@ TRACER_ORDER = [
     "array_ops", "norms", "indexing",   # more array ops; indexing is what x[key] calls
     "operators",        # Tensor's arithmetic operators, attached once the ops exist
     "variable",
-    "nn", "math", "nest", "tracing", "tape", "custom", "function", "transforms",
+    "nn", "math", "nest", "tracing", "tape", "custom",
+    "serialize",        # pickling of staged functions (recipes, tokens)
+    "function", "transforms",
     "eager_functions",
+    "distributed",      # data-parallel gradients on Dask (imported on use)
 ]
 
 

@@ -8,6 +8,7 @@ call is itself recorded by any enclosing recording tape, the transforms nest:
 """
 import inspect
 
+from tracer import serialize
 from tracer.convert import convert_to_tensor
 from tracer.tape import GradientTape
 from tracer.tensor import Tensor
@@ -24,23 +25,39 @@ def gradients_function(fn, params=None):
     >>> df = tt.gradients_function(lambda x, y: x * y)
     >>> df(3.0, 2.0)  # [dy, dx] -> [tt.Tensor(2.0, ...), tt.Tensor(3.0, ...)]
     """
-    run = _differentiator(fn, params, "gradients_function")
-
-    def gradients(*args, **kwargs):
-        return run(args, kwargs)[1]
-
-    return _named(gradients, fn, "gradients_function")
+    return _EagerGradients(fn, params, False)
 
 
 def value_and_gradients_function(fn, params=None):
     """Like ``gradients_function``, but the returned function gives ``(value, gradients)``
     where ``value`` is what ``fn`` returned."""
-    run = _differentiator(fn, params, "value_and_gradients_function")
+    return _EagerGradients(fn, params, True)
 
-    def value_and_gradients(*args, **kwargs):
-        return run(args, kwargs)
 
-    return _named(value_and_gradients, fn, "value_and_gradients_function")
+class _EagerGradients:
+    """What ``gradients_function`` / ``value_and_gradients_function`` return (picklable:
+    rebuilt from ``fn`` and ``params``)."""
+
+    def __init__(self, fn, params, with_value):
+        self._op = "value_and_gradients_function" if with_value else "gradients_function"
+        self._run = _differentiator(fn, params, self._op)
+        self._recipe = (value_and_gradients_function if with_value else gradients_function,
+                        (fn, params), {})
+        name = getattr(fn, "__name__", type(fn).__name__)
+        self.__name__ = self.__qualname__ = f"{self._op}({name})"
+        self.__doc__ = f"{self._op} of {name}: see tt.{self._op}."
+        self.__wrapped__ = fn
+        self._with_value = with_value
+
+    def __call__(self, *args, **kwargs):
+        value, grads = self._run(args, kwargs)
+        return (value, grads) if self._with_value else grads
+
+    def __reduce__(self):
+        return serialize.reduce_recipe(self, self._recipe)
+
+    def __repr__(self):
+        return f"<{self.__name__}>"
 
 
 def _differentiator(fn, params, op):
@@ -90,11 +107,3 @@ def _indices(params, names, count, op):
                              f"{names[:count]}")
         out.append(i % count)
     return out
-
-
-def _named(wrapper, fn, op):
-    name = getattr(fn, "__name__", type(fn).__name__)
-    wrapper.__name__ = f"{op}({name})"
-    wrapper.__qualname__ = wrapper.__name__
-    wrapper.__doc__ = f"{op} of {name}: see tt.{op}."
-    return wrapper

@@ -24,7 +24,7 @@ from compiler import pipeline
 from compiler import primitives as P
 from compiler.ir import Graph, format_graph, toposort
 import runtime
-from tracer import nest
+from tracer import nest, serialize
 from tracer.engine import as_value
 from tracer.recording import make, node_of, watching
 from tracer.state import STATE
@@ -149,7 +149,7 @@ class Staged:
     structure; ``prepare(args)`` (optional) converts arguments before keying.
     """
 
-    def __init__(self, fn, build, name, static_argnums=(), prepare=None):
+    def __init__(self, fn, build, name, static_argnums=(), prepare=None, recipe=None):
         self.__wrapped__ = fn
         self.__name__ = self.__qualname__ = name
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -157,6 +157,7 @@ class Staged:
         self._name = name
         self._static = frozenset(_static_positions(static_argnums, name))
         self._prepare = prepare
+        self._recipe = recipe   # (factory, args, kwargs) rebuilding it: see tracer.serialize
         # all-eager-Tensor positional calls skip preparation: they need none
         self._fast = not self._static
         self._entries = {}
@@ -318,6 +319,12 @@ class Staged:
                           source or "(no native source: this graph runs on the NumPy "
                                     "interpreter tier)"])
 
+    def __reduce__(self):
+        return serialize.reduce_staged(self)
+
+    def __dask_tokenize__(self):
+        return ("tt.Staged", serialize.token(self))
+
     def __repr__(self):
         return f"<tt.function {self._name} ({len(self._entries)} signatures)>"
 
@@ -347,4 +354,9 @@ def function(fn=None, static_argnums=()):
     if not callable(fn):
         raise TypeError(f"tt.function: expected a callable, got {type(fn).__name__}")
     name = getattr(fn, "__name__", type(fn).__name__)
-    return Staged(fn, lambda args, kwargs: fn(*args, **kwargs), name, static_argnums)
+    staged = Staged(fn, lambda args, kwargs: fn(*args, **kwargs), name, static_argnums,
+                    recipe=(function, (fn,), {"static_argnums": static_argnums}))
+    # found under the decorated name, so pickle's identity check passes (by reference)
+    staged.__module__ = getattr(fn, "__module__", None)
+    staged.__qualname__ = getattr(fn, "__qualname__", name)
+    return staged

@@ -97,6 +97,11 @@ class Tensor:
     def _read(self):
         return self
 
+    def __reduce__(self):
+        # the value travels; the graph node a tape or trace attached does not
+        check_traceable(self, "pickle")
+        return (Tensor, (self._value,))
+
 
 def check_traceable(t, what):
     """Raise TracingError when a traced tensor's value is needed in Python."""

@@ -115,7 +115,9 @@ def _make_grad(fn, argnums, has_aux, with_value, op):
         raise TypeError(f"{op}: expected a callable, got {type(fn).__name__}")
     nums = _argnums(argnums, op)
     build = _grad_build(fn, nums, isinstance(argnums, int), has_aux, with_value, op)
-    return Staged(fn, build, f"{op}({_name(fn)})", prepare=_prepare(nums, op, _name(fn)))
+    recipe = (value_and_grad if with_value else grad, (fn, argnums, has_aux), {})
+    return Staged(fn, build, f"{op}({_name(fn)})", prepare=_prepare(nums, op, _name(fn)),
+                  recipe=recipe)
 
 
 def grad(fn, argnums=0, has_aux=False):
@@ -171,7 +173,8 @@ def jacobian(fn, argnums=0):
     nums = _argnums(argnums, "jacobian")
     build = _jacobian_build(fn, nums, isinstance(argnums, int))
     return Staged(fn, build, f"jacobian({_name(fn)})",
-                  prepare=_prepare(nums, "jacobian", _name(fn)))
+                  prepare=_prepare(nums, "jacobian", _name(fn)),
+                  recipe=(jacobian, (fn, argnums), {}))
 
 
 def hessian(fn, argnums=0):
