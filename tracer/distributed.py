@@ -67,22 +67,28 @@ class DistributedValueAndGrad:
     def __call__(self, params, *data, client=None):
         client = _client(client, self.__name__)
         flat, rebuild = _params(params, self.__name__)
-        future = client.compute(self._graph(flat, rebuild, data), optimize_graph=False)
+        future = client.compute(self._graph(flat, rebuild, data, client),
+                                optimize_graph=False)
         value, grads = future.result()
         g = rebuild([make(np.asarray(x)) for x in grads])
         return make(np.asarray(value)), ((g,) if self._tuple else g)
 
-    def _graph(self, flat, rebuild, data):
+    def _graph(self, flat, rebuild, data, client):
         """The Dask graph of one step, as one ``Delayed`` of (value, flat gradients)."""
         import dask
         blocks = _row_blocks(data, self.__name__)
+        homes = _homes(client, data)
         step = uuid.uuid4().hex[:12]
         fn = dask.delayed(self._local, traverse=False,
                           name=f"tt-fn-{serialize.token(self._local)}")
         p = dask.delayed(rebuild(flat), traverse=False, name=f"tt-params-{step}")
         part = dask.delayed(_chunk_partial, pure=True)
-        parts = [part(fn, p, *chunks, dask_key_name=f"tt-partial-{step}-{i}")
-                 for i, chunks in enumerate(zip(*blocks))]
+        parts = []
+        for i, chunks in enumerate(zip(*blocks)):
+            # run where the chunk lives (elsewhere only if those workers are gone)
+            with dask.annotate(**({"workers": homes[i], "allow_other_workers": True}
+                                  if homes[i] else {})):
+                parts.append(part(fn, p, *chunks, dask_key_name=f"tt-partial-{step}-{i}"))
         add, level = dask.delayed(_add_partials, pure=True), 0
         while len(parts) > 1:
             k, level = self._split_every, level + 1
@@ -187,6 +193,31 @@ def _row_blocks(data, name):
                              f"chunks: {_short(rows)} vs {_short(d.chunks[0])}; rechunk them "
                              f"alike, e.g. y = y.rechunk({{0: X.chunks[0]}})")
     return [d.to_delayed(optimize_graph=False).reshape(-1) for d in data]
+
+
+def _homes(client, data):
+    """Per row chunk, the workers holding all its blocks (or its largest block); empty
+    where the data is not persisted on the cluster."""
+    futures = client.futures_of(list(data))
+    n = len(data[0].chunks[0])
+    if not futures:
+        return [()] * n
+    where = client.who_has(futures)
+    row_bytes = [d.dtype.itemsize * int(np.prod(d.shape[1:])) for d in data]
+    order = sorted(range(len(data)), key=lambda j: -row_bytes[j])
+    keys = [[_first_key(k) for k in d.__dask_keys__()] for d in data]
+    homes = []
+    for i in range(n):
+        held = [set(where.get(keys[j][i], ())) for j in order]
+        both = set.intersection(*held)
+        homes.append(tuple(sorted(both or held[0])))
+    return homes
+
+
+def _first_key(nested):
+    while isinstance(nested, list):     # one block along every axis but the first
+        nested = nested[0]
+    return nested
 
 
 def _short(chunks):

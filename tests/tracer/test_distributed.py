@@ -2,6 +2,7 @@
 import logging
 import os
 import pickle
+import runpy
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
 ROWS, FEATURES, CHUNK = 400, 4, 100
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def loss(p, X, y):
@@ -84,6 +86,30 @@ def test_workers_compile_each_signature_once_and_reuse_it(client, arrays):
     again = g.cache_info(client)
     assert all(again[a].misses == i.misses for a, i in first.items())
     assert sum(i.hits + i.misses for i in again.values() if i is not None) == 3 * 4
+
+
+def test_each_chunk_is_computed_where_it_lives(client, arrays):
+    X, y = arrays
+    dX, dy = dask_data(client, X, y, ROWS)
+    g = tt.distributed.value_and_grad(loss)
+    g(params(), dX, dy)
+    homes = client.who_has(client.futures_of(dX))
+    with distributed.get_task_stream(client) as stream:
+        g(params(), dX, dy)
+    ran = {int(r["key"].rsplit("-", 1)[1]): r["worker"] for r in stream.data
+           if str(r["key"]).startswith("tt-partial")}
+    assert sorted(ran) == [0, 1, 2, 3]
+    assert all(w in homes[(dX.name, i, 0)] for i, w in ran.items())
+
+
+def test_the_example_trains_on_the_cluster(client):
+    example = runpy.run_path(os.path.join(ROOT, "examples", "distributed_logistic.py"),
+                             run_name="distributed_logistic")
+    lines = []
+    p, rates = example["train"](client, rows=2000, chunk=500, steps=3, log=lines.append)
+    losses = [float(line.split("mean loss")[1].split()[0]) for line in lines[1:]]
+    assert len(losses) == len(rates) == 3 and losses[2] < losses[0]
+    assert p["w"].shape == (example["FEATURES"],) and p["w"].dtype == tt.float32
 
 
 def test_training_trajectory_equals_the_local_one(client, arrays):
