@@ -4,10 +4,12 @@
 the row chunks of Dask arrays, on the workers that hold the chunks.
 
 Invariants:
-- One step is one Dask graph: a key holding the parameters, a key holding the compiled
-  ``tt.value_and_grad(fn)``, one task per row chunk (scheduled where the chunk lives,
-  so persisted data never moves) and a tree of sums (``split_every`` partials per node)
-  computed on the workers; only the final (value, gradient) comes back.
+- One step is one Dask graph: one task per row chunk, carrying the compiled
+  ``tt.value_and_grad(fn)`` and the parameters (or, above 1 MiB, a key holding them,
+  sent once per worker), restricted to the workers holding the chunk (so persisted data
+  does not move; other workers only if those are gone), and a tree of sums
+  (``split_every`` partials per node) computed on the workers; only the final
+  (value, gradient) comes back.
 - The per-chunk function pickles by token (``tracer.serialize``): each worker process
   rebuilds it once and keeps it, so each chunk signature (the ragged last chunk is a
   second one) is traced and compiled once per worker and reused by every later step.
@@ -26,6 +28,7 @@ from tracer.tensor import Tensor
 from tracer.variable import Variable
 
 _INSTALL = "pip install 'tapejit[distributed]'"
+_INLINE_BYTES = 1 << 20     # smaller parameters travel inside each chunk's task
 
 
 def value_and_grad(fn, argnums=0, split_every=8):
@@ -79,9 +82,9 @@ class DistributedValueAndGrad:
         blocks = _row_blocks(data, self.__name__)
         homes = _homes(client, data)
         step = uuid.uuid4().hex[:12]
-        fn = dask.delayed(self._local, traverse=False,
-                          name=f"tt-fn-{serialize.token(self._local)}")
-        p = dask.delayed(rebuild(flat), traverse=False, name=f"tt-params-{step}")
+        fn, p = self._local, rebuild(flat)
+        if sum(x.nbytes for x in flat) > _INLINE_BYTES:     # sent once per worker
+            p = dask.delayed(p, traverse=False, name=f"tt-params-{step}")
         part = dask.delayed(_chunk_partial, pure=True)
         parts = []
         for i, chunks in enumerate(zip(*blocks)):

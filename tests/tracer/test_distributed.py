@@ -112,7 +112,10 @@ def test_the_example_trains_on_the_cluster(client):
     assert p["w"].shape == (example["FEATURES"],) and p["w"].dtype == tt.float32
 
 
-def test_training_trajectory_equals_the_local_one(client, arrays):
+@pytest.mark.parametrize("inline", [True, False], ids=["params-in-tasks", "params-key"])
+def test_training_trajectory_equals_the_local_one(client, arrays, inline, monkeypatch):
+    if not inline:      # large parameters travel as one key, fetched once per worker
+        monkeypatch.setattr(tt.distributed, "_INLINE_BYTES", 0)
     X, y = arrays
     dX, dy = dask_data(client, X, y, ROWS - CHUNK // 2)
     remote, local = tt.distributed.value_and_grad(loss), tt.value_and_grad(loss)
