@@ -31,6 +31,7 @@ import weakref
 _LIVE = weakref.WeakValueDictionary()   # token -> staged function alive in this process
 _RECENT = collections.deque(maxlen=64)  # keeps recently unpickled ones (and their code)
 _LOCK = threading.Lock()
+_BUSY = threading.local()              # functions being pickled by value (cycle guard)
 
 
 def _resolve(module, qualname):
@@ -120,10 +121,21 @@ class _ByValue:
 
     def __reduce__(self):
         cp = _cloudpickle()
+        busy = _BUSY.__dict__.setdefault("fns", set())
+        if id(self.fn) in busy:
+            raise pickle.PicklingError(
+                f"cannot pickle {self.fn.__qualname__!r} by value: it refers to itself "
+                f"through a staged function; define it in an importable module so it "
+                f"pickles by reference")
         if cp is None:
             raise pickle.PicklingError(
                 f"cannot pickle {self.fn.__qualname__!r} of module {self.fn.__module__!r} "
                 f"by reference (it is a lambda, a closure or defined in __main__) and "
                 f"cloudpickle is not installed to pickle it by value: "
                 f"pip install cloudpickle")
-        return (pickle.loads, (cp.dumps(self.fn, protocol=pickle.DEFAULT_PROTOCOL),))
+        busy.add(id(self.fn))
+        try:
+            data = cp.dumps(self.fn, protocol=pickle.DEFAULT_PROTOCOL)
+        finally:
+            busy.discard(id(self.fn))
+        return (pickle.loads, (data,))

@@ -125,3 +125,14 @@ def test_unpickled_in_a_fresh_process_traces_and_computes():
     got = pickle.loads(proc.stdout)
     for k in want:
         np.testing.assert_allclose(got[k], want[k], rtol=1e-6)
+
+
+def test_self_referring_local_function_is_a_clear_error():
+    @tt.function
+    def twice(x, again=False):
+        return twice(x) * 2 if again else x * 2      # refers to itself (not called here)
+
+    assert float(twice(tt.constant(1.0))) == 2.0
+    with pytest.raises(pickle.PicklingError, match="refers to itself"):
+        pickle.dumps(tt.grad(lambda x: tt.reduce_sum(twice(x))))
+    assert pickle.loads(pickle.dumps(tt.grad(cubic_sum))) is not None    # still works
