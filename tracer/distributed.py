@@ -17,6 +17,7 @@ Invariants:
   chunks are recomputed from their graph; the sums are a fixed tree, so the result
   does not depend on which worker ran what.
 """
+import importlib
 import uuid
 
 import numpy as np
@@ -78,7 +79,7 @@ class DistributedValueAndGrad:
 
     def _graph(self, flat, rebuild, data, client):
         """The Dask graph of one step, as one ``Delayed`` of (value, flat gradients)."""
-        import dask
+        dask = _optional("dask")
         blocks = _row_blocks(data, self.__name__)
         homes = _homes(client, data)
         step = uuid.uuid4().hex[:12]
@@ -136,12 +137,17 @@ def _worker_cache_info(tok):
 
 # -- checks on the client ------------------------------------------------------------------
 
-def _client(client, name):
+def _optional(module, name="distributed.value_and_grad"):
+    """Dask, imported on first use (an optional dependency: the `distributed` extra)."""
     try:
-        from distributed import default_client
+        return importlib.import_module(module)
     except ImportError:
-        raise ImportError(f"tt.{name} needs Dask's distributed scheduler: "
-                          f"{_INSTALL}") from None
+        raise ImportError(f"tt.{name} needs Dask's distributed scheduler ({module} is "
+                          f"missing): {_INSTALL}") from None
+
+
+def _client(client, name):
+    default_client = _optional("distributed", name).default_client
     if client is not None:
         return client
     try:
@@ -170,7 +176,7 @@ def _params(params, name):
 
 def _row_blocks(data, name):
     """Per data argument, its row blocks as Delayed objects (checked to align)."""
-    import dask.array as da
+    da = _optional("dask.array", name)
     if not data:
         raise TypeError(f"tt.{name}: no data given; call g(params, *data) with Dask arrays "
                         f"chunked along axis 0")

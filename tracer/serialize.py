@@ -103,14 +103,13 @@ def _portable(value):
 
 
 def _cloudpickle():
-    try:
-        import cloudpickle
-    except ImportError:
+    """cloudpickle (optional), else numba's bundled copy, else None."""
+    for name in ("cloudpickle", "numba.cloudpickle"):
         try:
-            cloudpickle = importlib.import_module("numba.cloudpickle")
+            return importlib.import_module(name)
         except ImportError:
-            return None
-    return cloudpickle
+            continue
+    return None
 
 
 class _ByValue:
