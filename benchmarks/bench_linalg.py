@@ -11,6 +11,8 @@ Run: PYTHONPATH=. python benchmarks/bench_linalg.py [n ...]   (default n = 500 2
 (b) sort / top_k / scatter workload: rows of a (B, N) float32 matrix are sorted, their top
     k kept and scatter-added into buckets; gradient w.r.t. the matrix, against NumPy.
 Each row: median seconds per value-and-gradient, and the ratio to hand-written NumPy.
+On a shared or loaded machine set OPENBLAS_NUM_THREADS=1: threaded BLAS under load makes
+every LAPACK figure (ours and the baselines') several times noisier.
 """
 import sys
 import time

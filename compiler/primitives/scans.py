@@ -186,6 +186,9 @@ def argsort_impl(x, *, axis, descending):
     x = np.asarray(x)
     if not descending:
         return np.argsort(x, axis=axis, kind="stable").astype(I32)
+    if x.dtype.kind == "f":
+        # negation is exact and keeps ties tied (NaN sorts last, as ascending NaN does)
+        return np.argsort(-x, axis=axis, kind="stable").astype(I32)
     n = x.shape[axis]
     # sort the reversed array ascending (ties come out latest-first), then read backwards
     order = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
@@ -236,9 +239,19 @@ def _scatter_along_impl(u, idx, *, axis, size):
     u, idx = np.asarray(u), np.asarray(idx)
     shape = list(u.shape)
     shape[axis] = size
-    out = np.zeros(shape, u.dtype)
-    np.add.at(out, _grid(idx, axis), u)
-    return out
+    if u.dtype.kind != "f" or u.size == 0:
+        out = np.zeros(shape, u.dtype)
+        np.add.at(out, _grid(idx, axis), u)
+        return out
+    # one bincount over linear indices into the output rows (repeated indices add)
+    idx = np.moveaxis(idx, axis, -1)
+    rows = int(np.prod(idx.shape[:-1], dtype=np.int64))
+    lin = (np.where(idx < 0, idx + size, idx).reshape(rows, -1)
+           + (np.arange(rows, dtype=np.int64) * size)[:, None])
+    flat = np.bincount(lin.reshape(-1), weights=np.moveaxis(u, axis, -1).reshape(-1),
+                       minlength=rows * size)
+    moved = flat.reshape(idx.shape[:-1] + (size,)).astype(u.dtype)
+    return np.ascontiguousarray(np.moveaxis(moved, -1, axis))
 
 
 def _rows_of_indices(size):
