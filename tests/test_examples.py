@@ -66,3 +66,15 @@ def test_example_plot_without_matplotlib_explains_and_checks(monkeypatch, capsys
     out = capsys.readouterr().out
     assert info.value.code == 0
     assert "third derivative: max |error|" in out and "pip install -e .[plot]" in out
+
+
+def test_convnet_example_trains_and_saves_its_loss_curves(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tqdm")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "loss.png"
+    run_example("train_convnet.py", "--epochs", "2", "--out", str(out))
+    text = capsys.readouterr().out
+    acc = float(text.split("held-out accuracy: ")[1].split()[0])
+    assert acc > 0.8, text
+    assert "traced 1x" in text and out.stat().st_size > 1000

@@ -71,6 +71,7 @@ TRACER_ORDER = [
     "array_ops", "norms", "indexing",   # more array ops; indexing is what x[key] calls
     "operators",        # Tensor's arithmetic operators, attached once the ops exist
     "variable",
+    "random_ops", "conv", "nn_ops",   # training ops, imported by nn
     "nn", "math", "nest", "tracing", "tape", "custom",
     "serialize",        # pickling of staged functions (recipes, tokens)
     "function", "transforms",

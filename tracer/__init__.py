@@ -46,9 +46,11 @@ from tracer.norms import (clip_by_global_norm, clip_by_norm, global_norm,  # noq
 from tracer import linalg  # noqa: E402  (tt.linalg)
 from tracer import testing  # noqa: E402  (tt.testing)
 from tracer import distributed  # noqa: E402  (tt.distributed; Dask is imported on use)
+from tracer.nn_ops import one_hot  # noqa: E402
+from tracer import optimizers  # noqa: E402  (tt.optimizers)
 
 # public names only: implementation modules (tt.ops, tt.engine, ...) stay reachable as
 # attributes but are not exported; tt.linalg, tt.math, tt.nn, tt.testing are public
-_PUBLIC_MODULES = {"linalg", "math", "nn", "testing", "distributed"}
+_PUBLIC_MODULES = {"linalg", "math", "nn", "optimizers", "testing", "distributed"}
 __all__ = sorted(n for n, v in globals().items() if not n.startswith("_")
                  and (not isinstance(v, _types.ModuleType) or n in _PUBLIC_MODULES))

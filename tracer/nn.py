@@ -67,8 +67,13 @@ def log_sigmoid(x, name=None):
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
     return ops.negative(softplus(ops.negative(x)))
 
+from tracer.conv import avg_pool, avg_pool2d, conv1d, conv2d, max_pool, max_pool2d  # noqa: E402,F401,E501
+from tracer.nn_ops import (batch_normalization, dropout, elu, embedding_lookup,  # noqa: E402,F401
+                           gelu, l2_normalize, leaky_relu, moments, selu, silu,
+                           sparse_softmax_cross_entropy_with_logits, swish)
 
 # public names only: the functions defined here and the activations taken from tracer.ops
 # (not the helper modules and functions imported above)
 __all__ = sorted(_n for _n, _v in list(globals().items()) if not _n.startswith("_")
-                 and getattr(_v, "__module__", None) in (__name__, "tracer.ops"))
+                 and getattr(_v, "__module__", None) in (__name__, "tracer.ops", "tracer.conv",
+                                                          "tracer.nn_ops"))

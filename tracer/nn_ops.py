@@ -1,0 +1,230 @@
+"""The ``tt.nn`` functions people train with, as TensorFlow computes them: activations
+(gelu, leaky_relu, elu, selu, silu/swish), dropout, moments, batch_normalization,
+l2_normalize, embedding_lookup, sparse softmax cross-entropy, and ``tt.one_hot``.
+
+Each is a composition of differentiable ops, so gradients of any order come for free.
+Branches that could overflow where they are not selected (``expm1`` of a large positive
+input in elu/selu) read a clamped input, so extreme values give finite values and
+gradients (a ``where`` gradient multiplies the unselected branch by zero, and 0 * inf
+would be NaN).
+"""
+import numpy as np
+
+from tracer import dtypes, ops, shape_ops
+from tracer.engine import STATE, as_tensor, make
+from tracer.errors import TracingError
+from tracer.random_ops import stateless_uniform
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _float_input(x, op):
+    x = as_tensor(x, op)
+    if x.dtype.kind in "iub":
+        x = ops.cast(x, dtypes.float32)
+    return x
+
+
+def gelu(features, approximate=False, name=None):
+    """x * Phi(x): exact with erf, or TensorFlow's tanh approximation when
+    ``approximate=True``."""
+    x = _float_input(features, "nn.gelu")
+    if approximate:
+        inner = ops.multiply(0.7978845608028654,
+                             ops.add(x, ops.multiply(0.044715, ops.multiply(x, ops.square(x)))))
+        return ops.multiply(ops.multiply(0.5, x), ops.add(1.0, ops.tanh(inner)))
+    return ops.multiply(ops.multiply(0.5, x),
+                        ops.add(1.0, ops.erf(ops.divide(x, 1.4142135623730951))))
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    """x for x > 0, alpha * x otherwise (gradient alpha at 0, as TensorFlow)."""
+    x = _float_input(features, "nn.leaky_relu")
+    return ops.where(ops.greater(x, 0), x, ops.multiply(alpha, x))
+
+
+def _expm1_below_zero(x):
+    # expm1 of min(x, 0): the unselected branch of elu/selu stays finite for large x
+    return ops.expm1(ops.minimum(x, 0))
+
+
+def elu(features, name=None):
+    """x for x > 0, exp(x) - 1 otherwise."""
+    x = _float_input(features, "nn.elu")
+    return ops.where(ops.greater(x, 0), x, _expm1_below_zero(x))
+
+
+def selu(features, name=None):
+    """scale * (x for x > 0, alpha * (exp(x) - 1) otherwise), the self-normalising
+    constants of Klambauer et al."""
+    x = _float_input(features, "nn.selu")
+    neg = ops.multiply(_SELU_ALPHA, _expm1_below_zero(x))
+    return ops.multiply(_SELU_SCALE, ops.where(ops.greater(x, 0), x, neg))
+
+
+def silu(features, beta=1.0, name=None):
+    """x * sigmoid(beta * x)."""
+    x = _float_input(features, "nn.silu")
+    return ops.multiply(x, ops.sigmoid(x if beta == 1.0 else ops.multiply(beta, x)))
+
+
+swish = silu
+
+
+# -- dropout ------------------------------------------------------------------------------
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None):
+    """Zero each element with probability ``rate`` and scale the rest by 1 / (1 - rate).
+
+    Eager calls draw the mask with NumPy (``seed`` an int makes it reproducible). Inside
+    ``tt.function`` the mask must change from call to call, so pass ``seed`` as an integer
+    tensor argument of the function (a different value each step, as a JAX key).
+    """
+    op = "nn.dropout"
+    x = as_tensor(x, op)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: x has dtype {x.dtype}; valid dtypes are float32, float64")
+    if isinstance(rate, (int, float, np.number)) and not isinstance(rate, bool):
+        if not 0 <= rate < 1:
+            raise ValueError(f"{op}: rate is {rate!r}; it must be in [0, 1) (the "
+                             f"probability of dropping an element)")
+        if rate == 0:
+            return x
+    else:
+        raise TypeError(f"{op}: rate must be a Python number in [0, 1), got "
+                        f"{type(rate).__name__}")
+    shape = x.shape if noise_shape is None else tuple(int(d) for d in noise_shape)
+    try:
+        np.broadcast_shapes(shape, x.shape)
+    except ValueError:
+        raise ValueError(f"{op}: noise_shape {shape} does not broadcast to x's shape "
+                         f"{x.shape}") from None
+    uniform = _uniform(shape, x.dtype, seed, op)
+    keep = ops.cast(ops.greater_equal(uniform, rate), x.dtype)
+    return ops.multiply(ops.multiply(x, 1.0 / (1.0 - rate)), keep)
+
+
+def _uniform(shape, dtype, seed, op):
+    seed_t = seed if hasattr(seed, "dtype") and hasattr(seed, "shape") else None
+    if seed_t is not None:
+        return stateless_uniform(shape, seed_t, dtype)
+    if STATE.trace is not None:
+        raise TracingError(
+            f"{op}: inside tt.function a dropout mask drawn at trace time would repeat on "
+            f"every call; pass seed= an integer tensor argument of the function (change it "
+            f"every step), or call dropout eagerly")
+    rng = np.random.default_rng(seed)
+    return make(rng.random(shape).astype(dtype))
+
+
+# -- normalisation --------------------------------------------------------------------------
+
+def moments(x, axes, shift=None, keepdims=False, name=None):
+    """(mean, variance) over ``axes`` (population variance). TensorFlow stops the mean's
+    gradient inside the variance, which leaves first derivatives unchanged (the deviations
+    sum to zero) but drops a term of the second; here the mean stays differentiable, so
+    Hessians are exact too."""
+    x = _float_input(x, "nn.moments")
+    axes = list(axes) if isinstance(axes, (list, tuple)) else [axes]
+    mean = ops.reduce_mean(x, axes, keepdims=True)
+    variance = ops.reduce_mean(ops.squared_difference(x, mean), axes, keepdims=True)
+    if not keepdims:
+        mean, variance = shape_ops.squeeze(mean, axes), shape_ops.squeeze(variance, axes)
+    return mean, variance
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """(x - mean) * scale / sqrt(variance + eps) + offset, in TensorFlow's order of
+    operations (``offset``/``scale`` may be None)."""
+    x = as_tensor(x, "nn.batch_normalization")
+    inv = ops.rsqrt(ops.add(variance, variance_epsilon))
+    if scale is not None:
+        inv = ops.multiply(inv, scale)
+    inv = ops.cast(inv, x.dtype)
+    shift = ops.negative(ops.multiply(mean, inv)) if offset is None else \
+        ops.subtract(offset, ops.multiply(mean, inv))
+    return ops.add(ops.multiply(x, inv), ops.cast(shift, x.dtype))
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
+    """x / sqrt(max(sum(x ** 2, axis), epsilon))."""
+    x = _float_input(x, "nn.l2_normalize")
+    axis = dim if axis is None else axis
+    square_sum = ops.reduce_sum(ops.square(x), axis, keepdims=True)
+    return ops.multiply(x, ops.rsqrt(ops.maximum(square_sum, epsilon)))
+
+
+# -- lookups, one-hot and sparse cross-entropy ------------------------------------------------
+
+def embedding_lookup(params, ids, max_norm=None, name=None):
+    """Rows ``params[ids]`` (a list of tensors is concatenated along axis 0 first); the
+    gradient with respect to ``params`` is dense."""
+    if isinstance(params, (list, tuple)):
+        params = params[0] if len(params) == 1 else shape_ops.concat(list(params), 0)
+    p = as_tensor(params, "nn.embedding_lookup")
+    out = shape_ops.gather(p, ids)
+    if max_norm is not None:
+        norm = ops.sqrt(ops.reduce_sum(ops.square(out), -1, keepdims=True))
+        out = ops.multiply(out, ops.minimum(1.0, ops.divide(max_norm, norm)))
+    return out
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """``on_value`` (1) at each index along a new axis of size ``depth`` (last by default),
+    ``off_value`` (0) elsewhere; out-of-range indices give all-off rows. float32 unless
+    ``dtype`` (or the on/off values) say otherwise."""
+    op = "one_hot"
+    idx = as_tensor(indices, op)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices have dtype {idx.dtype}; valid dtypes are int32, "
+                        f"int64")
+    depth = int(depth)
+    if depth < 0:
+        raise ValueError(f"{op}: depth must be non-negative, got {depth}")
+    if dtype is None:
+        known = [v for v in (on_value, off_value) if hasattr(v, "dtype")]
+        dtype = known[0].dtype if known else dtypes.float32
+    d = dtypes.as_dtype(dtype, op)
+    hit = ops.equal(shape_ops.expand_dims(idx, -1), make(np.arange(depth, dtype=idx.dtype)))
+    if on_value is None and off_value is None:
+        out = ops.cast(hit, d)
+    else:
+        on = ops.cast(1 if on_value is None else on_value, d)
+        off = ops.cast(0 if off_value is None else off_value, d)
+        out = ops.where(hit, on, off)
+    if axis is not None and axis != -1:
+        perm = list(range(out.ndim - 1))
+        perm.insert(axis % out.ndim, out.ndim - 1)
+        out = shape_ops.transpose(out, perm)
+    return out
+
+
+def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """-log softmax(logits)[label] per example; ``labels`` are class indices of shape
+    ``logits.shape[:-1]``. Eager labels outside [0, num_classes) raise ValueError, as on
+    TensorFlow's CPU."""
+    op = "nn.sparse_softmax_cross_entropy_with_logits"
+    x = as_tensor(logits, op)
+    y = as_tensor(labels, op)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: logits have dtype {x.dtype}; valid dtypes are float32, "
+                        f"float64")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{op}: labels have dtype {y.dtype}; valid dtypes are int32, int64")
+    if x.ndim < 1 or y.shape != x.shape[:-1]:
+        raise ValueError(f"{op}: labels have shape {y.shape} and logits {x.shape}; labels "
+                         f"must have the logits' shape without the last (class) axis")
+    n = x.shape[-1]
+    if y._value is not None:
+        bad = (np.asarray(y._value) < 0) | (np.asarray(y._value) >= n)
+        if bad.any():
+            raise ValueError(f"{op}: received a label value of "
+                             f"{np.asarray(y._value)[bad].flat[0]} which is outside the "
+                             f"valid range of [0, {n})")
+    # log-sum-exp of the shifted logits minus the label's shifted logit: exact at any
+    # scale (at +-1e4 in float32, unshifted logsumexp would round the loss); the shift
+    # cancels, so it carries no gradient
+    shifted = ops.subtract(x, ops.stop_gradient(ops.reduce_max(x, -1, keepdims=True)))
+    picked = ops.reduce_sum(ops.multiply(one_hot(y, n, dtype=x.dtype), shifted), -1)
+    return ops.subtract(ops.log(ops.reduce_sum(ops.exp(shifted), -1)), picked)

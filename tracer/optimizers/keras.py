@@ -1,0 +1,263 @@
+"""Keras 3 optimizers: ``SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``.
+
+Each step: gradients that are None are skipped; slot Variables (zeros, or Adagrad's
+initial accumulator) are created the first time a Variable is updated, in its shape and
+dtype; the learning rate (a float, or a callable of the step count, 0 on the first step)
+is read once; AdamW decays the weights; every Variable is updated by its rule; then
+``iterations`` (an int64 Variable) grows by one. Hyperparameters are cast to each
+Variable's dtype as Keras does (its learning rate is stored as float32 first).
+
+Inside ``tt.function`` the same code traces into one compiled step: reads of Variables
+are graph inputs, assignments become in-place updates, and slots created during the first
+trace become state of the function.
+"""
+import contextlib
+
+import numpy as np
+
+from tracer import ops
+from tracer.creation import convert_to_tensor, fill, zeros
+from tracer.optimizers import rules
+from tracer.variable import Variable
+
+
+try:
+    from tracer.tracing import variable_creation as _slot_creation
+except ImportError:                   # no stateful tracing: slots are made eagerly only
+    _slot_creation = contextlib.nullcontext
+
+
+class Optimizer:
+    """Base class: slots, learning rate, ``apply``/``apply_gradients`` and ``iterations``."""
+
+    _slot_names = ()
+
+    def __init__(self, learning_rate, name):
+        if not callable(learning_rate):
+            learning_rate = float(learning_rate)
+            if not np.isfinite(learning_rate) or learning_rate < 0:
+                raise ValueError(f"{name}: learning_rate must be a non-negative finite number "
+                                 f"or a callable of the step, got {learning_rate!r}")
+        self._learning_rate = learning_rate
+        self.name = name
+        self.iterations = Variable(np.int64(0), trainable=False, name=f"{name}/iterations")
+        self._slots = {}            # id(variable) -> (variable, {slot name: Variable})
+
+    @property
+    def learning_rate(self):
+        """The learning rate for the next step (a float32 tensor, or the callable's value)."""
+        return convert_to_tensor(self._current_rate())
+
+    def _current_rate(self):
+        # a constant rate stays a Python float (rounded to float32, as Keras stores it), so
+        # compiled steps see a literal rather than a captured tensor
+        if callable(self._learning_rate):
+            return convert_to_tensor(self._learning_rate(self.iterations.value()))
+        return float(np.float32(self._learning_rate))
+
+    def slots(self, variable):
+        """This optimizer's slot Variables for ``variable`` (a dict; empty before its first
+        update)."""
+        entry = self._slots.get(id(variable))
+        return dict(entry[1]) if entry else {}
+
+    def _slot_initial(self, name, variable):
+        return zeros(variable.shape, variable.dtype)
+
+    def _ensure_slots(self, variables):
+        missing = [v for v in variables if id(v) not in self._slots]
+        if not missing:
+            return
+        with _slot_creation():
+            for v in missing:
+                made = {n: Variable(self._slot_initial(n, v), trainable=False,
+                                    name=f"{self.name}/{v.name}/{n}")
+                        for n in self._slot_names if self._wants_slot(n)}
+                self._slots[id(v)] = (v, made)
+
+    def _wants_slot(self, name):
+        return True
+
+    def apply_gradients(self, grads_and_vars):
+        """Apply ``(gradient, variable)`` pairs (None gradients are skipped); returns
+        ``iterations``."""
+        pairs = list(grads_and_vars)
+        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply(self, grads, trainable_variables):
+        """One step: update each Variable from its gradient (None gradients are skipped)."""
+        grads, variables = list(grads), list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{self.name}.apply: got {len(grads)} gradients for "
+                             f"{len(variables)} variables; they must pair up")
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        for _, v in pairs:
+            if not isinstance(v, Variable):
+                raise TypeError(f"{self.name}.apply: expected tt.Variable to update, got "
+                                f"{type(v).__name__}")
+        if not pairs:
+            return self.iterations
+        grads = [self._gradient(g, v) for g, v in pairs]
+        variables = [v for _, v in pairs]
+        self._ensure_slots(variables)
+        lr = self._current_rate()
+        self._before_update(variables, lr)
+        for g, v in zip(grads, variables):
+            self._update(g, v, _in_dtype(lr, v.dtype), self._slots[id(v)][1])
+        self.iterations.assign_add(1)
+        return self.iterations
+
+    def _gradient(self, g, v):
+        g = convert_to_tensor(g) if not hasattr(g, "dtype") else g
+        if tuple(g.shape) != tuple(v.shape):
+            raise ValueError(f"{self.name}.apply: gradient of shape {tuple(g.shape)} for "
+                             f"variable '{v.name}' of shape {v.shape}; shapes must match")
+        if v.dtype.kind != "f":
+            raise TypeError(f"{self.name}.apply: variable '{v.name}' has dtype {v.dtype}; "
+                            f"only float variables can be trained")
+        return ops.cast(g, v.dtype)
+
+    def _before_update(self, variables, lr):
+        pass
+
+    def _update(self, g, v, lr, slots):
+        raise NotImplementedError
+
+    def _step(self, dtype):
+        """The 1-based step number of the update being made, in ``dtype``."""
+        return ops.cast(ops.add(self.iterations.value(), 1), dtype)
+
+    def __repr__(self):
+        return f"<tt.optimizers.{type(self).__name__} '{self.name}'>"
+
+
+def _in_dtype(x, dtype):
+    """A Python float stays weak (it takes the variable's dtype); tensors are cast."""
+    return x if isinstance(x, float) else ops.cast(x, dtype)
+
+
+def _check_unit(name, what, value, upper_open=False):
+    value = float(value)
+    if not (0 <= value < 1 if upper_open else 0 <= value <= 1):
+        raise ValueError(f"{name}: {what} must be in [0, 1{')' if upper_open else ']'}, "
+                         f"got {value!r}")
+    return value
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum:
+    ``m = momentum * m - lr * g; w += m`` (Nesterov: ``w += momentum * m - lr * g``)."""
+    _slot_names = ("momentum",)
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD"):
+        super().__init__(learning_rate, name)
+        self.momentum = _check_unit(name, "momentum", momentum)
+        self.nesterov = bool(nesterov)
+
+    def _wants_slot(self, name):
+        return self.momentum != 0
+
+    def _update(self, g, v, lr, slots):
+        if not slots:
+            v.assign_sub(ops.multiply(g, lr))
+            return
+        m = slots["momentum"]
+        step, trace = rules.momentum_trace(ops.negative(ops.multiply(g, lr)), m.value(),
+                                           self.momentum, self.nesterov)
+        m.assign(trace)
+        v.assign_add(step)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba) with Keras's epsilon-hat placement; ``amsgrad`` keeps the
+    running maximum of the second moment."""
+    _slot_names = ("momentum", "velocity", "velocity_hat")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, name="adam"):
+        super().__init__(learning_rate, name)
+        self.beta_1 = _check_unit(name, "beta_1", beta_1, True)
+        self.beta_2 = _check_unit(name, "beta_2", beta_2, True)
+        self.epsilon = float(epsilon)
+        self.amsgrad = bool(amsgrad)
+
+    def _wants_slot(self, name):
+        return name != "velocity_hat" or self.amsgrad
+
+    def _update(self, g, v, lr, slots):
+        m, vel = slots["momentum"], slots["velocity"]
+        new_m, new_v = rules.adam_moments(g, m.value(), vel.value(), self.beta_1, self.beta_2)
+        m.assign(new_m)
+        vel.assign(new_v)
+        if self.amsgrad:
+            v_hat = slots["velocity_hat"]
+            new_v = ops.maximum(v_hat.value(), new_v)
+            v_hat.assign(new_v)
+        v.assign_sub(rules.adam_step(new_m, new_v, self._step(v.dtype), lr, self.beta_1,
+                                     self.beta_2, self.epsilon, epsilon_hat=True))
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``w -= w * weight_decay * lr`` before each step."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, name="adamw"):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, name)
+        self.weight_decay = float(weight_decay)
+        if self.weight_decay < 0:
+            raise ValueError(f"{name}: weight_decay must be >= 0, got {weight_decay!r}")
+
+    def _before_update(self, variables, lr):
+        for v in variables:
+            v.assign(rules.weight_decay(v.value(), _in_dtype(lr, v.dtype), self.weight_decay))
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``s = rho * s + (1 - rho) * g^2; w -= lr * g / sqrt(s + epsilon)``, through
+    a momentum accumulator when ``momentum > 0``."""
+    _slot_names = ("velocity", "momentum")
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 name="rmsprop"):
+        super().__init__(learning_rate, name)
+        self.rho = _check_unit(name, "rho", rho)
+        self.momentum = _check_unit(name, "momentum", momentum)
+        self.epsilon = float(epsilon)
+
+    def _wants_slot(self, name):
+        return name != "momentum" or self.momentum > 0
+
+    def _update(self, g, v, lr, slots):
+        vel = slots["velocity"]
+        new_vel = rules.decayed_average(ops.square(g), vel.value(), self.rho)
+        vel.assign(new_vel)
+        inc = rules.rms_increment(g, new_vel, lr, self.epsilon)
+        if self.momentum > 0:
+            m = slots["momentum"]
+            inc, trace = rules.momentum_trace(inc, m.value(), self.momentum, False)
+            m.assign(trace)
+        v.assign_sub(inc)
+
+
+class Adagrad(Optimizer):
+    """Adagrad: ``a += g^2; w -= lr * g / sqrt(a + epsilon)``, ``a`` starting at
+    ``initial_accumulator_value``."""
+    _slot_names = ("accumulator",)
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 name="adagrad"):
+        super().__init__(learning_rate, name)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        if self.initial_accumulator_value < 0:
+            raise ValueError(f"{name}: initial_accumulator_value must be >= 0")
+        self.epsilon = float(epsilon)
+
+    def _slot_initial(self, name, variable):
+        return fill(variable.shape, np.asarray(self.initial_accumulator_value, variable.dtype))
+
+    def _update(self, g, v, lr, slots):
+        acc = slots["accumulator"]
+        new_acc = ops.add(acc.value(), ops.square(g))
+        acc.assign(new_acc)
+        v.assign_sub(rules.rms_increment(g, new_acc, lr, self.epsilon))
+
