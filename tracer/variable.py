@@ -14,6 +14,9 @@ class Variable:
     """A mutable holder of a tensor value; trainable variables are watched automatically
     by recording tapes (``watch_accessed_variables=True``)."""
     _count = 0
+    # above NumPy's: ``array @ variable`` and ``array + variable`` call the Variable's
+    # reflected operators (recorded on tapes) instead of converting it with __array__
+    __array_priority__ = 100
 
     def __init__(self, initial_value, trainable=True, name=None, dtype=None):
         t = convert_to_tensor(initial_value, dtype=dtype, op="Variable")

@@ -267,3 +267,13 @@ def test_functional_with_grad_and_schedule_in_one_compiled_step():
     assert train.trace_count == 1 and float(loss(params)) < 0.2 * first
     with pytest.raises(ValueError, match="same structure"):
         opt.update([np.ones(2)], state)
+
+
+def test_numpy_array_operands_on_the_left_keep_variables_differentiable():
+    w, b = tt.Variable(np.ones((2, 3), np.float32)), tt.Variable(np.zeros(3, np.float32))
+    x = np.ones((4, 2), np.float32)
+    with tt.GradientTape() as tape:
+        loss = tt.reduce_sum(x @ w + b) + tt.reduce_sum(np.float32(2.0) * b)
+    gw, gb = tape.gradient(loss, [w, b])
+    np.testing.assert_array_equal(gw.numpy(), np.full((2, 3), 4.0))
+    np.testing.assert_array_equal(gb.numpy(), np.full(3, 6.0))
