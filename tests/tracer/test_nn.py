@@ -96,7 +96,7 @@ def test_math_has_every_op_that_applies_a_primitive():
 
 @pytest.mark.parametrize("namespace", [tt, tt.linalg, tt.nn, tt.math])
 def test_public_namespaces_export_public_names_only(namespace):
-    public_modules = {"linalg", "math", "nn", "testing", "distributed"}
+    public_modules = {"linalg", "math", "nn", "optimizers", "testing", "distributed"}
     for name in namespace.__all__:
         value = getattr(namespace, name)
         assert not name.startswith("_"), name
