@@ -12,8 +12,8 @@ import numpy as np
 
 from tracer import dtypes, ops, shape_ops
 from tracer.engine import STATE, as_tensor, make
-from tracer.errors import TracingError
 from tracer.random_ops import stateless_uniform
+from tracer.variable import Variable
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -78,8 +78,9 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each element with probability ``rate`` and scale the rest by 1 / (1 - rate).
 
     Eager calls draw the mask with NumPy (``seed`` an int makes it reproducible). Inside
-    ``tt.function`` the mask must change from call to call, so pass ``seed`` as an integer
-    tensor argument of the function (a different value each step, as a JAX key).
+    ``tt.function`` the mask comes from a counter-based generator: a new mask on every call,
+    or, with ``seed`` an integer tensor argument, the mask that seed determines (as a JAX
+    key).
     """
     op = "nn.dropout"
     x = as_tensor(x, op)
@@ -105,17 +106,22 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     return ops.multiply(ops.multiply(x, 1.0 / (1.0 - rate)), keep)
 
 
+# Traced dropout without a seed tensor reads and advances this counter: inside tt.function
+# it is state of the compiled function, so every call (and every dropout in it) gets a new
+# stream of numbers from the stateless generator.
+_TRACED_DRAWS = Variable(np.int64(0), trainable=False, name="nn.dropout/draws")
+
+
 def _uniform(shape, dtype, seed, op):
-    seed_t = seed if hasattr(seed, "dtype") and hasattr(seed, "shape") else None
-    if seed_t is not None:
-        return stateless_uniform(shape, seed_t, dtype)
-    if STATE.trace is not None:
-        raise TracingError(
-            f"{op}: inside tt.function a dropout mask drawn at trace time would repeat on "
-            f"every call; pass seed= an integer tensor argument of the function (change it "
-            f"every step), or call dropout eagerly")
-    rng = np.random.default_rng(seed)
-    return make(rng.random(shape).astype(dtype))
+    if hasattr(seed, "dtype") and hasattr(seed, "shape"):
+        return stateless_uniform(shape, seed, dtype)
+    if STATE.trace is None:
+        return make(np.random.default_rng(seed).random(shape).astype(dtype))
+    # an int seed fixes the base of the stream; without one the base is drawn at trace time
+    base = int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
+    draw = _TRACED_DRAWS.value()
+    _TRACED_DRAWS.assign_add(1)
+    return stateless_uniform(shape, ops.add(ops.multiply(draw, 1_000_003), base), dtype)
 
 
 # -- normalisation --------------------------------------------------------------------------

@@ -112,11 +112,12 @@ def test_dropout_compiled_with_seed_argument_changes_per_call():
     assert (a != b).mean() > 0.3 and abs((a != 0).mean() - 0.5) < 0.05
 
 
-def test_dropout_traced_without_seed_tensor_explains():
-    f = tt.function(lambda x: tt.nn.dropout(x, 0.5))
-    with pytest.raises(tt.TracingError, match="seed"):
-        f(np.ones(4, np.float32))
-    assert tt.nn.dropout(np.ones(4), 0.5, seed=0).shape == (4,)
+def test_dropout_compiled_without_seed_draws_a_new_mask_each_call():
+    f = tt.function(lambda x: tt.nn.dropout(x, 0.5) + tt.nn.dropout(x, 0.5))
+    x = np.ones((64, 64), np.float32)
+    a, b = f(x).numpy(), f(x).numpy()
+    assert f.trace_count == 1 and (a != b).mean() > 0.3
+    assert abs((a == 4).mean() - 0.25) < 0.05       # the two dropouts are independent
 
 
 # -- normalisation -------------------------------------------------------------------------------

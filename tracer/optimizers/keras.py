@@ -11,8 +11,6 @@ Inside ``tt.function`` the same code traces into one compiled step: reads of Var
 are graph inputs, assignments become in-place updates, and slots created during the first
 trace become state of the function.
 """
-import contextlib
-
 import numpy as np
 
 from tracer import ops
@@ -21,10 +19,7 @@ from tracer.optimizers import rules
 from tracer.variable import Variable
 
 
-try:
-    from tracer.tracing import variable_creation as _slot_creation
-except ImportError:                   # no stateful tracing: slots are made eagerly only
-    _slot_creation = contextlib.nullcontext
+from tracer.tracing import variable_creation as _slot_creation
 
 
 class Optimizer:
