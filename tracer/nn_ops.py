@@ -12,6 +12,7 @@ import numpy as np
 
 from tracer import dtypes, ops, shape_ops
 from tracer.engine import STATE, as_tensor, make
+from tracer.errors import TracingError
 from tracer.random_ops import stateless_uniform
 from tracer.variable import Variable
 
@@ -120,7 +121,13 @@ def _uniform(shape, dtype, seed, op):
     # an int seed fixes the base of the stream; without one the base is drawn at trace time
     base = int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
     draw = _TRACED_DRAWS.value()
-    _TRACED_DRAWS.assign_add(1)
+    try:
+        _TRACED_DRAWS.assign_add(1)
+    except TracingError:              # compiled functions without state: say what works
+        raise TracingError(
+            f"{op}: inside tt.function a mask drawn at trace time would repeat on every "
+            f"call; pass seed= an integer tensor argument of the function (change it every "
+            f"step), or call dropout eagerly") from None
     return stateless_uniform(shape, ops.add(ops.multiply(draw, 1_000_003), base), dtype)
 
 

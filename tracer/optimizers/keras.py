@@ -11,6 +11,8 @@ Inside ``tt.function`` the same code traces into one compiled step: reads of Var
 are graph inputs, assignments become in-place updates, and slots created during the first
 trace become state of the function.
 """
+import contextlib
+
 import numpy as np
 
 from tracer import ops
@@ -19,7 +21,10 @@ from tracer.optimizers import rules
 from tracer.variable import Variable
 
 
-from tracer.tracing import variable_creation as _slot_creation
+try:
+    from tracer.tracing import variable_creation as _slot_creation
+except ImportError:                   # no stateful tracing yet: slots are made eagerly only
+    _slot_creation = contextlib.nullcontext
 
 
 class Optimizer:
