@@ -5,11 +5,17 @@ can be optimised, compiled, and differentiated again. Fan-out accumulates with `
 integer/bool values, ``stop_gradient`` and primitives without a gradient rule cut the flow;
 sources the outputs do not depend on get ``None``.
 """
+import numpy as np
+
+from compiler import primitives as P
 from compiler.ir import toposort
 
 
 def _float(node):
-    return node.dtype.kind == "f"
+    kind = node.dtype.kind
+    if kind == "V":                 # a region: differentiable if any output is a float
+        return any(np.dtype(d).kind == "f" for _, d in node.params["out_types"])
+    return kind == "f"
 
 
 def vjp(outputs, cotangents, sources, active=None):
@@ -38,6 +44,11 @@ def vjp(outputs, cotangents, sources, active=None):
             continue
         if not any(id(x) in reach for x in n.inputs):
             continue
+        if n.prim is P.tuple_get:   # one output's cotangent, kept for the region's rule
+            _accumulate_part(ct, n.inputs[0], n.params["index"], g)
+            continue
+        if n.dtype.kind == "V":      # a region's rule takes one cotangent per output
+            g = [g.get(i) for i in range(len(n.params["out_types"]))]
         grads = n.prim.vjp(g, n, *n.inputs, **n.params)
         if len(grads) != len(n.inputs):
             raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
@@ -57,6 +68,12 @@ def _tag_origin(grads, name, forward):
     for m in toposort(grads, stop=done):
         if not done(m):
             m.origin = name
+
+
+def _accumulate_part(ct, region, index, g):
+    parts = ct.setdefault(id(region), {})
+    prev = parts.get(index)
+    parts[index] = g if prev is None else P.add(prev, g)
 
 
 def _accumulate(ct, x, g):

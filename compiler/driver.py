@@ -21,7 +21,7 @@ def driver_source(graph, steps, kernel_args):
     for st in steps:
         if isinstance(st, Call):
             ins = [_call_operand(x, names, made) for x in st.node.inputs]
-            reads = [names[id(x)] for x in st.node.inputs]
+            reads = [names[id(x)] for x in st.node.inputs if not _inlined(x, names)]
             body.append((f"{names[id(st.node)]} = C{nc}({', '.join(ins)})", reads,
                          [names[id(st.node)]]))
             nc += 1
@@ -64,8 +64,13 @@ def _output(o, names, made, bound):
     return names[id(o)]
 
 
+def _inlined(x, names):
+    """A literal operand written into the call (it has no variable of its own)."""
+    return x.prim.name == "literal" and not x.inputs and names[id(x)].startswith("t")
+
+
 def _call_operand(x, names, made):
-    if x.prim.name == "literal" and not x.inputs and names[id(x)].startswith("t"):
+    if _inlined(x, names):
         return f"np.asarray({constant(x.params['value'], x.dtype)})[()]"
     if id(x) in made:                         # kernels return 0-d values as scalars
         return f"np.asarray({names[id(x)]}, np.{x.dtype.name})"

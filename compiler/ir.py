@@ -9,13 +9,20 @@ Invariants:
   it can enter structural keys directly.
 - Every walk is iterative: graphs of 10^5 nodes must work.
 """
+import itertools
+
 import numpy as np
+
+_serial = itertools.count()
 
 
 class Node:
     # ``origin``: for gradient nodes, the name of the forward primitive whose gradient rule
     # built them (error messages only; never part of a key)
-    __slots__ = ("prim", "inputs", "attrs", "shape", "dtype", "_sig", "origin", "__weakref__")
+    # ``serial``: creation order (a region's tracing tells the nodes its body built from the
+    # enclosing ones it reads)
+    __slots__ = ("prim", "inputs", "attrs", "shape", "dtype", "_sig", "origin", "serial",
+                 "__weakref__")
 
     def __init__(self, prim, inputs, attrs, shape, dtype):
         self.prim = prim
@@ -25,6 +32,7 @@ class Node:
         self.dtype = dtype
         self._sig = None
         self.origin = None
+        self.serial = next(_serial)
 
     def rebuild(self, inputs):
         """The same operation on other inputs (keeps the origin tag)."""
@@ -162,3 +170,7 @@ def format_graph(graph):
     outs = ", ".join(names[id(o)] for o in graph.outputs)
     return "\n".join([f"graph({len(graph.inputs)} inputs) -> ({outs})"] + lines)
 
+
+def next_serial():
+    """The serial the next node will get."""
+    return next(_serial) + 1

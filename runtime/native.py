@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from compiler import pipeline
-from runtime import diskcache
+from runtime import diskcache, loops
 from runtime.config import config, stats
 
 _MAX_KERNELS = 4096
@@ -39,6 +39,9 @@ def kernel_function(ks):
 
 
 def _bind_call(node):
+    loop = loops.runner(node)           # a region: its bodies run natively too
+    if loop is not None:
+        return loop
     params = node.params
     return functools.partial(node.prim.impl, **params) if params else node.prim.impl
 

@@ -77,6 +77,8 @@ TRACER_ORDER = [
     "function", "transforms",
     "eager_functions",
     "distributed",      # data-parallel gradients on Dask (imported on use)
+    "region_trace",     # control flow traced into region nodes
+    "control",          # tt.cond, tt.switch, tt.while_loop, tt.fori_loop, tt.scan
 ]
 
 

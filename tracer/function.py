@@ -85,8 +85,9 @@ def _leaf_value(x):
 class Entry:
     """The optimised graph of one signature, its bindings and (once run) its executable."""
 
-    def __init__(self, graph, captured, variables, plan, rebuild, inline_only):
+    def __init__(self, graph, captured, variables, plan, rebuild, inline_only, updated=()):
         self.graph = graph
+        self.updated = list(updated)   # Variables whose new values are the last outputs
         self.captured = [t for t, _ in captured]
         self.cvals = [t._value for t in self.captured]
         self.variables = [v for v, _ in variables]
@@ -109,9 +110,18 @@ class Entry:
         if self.variables:
             values = values + [v._tensor._value for v in self.variables]
         outs = exe(*values)
+        if self.updated:
+            self.write_back(outs)
         if self.single:
             return make(as_value(outs[0], self.dtypes[0]))
         return self.wrap([make(as_value(v, d)) for v, d in zip(outs, self.dtypes)])
+
+    def write_back(self, outs):
+        """Store the updated Variables' new values (the graph's last outputs); the
+        freshly computed arrays become the Variables' buffers, no copy."""
+        k = len(self.updated)
+        for v, val in zip(self.updated, outs[len(outs) - k:]):
+            v._tensor = make(as_value(val, v.dtype))
 
     def wrap(self, tensors):
         leaves = [tensors[p] if type(p) is int else p[1] for p in self.plan]
@@ -257,11 +267,14 @@ class Staged:
             out = self._build(targs, tkw)
         self.trace_count += 1
         outputs, plan, rebuild = _output_plan(out)
+        updates = ctx.updates()
+        outputs = outputs + [n for _, n in updates]
         inputs = (ctx.arg_nodes + [n for _, n in ctx.captured] +
                   [n for _, n in ctx.variables])
         foreign = _foreign_leaves(outputs, inputs)
         graph = pipeline.optimize(Graph(inputs + foreign, outputs))
-        return Entry(graph, ctx.captured, ctx.variables, plan, rebuild, bool(foreign))
+        return Entry(graph, ctx.captured, ctx.variables, plan, rebuild, bool(foreign),
+                     [v for v, _ in updates])
 
     # -- routes other than the eager fast path ----------------------------------------------
     def _bound_tensors(self, entry, leaves):
@@ -278,6 +291,9 @@ class Staged:
         outs, created = self._splice(entry, ts)
         result = [make(None, n) for n in outs]
         _record(ts, created, result)
+        k = len(entry.updated)
+        for v, t in zip(entry.updated, result[len(result) - k:]):
+            STATE.trace.assign_variable(v, t)     # the enclosing trace performs them
         return result[0] if entry.single else entry.wrap(result)
 
     def _recorded(self, entry, leaves):
@@ -286,6 +302,8 @@ class Staged:
         values = [t._value for t in ts]
         outs = entry.executable()(*values)
         result = [make(as_value(v, d)) for v, d in zip(outs, entry.dtypes)]
+        if entry.updated:
+            entry.write_back(outs)
         if watching(ts):
             nodes, created = self._splice(entry, ts)
             for t, n in zip(result, nodes):

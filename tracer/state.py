@@ -17,8 +17,14 @@ it; ``tracer.recording`` is its only caller on the op path):
 Trace-context protocol (``tracing.TraceContext`` implements it): while ``STATE.trace`` is
 set, an op whose operands carry no values builds nodes only, and
 - ``trace.capture(tensor) -> node``: an eager tensor used by a traced op becomes an input;
-- ``trace.capture_variable(variable) -> Tensor``: a Variable read while tracing;
+- ``trace.capture_variable(variable) -> Tensor``: a Variable's value bound at call time;
+- ``trace.read_variable(variable) -> Tensor``: a Variable read while tracing (its latest
+  assigned value in this trace, else ``capture_variable``);
+- ``trace.assign_variable(variable, tensor)``: a Variable updated while tracing;
 - ``trace.describe(node) -> str``: names the argument behind a node (for errors).
+
+``STATE.creating_variables`` (> 0 inside ``tracing.variable_creation()``) lets Variables be
+created while tracing (an optimizer's slots on a function's first trace).
 """
 import threading
 
@@ -27,6 +33,7 @@ class _State(threading.local):
     def __init__(self):
         self.tapes = []        # recorders of this thread, innermost last
         self.trace = None      # the active trace context, if tracing
+        self.creating_variables = 0
 
 
 STATE = _State()

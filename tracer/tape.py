@@ -57,6 +57,7 @@ class GradientTape:
     def _push(self):
         STATE.tapes.append(self)
         self._recording = True
+        self.trace = STATE.trace        # a tape opened inside tt.function watches its reads
 
     def _pop(self):
         if self._recording:
@@ -127,6 +128,11 @@ class GradientTape:
 
     def watch_variable(self, v):
         self._watch_tensor(v._tensor)
+        self._variables[id(v)] = v
+
+    def watch_traced_variable(self, v, t):
+        """Inside tt.function: watch ``t``, the traced value read from Variable ``v``."""
+        self._watch_tensor(t)
         self._variables[id(v)] = v
 
     def watched_variables(self):
@@ -297,7 +303,8 @@ class GradientTape:
 
 def _source_tensor(s, what="source"):
     if isinstance(s, Variable):
-        return s._tensor
+        # inside tt.function a Variable stands for its traced value (updates included)
+        return s._read() if STATE.trace is not None else s._tensor
     if type(s) is Tensor:
         return s
     raise TypeError(f"GradientTape.gradient: a {what} must be a tensor or Variable, got "

@@ -110,5 +110,7 @@ def check_traceable(t, what):
         where = trace.describe(t._node) if trace is not None else "a traced tensor"
         raise TracingError(
             f"{what} needs the value of {where} (shape {t.shape}, dtype {t.dtype}), but "
-            f"inside tt.function values are symbolic. Use tt.where/tt.maximum instead of "
-            f"Python control flow, or pass the argument as static with static_argnums.")
+            f"inside tt.function values are symbolic. Instead of a Python if/while on it, use "
+            f"tt.cond / tt.switch (branches), tt.while_loop / tt.fori_loop / tt.scan (loops) "
+            f"or tt.where (elementwise choice), or pass the argument as static with "
+            f"static_argnums.")

@@ -4,11 +4,13 @@ While a ``TraceContext`` is active (``STATE.trace``), operations on traced tenso
 build nodes instead of computing values; eager tensors and Variables met along the way
 become graph inputs (captures) whose values are bound at each call.
 """
+import contextlib
+
 import numpy as np
 
 from compiler import primitives as P
 from compiler.ir import toposort
-from tracer.recording import make, watching
+from tracer.recording import make, node_of, watching
 from tracer.state import STATE
 
 
@@ -23,6 +25,7 @@ class TraceContext:
         self.arg_nodes = []
         self.captured = []          # (tensor, node): value bound at every call
         self.variables = []         # (variable, node): current value read at every call
+        self.assigned = {}          # id(variable) -> (variable, node of its updated value)
         self._memo = {}             # id(tensor or variable) -> (object, node)
 
     def __enter__(self):
@@ -59,6 +62,32 @@ class TraceContext:
             self.variables.append((variable, node))
             self.leaves[id(node)] = f"variable '{variable.name}' read by {self.name}"
         return make(None, hit[1])
+
+    def read_variable(self, variable):
+        """A traced read: the latest value assigned in this trace, else the value bound at
+        call time. Tapes opened inside this trace watch it (trainable variables)."""
+        hit = self.assigned.get(id(variable))
+        t = make(None, hit[1]) if hit is not None else self.capture_variable(variable)
+        if STATE.tapes and variable.trainable:
+            for tape in STATE.tapes:
+                if tape.watch_accessed and getattr(tape, "trace", None) is self:
+                    tape.watch_traced_variable(variable, t)
+        return t
+
+    def assign_variable(self, variable, value):
+        """Record ``variable = value`` (a tensor of its dtype) in program order."""
+        if value.shape != variable.shape:
+            raise ValueError(f"Variable.assign: value has shape {value.shape} but the variable "
+                             f"{variable.name} has shape {variable.shape}; shapes must match")
+        if id(variable) not in self.assigned:
+            self.capture_variable(variable)     # updated variables are read at every call
+        self.assigned[id(variable)] = (variable, node_of(value))
+
+    def updates(self):
+        """(variable, node of its final value) for every variable assigned, in the order of
+        their first reads."""
+        return [(v, self.assigned[id(v)][1]) for v, _ in self.variables
+                if id(v) in self.assigned]
 
     def describe(self, node):
         """Which arguments ``node`` depends on, e.g. "argument 'x' (position 0) of f"."""
@@ -110,3 +139,18 @@ def record_spliced(tensors, created, result):
                 tape.values[t._node] = t._value
 
 
+
+
+# -- creating Variables while tracing -------------------------------------------------------
+
+@contextlib.contextmanager
+def variable_creation():
+    """Allow ``tt.Variable(...)`` while a function is traced, for state that a library
+    creates lazily on the first call (an optimizer's slots): the new Variables are ordinary
+    state of the function from then on. Their initial values must be concrete (built from
+    shapes, e.g. ``tt.zeros(v.shape)``), not computed from traced values."""
+    STATE.creating_variables += 1
+    try:
+        yield
+    finally:
+        STATE.creating_variables -= 1

@@ -6,6 +6,7 @@ import numpy as np
 
 from tracer import ops
 from tracer.convert import convert_to_tensor
+from tracer.errors import TracingError
 from tracer.state import STATE
 from tracer.tensor import Tensor, check_traceable
 
@@ -19,6 +20,12 @@ class Variable:
     __array_priority__ = 100
 
     def __init__(self, initial_value, trainable=True, name=None, dtype=None):
+        if STATE.trace is not None and not STATE.creating_variables:
+            raise TracingError(
+                f"tt.Variable({name or ''}) created while tracing {STATE.trace.name}: "
+                f"Variables cannot be created inside tt.function (a new one would be made at "
+                f"every trace). Create it once outside the function and read or assign it "
+                f"inside.")
         t = convert_to_tensor(initial_value, dtype=dtype, op="Variable")
         check_traceable(t, "Variable()")
         self._tensor = Tensor(np.array(t._value))
@@ -34,7 +41,7 @@ class Variable:
     def _read(self):
         """The current value as a Tensor, watched by recording tapes that auto-watch."""
         if STATE.trace is not None:
-            return STATE.trace.capture_variable(self)
+            return STATE.trace.read_variable(self)
         t = self._tensor
         if STATE.tapes and self.trainable:
             for tape in STATE.tapes:
@@ -53,6 +60,9 @@ class Variable:
 
     def assign(self, value):
         t = convert_to_tensor(value, dtype=self.dtype, op="Variable.assign")
+        if STATE.trace is not None:         # inside tt.function: a symbolic update
+            STATE.trace.assign_variable(self, t)
+            return self
         check_traceable(t, "Variable.assign")
         if t.shape != self.shape:
             raise ValueError(f"Variable.assign: value has shape {t.shape} but the variable "
@@ -60,11 +70,16 @@ class Variable:
         self._tensor = Tensor(np.array(t._value, dtype=self.dtype))
         return self
 
+    def _current(self):
+        # the value an update starts from: the traced value inside tt.function (earlier
+        # updates included), else the eager value (read without watching, as TensorFlow)
+        return self._read() if STATE.trace is not None else self._tensor
+
     def assign_add(self, delta):
-        return self.assign(ops.add(self._tensor, delta))
+        return self.assign(ops.add(self._current(), delta))
 
     def assign_sub(self, delta):
-        return self.assign(ops.subtract(self._tensor, delta))
+        return self.assign(ops.subtract(self._current(), delta))
 
     def __repr__(self):
         body = np.array2string(np.asarray(self._tensor._value), separator=" ")

@@ -1,0 +1,151 @@
+"""Native loops: a scan or while_loop region as one ``@njit`` function whose loop calls
+the body's fused kernels directly (no Python between iterations or between kernels).
+
+The body is partitioned like any graph (``compiler.fusion``); its kernels are bound in the
+loop module's globals as ``_k<j>`` by the runtime. Matrix products become ``np.dot`` and
+transposes and reshapes their Numba equivalents; a body with any other call (gather, a
+nested region, ...) has no loop source (``None``) and runs from Python instead.
+
+Loop-carried values are rebound from one iteration's outputs to the next's inputs (arrays
+are never copied); stacked outputs are allocated once. Values of shape () are scalars.
+Emits text only: the runtime compiles it.
+"""
+import re
+
+from compiler.codegen import constant, ctor
+from compiler.fusion import Call
+
+_HEADER = "import numpy as np\nfrom numba import njit\n"
+
+
+class Unsupported(Exception):
+    """The body has a step the loop cannot call from compiled code."""
+
+
+def _call_line(node, args):
+    name = node.prim.name
+    if name == "matmul" and node.ndim == 2:
+        return f"np.dot({args[0]}, {args[1]})"
+    if name == "transpose":
+        perm = node.params["perm"]
+        return f"{args[0]}.T" if perm == (1, 0) else f"np.transpose({args[0]}, {perm!r})"
+    if name == "reshape":
+        return f"np.ascontiguousarray({args[0]}).reshape({node.shape!r})"
+    raise Unsupported(name)
+
+
+def _operand(x, names):
+    if x.prim.name == "literal" and not x.inputs and id(x) not in names:
+        return constant(x.params["value"], x.dtype)
+    return names[id(x)]
+
+
+def body_lines(graph, steps, kernel_args, names, kernels):
+    """Statements computing ``graph``'s outputs (given ``names`` for its inputs); kernel
+    j of ``steps`` is called as ``kernels[j]``. Returns (lines, output sources)."""
+    lines, nk = [], 0
+    for i, n in enumerate(graph.nodes):
+        if n.prim.name != "literal" and id(n) not in names:
+            names[id(n)] = f"t{i}"
+    for st in steps:
+        if isinstance(st, Call):
+            args = [_operand(x, names) for x in st.node.inputs]
+            lines.append(f"{names[id(st.node)]} = {_call_line(st.node, args)}")
+            continue
+        outs = [names[id(m)] for m in st.stored]
+        reads = ", ".join(_operand(x, names) for x in kernel_args[nk])
+        lines.append(f"{', '.join(outs)}, = {kernels[nk]}({reads})")
+        nk += 1
+    strided = {id(st.node) for st in steps
+               if isinstance(st, Call) and st.node.prim.name == "transpose"}
+    return lines, [_output(o, names, strided) for o in graph.outputs]
+
+
+def _output(o, names, strided):
+    if o.prim.name == "literal" and not o.inputs and id(o) not in names:
+        return constant(o.params["value"], o.dtype)
+    src = names[id(o)]
+    if id(o) in strided:            # carries keep one (C) layout from step to step
+        return f"np.ascontiguousarray({src})"
+    return src
+
+
+def scan_source(node, body_graph, steps, kernel_args):
+    """Source of the function ``kernel(*consts, *carries, *xs) -> (*carries, *ys)`` for a
+    scan node (``module`` makes it a module), or None when the body has a step that cannot run inside compiled code."""
+    p = node.params
+    nc, nk, length, types = p["n_consts"], p["n_carry"], p["length"], p["out_types"]
+    nx = len(body_graph.inputs) - nc - nk
+    names = {}
+    for i, leaf in enumerate(body_graph.inputs):
+        names[id(leaf)] = f"a{i}" if i < nc else f"c{i - nc}" if i < nc + nk else \
+            f"s{i - nc - nk}"
+    try:
+        lines, outs = body_lines(body_graph, steps, kernel_args, names,
+                                 [f"_k{j}" for j in range(len(kernel_args))])
+    except Unsupported:
+        return None
+    args = [f"a{i}" for i in range(nc)] + [f"c{j}" for j in range(nk)] + \
+        [f"x{k}" for k in range(nx)]
+    rng = f"range({length - 1}, -1, -1)" if p["reverse"] else f"range({length})"
+    pad = "        "
+    src = [f"def kernel({', '.join(args)}):"]
+    src += [f"    ys{j} = np.empty({s!r}, {ctor(d)})" for j, (s, d) in enumerate(types[nk:])]
+    src += [f"    for t in {rng}:"]
+    src += [f"{pad}s{k} = x{k}[t]" for k in range(nx)]
+    src += [pad + ln for ln in lines]
+    # ys first: an output may be a carry's value at the start of the step
+    src += [f"{pad}ys{j}[t] = {o}" for j, o in enumerate(outs[nk:])]
+    if nk:
+        src.append(f"{pad}{', '.join(f'c{j}' for j in range(nk))}, = "
+                   f"{', '.join(_carry(o, types[j]) for j, o in enumerate(outs[:nk]))},")
+    rets = [f"c{j}" for j in range(nk)] + [f"ys{j}" for j in range(len(types) - nk)]
+    src.append(f"    return ({', '.join(rets)},)")
+    return "\n".join(src + [""])
+
+
+def _carry(src, spec):
+    # a carry keeps its dtype as a typed scalar or array from iteration to iteration
+    return f"{ctor(spec[1])}({src})" if spec[0] == () else src
+
+
+def while_source(node, cond_graph, cond_steps, cond_args, body_graph, steps, kernel_args):
+    """Source of ``kernel(*consts, *carries) -> (*carries,)`` for a while_loop node, or
+    None when a body has a step that cannot run inside compiled code."""
+    p = node.params
+    nc, limit, types = p["n_consts"], p["max_iter"], p["out_types"]
+    nk = len(types)
+
+    def leaf_names(graph):
+        return {id(leaf): (f"a{i}" if i < nc else f"c{i - nc}")
+                for i, leaf in enumerate(graph.inputs)}
+    try:
+        c_lines, (pred,) = body_lines(cond_graph, cond_steps, cond_args, leaf_names(cond_graph),
+                                      [f"_q{j}" for j in range(len(cond_args))])
+        lines, outs = body_lines(body_graph, steps, kernel_args, leaf_names(body_graph),
+                                 [f"_k{j}" for j in range(len(kernel_args))])
+    except Unsupported:
+        return None
+    args = [f"a{i}" for i in range(nc)] + [f"c{j}" for j in range(nk)]
+    pad = "        "
+    test = "True" if limit < 0 else f"i < {limit}"
+    src = [f"def kernel({', '.join(args)}):", "    i = 0", f"    while {test}:"]
+    src += [pad + ln for ln in _prefixed(c_lines + [f"if not {pred}:"], "q")]
+    src += [f"{pad}    break"]
+    src += [pad + ln for ln in lines]
+    if nk:
+        src.append(f"{pad}{', '.join(f'c{j}' for j in range(nk))}, = "
+                   f"{', '.join(_carry(o, types[j]) for j, o in enumerate(outs))},")
+    src += [f"{pad}i += 1", f"    return ({', '.join(f'c{j}' for j in range(nk))},)"]
+    return "\n".join(src + [""])
+
+
+def _prefixed(lines, prefix):
+    """The cond body's temporaries renamed t<i> -> q<i> (the loop body uses t<i>)."""
+    return [re.sub(r"\bt(\d+)\b", prefix + r"\1", ln) for ln in lines]
+
+
+def module(function_source, prelude="", cache=False):
+    """A loop module: ``prelude`` (e.g. imports binding the kernels) and the function."""
+    return "\n".join([_HEADER + prelude, "", f"@njit(error_model='numpy', cache={cache!r})",
+                      function_source])
