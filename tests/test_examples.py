@@ -78,3 +78,12 @@ def test_convnet_example_trains_and_saves_its_loss_curves(tmp_path, capsys):
     acc = float(text.split("held-out accuracy: ")[1].split()[0])
     assert acc > 0.8, text
     assert "traced 1x" in text and out.stat().st_size > 1000
+
+
+def test_example_fit_ode_fits_and_traces_once(tmp_path, capsys):
+    run_example("fit_ode.py", "30", str(tmp_path / "lv.png"))
+    out = capsys.readouterr().out
+    assert "traced once: True" in out
+    losses = [float(line.split("loss ")[1].split()[0]) for line in out.splitlines()
+              if line.startswith("step")]
+    assert losses[-1] < losses[0]
