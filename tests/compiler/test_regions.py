@@ -11,7 +11,8 @@ from compiler import primitives as P
 from compiler.ir import Graph
 from compiler.primitives.control import outputs
 from compiler.regions import Body, leaves_like, out_types
-from test_primitives import _rng, central_differences, compare_gradient, sample
+from test_primitives import _rng, compare_gradient
+from tracer.testing import central_differences
 
 F64 = np.dtype("float64")
 LEAVES = ("input", "literal")
@@ -135,7 +136,7 @@ def test_primitive_inside_scan_body(name, tt_backend):
     finite differences (interpreted tier: the compiled tier is compared on values)."""
     prim = P.PRIMITIVES[name]
     case = prim.cases[0]
-    steps = [sample(case, _rng(name, t)) for t in range(2)]
+    steps = [case.arrays(_rng(name, t)) for t in range(2)]
     xs = [np.stack([s[k] for s in steps]) for k in range(len(steps[0]))]
     x_nodes = [P.input(shape=x.shape, dtype=x.dtype) for x in xs]
     slices = leaves_like([P.input(shape=x.shape[1:], dtype=x.dtype) for x in xs])
