@@ -190,7 +190,7 @@ def simplify_regions(graph, optimize):
             m = _simplify_region(m, optimize)
         new[id(n)] = m
     outs = [new[id(o)] for o in graph.outputs]
-    outs = _share_scans(outs, bound)
+    outs = _prune_scans(_share_scans(outs, bound), bound)
     if all(a is b for a, b in zip(outs, graph.outputs)):
         return graph
     return Graph(graph.inputs, outs)
@@ -282,6 +282,78 @@ def _share_scans(outputs, bound):
     for n in order:
         if n.prim.name == "tuple_get" and id(n.inputs[0]) in use:
             new[id(n)] = n.rebuild([use[id(n.inputs[0])]])
+            continue
+        ins = [new.get(id(x), x) for x in n.inputs]
+        new[id(n)] = n if all(a is b for a, b in zip(ins, n.inputs)) else n.rebuild(ins)
+    return [new.get(id(o), o) for o in outputs]
+
+
+def _used_outputs(order):
+    used = {}
+    for n in order:
+        if n.prim.name == "tuple_get":
+            used.setdefault(id(n.inputs[0]), set()).add(n.params["index"])
+    return used
+
+
+def _prune_scan(node, used):
+    """The scan computing only the outputs in ``used`` (and the carries they need), with
+    the operands its body no longer reads dropped; and the old -> new output index map.
+    None when every output is used."""
+    p = node.params
+    body, nc, nk = p["body"].graph, p["n_consts"], p["n_carry"]
+    outs, ins = body.outputs, body.inputs
+    carries = {k for k in range(nk) if k in used}
+    ys = [j for j in range(nk, len(outs)) if j in used]
+    while True:
+        needed = [outs[k] for k in sorted(carries)] + [outs[j] for j in ys]
+        bound = {id(n) for n in ins}
+        reach = {id(n) for n in toposort(needed, stop=lambda n: id(n) in bound)}
+        more = {k for k in range(nk) if id(ins[nc + k]) in reach} - carries
+        if not more:
+            break
+        carries |= more
+    if len(carries) == nk and len(ys) == len(outs) - nk:
+        return None
+    keep = [i for i in range(len(ins))
+            if (nc <= i < nc + nk and i - nc in carries) or
+            (not nc <= i < nc + nk and id(ins[i]) in reach)]
+    kept_carries = sorted(carries)
+    index = {k: i for i, k in enumerate(kept_carries)}
+    index.update({j: len(kept_carries) + i for i, j in enumerate(ys)})
+    new_outs = [outs[k] for k in kept_carries] + [outs[j] for j in ys]
+    attrs = dict(node.attrs)
+    attrs["body"] = Body(Graph([ins[i] for i in keep], new_outs))
+    attrs["n_consts"] = sum(1 for i in keep if i < nc)
+    attrs["n_carry"] = len(kept_carries)
+    attrs["out_types"] = tuple(p["out_types"][k] for k in kept_carries + ys)
+    return region_node(node.prim, [node.inputs[i] for i in keep], attrs), index
+
+
+def _prune_scans(outputs, bound):
+    """Scans compute only what is read: a gradient's reverse scan drops the cotangents of
+    operands nobody asked for (and the carries that only they needed)."""
+    order = toposort(outputs, stop=lambda n: id(n) in bound)
+    used = _used_outputs(order)
+    pruned = {}
+    for n in order:
+        if n.prim.name == "scan" and id(n) in used:
+            res = _prune_scan(n, used[id(n)])
+            if res is not None:
+                pruned[id(n)] = res
+    if not pruned:
+        return outputs
+    new = {}
+    for n in order:
+        if id(n) in pruned:                 # operands first: order is topological
+            scan = pruned[id(n)][0]
+            ins = [new.get(id(x), x) for x in scan.inputs]
+            new[id(n)] = scan if all(a is b for a, b in zip(ins, scan.inputs)) else \
+                scan.rebuild(ins)
+            continue
+        if n.prim.name == "tuple_get" and id(n.inputs[0]) in pruned:
+            index = pruned[id(n.inputs[0])][1]
+            new[id(n)] = n.prim(new[id(n.inputs[0])], index=index[n.params["index"]])
             continue
         ins = [new.get(id(x), x) for x in n.inputs]
         new[id(n)] = n if all(a is b for a, b in zip(ins, n.inputs)) else n.rebuild(ins)

@@ -66,7 +66,7 @@ def main(steps=300, out="lotka_volterra_fit.png"):
     lr = tt.constant(0.05, tt.float64)
     for i in range(steps + 1):
         loss = train_step(lr)
-        if i % 50 == 0:
+        if i % 50 == 0 or i == steps:
             print(f"step {i:4d}  loss {float(loss):.5f}  rates "
                   f"{np.array2string(np.exp(log_p.numpy()), precision=3)}")
     fitted = np.exp(log_p.numpy())

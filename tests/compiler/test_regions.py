@@ -195,3 +195,16 @@ def test_gradient_shares_the_forward_scan():
     scans = [n for n in g.nodes if n.prim.name == "scan"]
     assert len(scans) == 2          # one forward scan (storing residuals), one reverse
     assert sorted(n.params["reverse"] for n in scans) == [False, True]
+
+
+def test_unread_scan_outputs_are_pruned():
+    ins, outs = scan_case(False)[:2]
+    s = _loss(outs, [P.full(1.0, o.shape, F64) for o in outs])
+    raw = Graph(ins, autodiff.vjp([s], [P.literal(1.0, F64)], ins[:1]))   # d/dw only
+    g = pipeline.optimize(raw)
+    back = [n for n in g.nodes if n.prim.name == "scan" and n.params["reverse"]][0]
+    # carried: the cotangent of h and the summed cotangent of w; xs' cotangents are gone
+    assert back.params["n_carry"] == 2 and len(back.params["out_types"]) == 2
+    vals = _values(ins, _rng("prune", 0), None)
+    np.testing.assert_allclose(runtime.evaluate(g, vals)[0], runtime.Program(raw)(*vals)[0],
+                               rtol=1e-12)
