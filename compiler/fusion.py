@@ -270,9 +270,12 @@ def rematerialize(graph, max_ops=24):
     they derive from (eager tapes pass forward values such as sin(x) as inputs): loops are
     memory-bound, so recomputing from x beats reading sin(x). Reductions, calls and
     anything costlier than ``max_ops`` stay inputs, so values whose copies must agree (a
-    softmax max) are never recomputed."""
+    softmax max) are never recomputed. Only primitives whose compiled code reproduces
+    NumPy bit for bit (``exact``) are recomputed: a tie mask ``x == reduce_min(x)`` with a
+    recomputed x that is one ulp off the x the minimum saw would match nothing."""
     bound = {id(n) for n in graph.inputs}
-    cheap = lambda m: m.prim.kind == "elementwise" or is_view(m) or m.prim.name == "literal"
+    cheap = lambda m: (m.prim.kind == "elementwise" and m.prim.exact) or is_view(m) or \
+        m.prim.name == "literal"
     res, cost = {}, {}
     for m in ir.toposort(graph.inputs, stop=lambda m: not cheap(m)):
         ins = [res.get(id(x)) for x in m.inputs]

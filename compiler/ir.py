@@ -147,7 +147,9 @@ class Graph:
                 else:
                     rows.append((n.sig, tuple(index[id(x)] for x in n.inputs)))
             outs = tuple(index[id(o)] for o in self.outputs)
-            self._key = (tuple(rows), outs)
+            # the input count too: graphs that differ only in unused inputs take different
+            # argument lists, so they must not share an executable
+            self._key = (tuple(rows), outs, len(self.inputs))
         return self._key
 
     def __repr__(self):

@@ -171,11 +171,20 @@ def rewrite(graph, rules=RULES):
                 new = rule(node)
                 if new is not None:
                     break
-            if new is None or new is node:
+            if new is None or new is node or _crosses_inputs(new, known):
                 break
             node = _intern(new, table, known)
         known[id(n)] = (n, node)
     return Graph(graph.inputs, [known[id(o)][1] for o in graph.outputs])
+
+
+def _crosses_inputs(node, known):
+    """Whether a rule looked through a bound input (neg(neg(x)) -> x where neg(x) is a graph
+    input): the result would reach an input leaf the graph does not bind."""
+    if id(node) in known:
+        return False
+    return any(m.prim.name == "input" and id(m) not in known
+               for m in toposort([node], stop=lambda m: id(m) in known))
 
 
 def _canonical(n, table, known):

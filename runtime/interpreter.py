@@ -57,11 +57,37 @@ def has_nan(v):
     return a.dtype.kind == "f" and bool(np.isnan(a).any())
 
 
+def new_nan(out, vals):
+    """Whether ``out`` has a NaN that no operand explains: decided per element when the
+    operands broadcast to the output's shape (``log([nan, -1])`` makes a new NaN at index
+    1); for ops that change shapes (reductions, ...), a NaN output from NaN-free operands."""
+    a = np.asarray(out)
+    if a.dtype.kind != "f":
+        return False
+    nan = np.isnan(a)
+    if not nan.any():
+        return False
+    for v in vals:
+        b = np.asarray(v)
+        if b.dtype.kind != "f":
+            continue
+        bn = np.isnan(b)
+        if not bn.any():
+            continue
+        try:
+            nan = nan & ~np.broadcast_to(bn, a.shape)
+        except ValueError:
+            return False        # a NaN operand of a shape-changing op: it may explain any
+        if not nan.any():
+            return False
+    return True
+
+
 def check_nan(op, vals, out, origin=None):
     """The one NaN check of tt.config.debug_nans (eager ops and both graph tiers): raise
-    NanError when ``out`` has NaN and no operand in ``vals`` had, naming the op (and, for
-    gradient nodes, the forward primitive whose rule built it)."""
-    if has_nan(out) and not any(has_nan(v) for v in vals):
+    NanError when ``out`` has a NaN that no operand in ``vals`` explains (``new_nan``),
+    naming the op (and, for gradient nodes, the forward primitive whose rule built it)."""
+    if new_nan(out, vals):
         extra = f" in the gradient of {origin}" if origin else ""
         raise NanError(f"{op}: produced NaN from non-NaN inputs{extra}; shapes "
                        f"{[np.shape(v) for v in vals]} -> {np.shape(out)}; set "

@@ -46,15 +46,33 @@ def _check_int_range(value, d, op):
                          f"use a wider dtype such as int64 or float64")
 
 
-def _contains_tensor(value):
-    stack = [value]
+_MAX_RANK = 64       # NumPy's limit on dimensions
+
+
+def _contains_tensor(value, op):
+    """Whether a nested list holds tensors; ValueError for a list that contains itself or
+    nests deeper than a tensor can have dimensions (checked without recursion)."""
+    found = False
+    stack = [(value, 0)]
+    open_ = set()
     while stack:
-        v = stack.pop()
-        if isinstance(v, (Tensor,)) or hasattr(v, "_read"):
-            return True
-        if isinstance(v, (list, tuple)):
-            stack.extend(v)
-    return False
+        v, depth = stack.pop()
+        if depth < 0:                        # leaving a list
+            open_.discard(v)
+            continue
+        if isinstance(v, Tensor) or hasattr(v, "_read"):
+            found = True
+        elif isinstance(v, (list, tuple)):
+            if id(v) in open_:
+                raise ValueError(f"{op}: got a {type(v).__name__} that contains itself; "
+                                 f"valid values are finite nested lists of numbers")
+            if depth >= _MAX_RANK:
+                raise ValueError(f"{op}: the value is nested more than {_MAX_RANK} lists "
+                                 f"deep; a tensor has at most {_MAX_RANK} dimensions")
+            open_.add(id(v))
+            stack.append((id(v), -1))
+            stack.extend((x, depth + 1) for x in v)
+    return found
 
 
 def convert_to_tensor(value, dtype=None, op="convert_to_tensor"):
@@ -67,13 +85,14 @@ def convert_to_tensor(value, dtype=None, op="convert_to_tensor"):
         return value
     if hasattr(value, "_read"):
         return convert_to_tensor(value._read(), dtype, op)
-    if isinstance(value, (list, tuple)) and _contains_tensor(value):
+    if isinstance(value, (list, tuple)) and _contains_tensor(value, op):
         return _stack([convert_to_tensor(v, dtype, op) for v in value])
     if isinstance(value, (np.ndarray, np.generic)):
-        a = value
-        if a.dtype.kind in "US" or a.dtype == object:
-            raise TypeError(f"{op}: arrays of dtype {a.dtype} cannot become tensors; valid "
-                            f"dtypes are float32, float64, int32, int64, bool")
+        if value.dtype.kind in "US" or value.dtype == object:
+            raise TypeError(f"{op}: arrays of dtype {value.dtype} cannot become tensors; "
+                            f"valid dtypes are float32, float64, int32, int64, bool")
+        # a tensor owns its data: later writes to the caller's array must not reach it
+        a = np.array(value)
     elif type(value) in (float, int, bool):
         a = np.array(value)
         d = d or (_int_default(a) if type(value) is int else dtypes.python_default(value))

@@ -1,6 +1,7 @@
 """Creating tensors: constant, convert_to_tensor, zeros/ones/fill, eye, linspace, range,
 and the ``tt.random`` samplers."""
 import builtins
+import operator
 
 import numpy as np
 
@@ -40,13 +41,31 @@ def _shape_arg(shape, op):
     except (TypeError, ValueError):
         raise TypeError(f"{op}: shape must be a sequence of ints, got {shape!r}") from None
     if any(s < 0 for s in out):
-        raise ValueError(f"{op}: shape {out} has a negative dimension")
+        raise ValueError(f"{op}: shape {out} has a negative dimension; dimensions must be "
+                         f">= 0")
     return out
+
+
+def _allocate(make_array, shape, dtype, op):
+    """Run ``make_array()``; a shape too large to allocate is an error naming it."""
+    n = 1
+    for s in shape:
+        n *= s
+    nbytes = n * np.dtype(dtype).itemsize
+    if nbytes >= 1 << 63:
+        raise ValueError(f"{op}: shape {shape} of {dtype} has {n} elements ({nbytes} "
+                         f"bytes), more than any array can hold")
+    try:
+        return make_array()
+    except (ValueError, MemoryError) as e:
+        raise MemoryError(f"{op}: cannot allocate shape {shape} of {dtype} ({nbytes} bytes): "
+                          f"{e}") from None
 
 
 def _filled(shape, value, dtype, op):
     d = dtypes.as_dtype(dtype, op)
-    a = np.full(_shape_arg(shape, op), value, dtype=d)
+    shape = _shape_arg(shape, op)
+    a = _allocate(lambda: np.full(shape, value, dtype=d), shape, d, op)
     return make(a[()] if a.ndim == 0 else a)
 
 
@@ -77,7 +96,24 @@ def ones_like(x, dtype=None):
 
 
 def eye(num_rows, num_columns=None, dtype=dtypes.float32):
-    return make(np.eye(num_rows, num_columns, dtype=dtypes.as_dtype(dtype, "eye")))
+    """A 2-D tensor with ones on the diagonal (``num_rows`` x ``num_columns``)."""
+    d = dtypes.as_dtype(dtype, "eye")
+    n = _count(num_rows, "eye", "num_rows")
+    m = n if num_columns is None else _count(num_columns, "eye", "num_columns")
+    return make(_allocate(lambda: np.eye(n, m, dtype=d), (n, m), d, "eye"))
+
+
+def _count(v, op, what):
+    """A non-negative int argument (ints, NumPy ints, int tensors), or an error naming it."""
+    try:
+        n = operator.index(v) if not isinstance(v, bool) else None
+    except TypeError:
+        n = None
+    if n is None:
+        raise TypeError(f"{op}: {what} must be an int, got {type(v).__name__} {v!r}")
+    if n < 0:
+        raise ValueError(f"{op}: {what} is {n}; it must be >= 0")
+    return n
 
 
 def linspace(start, stop, num):
@@ -85,7 +121,8 @@ def linspace(start, stop, num):
     numbers, else the dtype of ``start``)."""
     s = convert_to_tensor(start, op="linspace")
     d = s.dtype if s.dtype.kind == "f" else dtypes.float32
-    return make(np.linspace(float(s), float(convert_to_tensor(stop)), int(num)).astype(d))
+    num = _count(num, "linspace", "num")
+    return make(np.linspace(float(s), float(convert_to_tensor(stop)), num).astype(d))
 
 
 lin_space = linspace
@@ -119,12 +156,20 @@ class _Random:
         shape = _shape_arg(shape, "random.uniform")
         g = self._gen(seed)
         if d.kind in "iu":
+            if not minval < maxval:
+                raise ValueError(f"random.uniform: minval ({minval}) must be < maxval "
+                                 f"({maxval}) for integer dtype {d} (maxval is excluded)")
             return make(g.integers(minval, maxval, shape).astype(d))
+        if not minval <= maxval:
+            raise ValueError(f"random.uniform: minval ({minval}) must be <= maxval "
+                             f"({maxval})")
         return make(np.asarray(g.uniform(minval, maxval, shape)).astype(d))
 
     def normal(self, shape, mean=0, stddev=1, dtype=dtypes.float32, seed=None):
         d = dtypes.as_dtype(dtype, "random.normal")
         shape = _shape_arg(shape, "random.normal")
+        if not stddev >= 0:
+            raise ValueError(f"random.normal: stddev is {stddev}; it must be >= 0")
         return make(np.asarray(self._gen(seed).normal(mean, stddev, shape)).astype(d))
 
     def set_seed(self, seed):

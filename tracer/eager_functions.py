@@ -10,6 +10,7 @@ import inspect
 
 from tracer import serialize
 from tracer.convert import convert_to_tensor
+from tracer.ops import identity
 from tracer.tape import GradientTape
 from tracer.tensor import Tensor
 from tracer.variable import Variable
@@ -68,6 +69,7 @@ def _differentiator(fn, params, op):
     def run(args, kwargs):
         args = [_as_argument(a, i, op) for i, a in enumerate(args)]
         chosen = _indices(params, names, len(args), op)
+        _separate_repeats(args, chosen)
         with GradientTape() as tape:
             tape.watch([args[i] for i in chosen])
             value = fn(*args, **kwargs)
@@ -75,6 +77,17 @@ def _differentiator(fn, params, op):
         return value, grads
 
     return run
+
+
+def _separate_repeats(args, chosen):
+    """One source per position: a tensor passed twice (``df(x, x)``) gets a distinct
+    identity at its later positions, so each position receives its own gradient."""
+    seen = set()
+    for i in chosen:
+        a = args[i]
+        if type(a) is Tensor and id(a) in seen:
+            args[i] = identity(a)
+        seen.add(id(args[i]))
 
 
 def _as_argument(a, i, op):

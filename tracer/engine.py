@@ -12,7 +12,7 @@ from compiler.ir import Node
 from tracer import dtypes
 from tracer.convert import convert_to_tensor
 from tracer.recording import (SETTINGS, STATE, bind, check_nan, commit, make,  # noqa: F401
-                              node_of, traced_result, watching)
+                              node_of, op_name, public_op, traced_result, watching)
 from tracer.tensor import Tensor, check_traceable  # noqa: F401  (engine.check_traceable)
 
 
@@ -117,8 +117,10 @@ def _eager_elementwise(prim, op, args, vals, promote):
         value = prim.impl(*vals)
     except ValueError as e:
         _bad_shapes(op, args, e)
+    except OverflowError:
+        _bad_scalar(op, args)
     if SETTINGS["debug_nans"]:
-        check_nan(op, vals, value)
+        check_nan(op_name(op), vals, value)
     out = make(value)
     if STATE.tapes:
         _record_elementwise(prim, args, out, promote)
@@ -233,6 +235,18 @@ def _bad_shapes(op, args, err=None):
     raise ValueError(f"{op}: operands with shapes {', '.join(map(str, shapes))} cannot be "
                      f"broadcast together; each dimension, aligned from the right, must be "
                      f"equal or 1") from None
+
+
+def _bad_scalar(op, args):
+    # NEP 50: a Python int operand takes the tensor's dtype, and NumPy refuses one that
+    # does not fit it
+    d = next(a.dtype for a in args if type(a) is Tensor)
+    big = next((a for a in args if type(a) is int and
+                not np.iinfo(d).min <= a <= np.iinfo(d).max), None) if d.kind in "iu" else None
+    raise ValueError(f"{op}: the Python int {big} does not fit the {d} operand "
+                     f"({', '.join(describe(a) for a in args)}); Python numbers take the "
+                     f"tensor's dtype, so cast the tensor to a wider dtype first (e.g. "
+                     f"tt.cast(x, tt.int64))") from None
 
 
 def _bad_dtype(op, args, accept):

@@ -54,7 +54,17 @@ def _leaf_key(x, where):
         raise TypeError(f"{where} is a {type(x).__name__}, which is neither a tensor nor "
                         f"hashable; pass tensors, NumPy arrays, numbers, strings, or "
                         f"hashable values") from None
-    return ("static", type(x), x)
+    return ("static", type(x), _bits(x))
+
+
+def _bits(x):
+    # floats by their bits, as graph keys: nan == nan is false (a NaN argument would
+    # retrace on every call) and -0.0 == 0.0 is true (-0.0 would reuse 0.0's trace)
+    if isinstance(x, float):
+        return ("float", x.hex())
+    if type(x) is tuple:
+        return tuple(_bits(v) for v in x)
+    return x
 
 
 def _arg_key(x, where, static):

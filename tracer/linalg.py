@@ -2,7 +2,7 @@
 import numpy as np
 
 from compiler import primitives as P
-from tracer.engine import as_tensor, bind, make, promote_operands
+from tracer.engine import as_tensor, bind, make, promote_operands, public_op
 from tracer.ops import multiply, reduce_sum
 from tracer.matrix import (cholesky, det, diag, diag_part, eigh, inv, logdet,  # noqa: F401
                            norm, qr, slogdet, solve, svd, trace, triangular_solve)
@@ -13,20 +13,18 @@ __all__ = ["cholesky", "det", "diag", "diag_part", "eigh", "einsum", "inv", "log
 
 
 def matmul(a, b, name=None):
-    """Matrix product; rank > 2 operands are batches whose batch dims broadcast."""
+    """Matrix product of rank >= 2 operands; rank > 2 operands are batches whose batch dims
+    broadcast. Vectors are refused, as in TensorFlow (use tensordot for a dot product)."""
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
-    if a.ndim == 0 or b.ndim == 0:
+    if a.ndim < 2 or b.ndim < 2:
         raise ValueError(f"matmul: a has shape {a.shape} and b has shape {b.shape}; both "
-                         f"need rank >= 1 (use multiply for scalars)")
+                         f"need rank >= 2 (matrices or batches of them, as TensorFlow); "
+                         f"reshape a vector to (1, n) or (n, 1), use tt.tensordot(a, b, 1) "
+                         f"for a dot product, or multiply for scalars")
     if a.dtype.kind == "b" or b.dtype.kind == "b":
         raise TypeError(f"matmul: dtypes {a.dtype} and {b.dtype}; valid dtypes are "
                         f"float32, float64, int32, int64")
     a, b = promote_operands((a, b), "matmul")
-    a_vec, b_vec = a.ndim == 1, b.ndim == 1
-    if a_vec:
-        a = reshape(a, (1,) + a.shape)
-    if b_vec:
-        b = reshape(b, b.shape + (1,))
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: a has shape {a.shape} and b has shape {b.shape}; "
                          f"a.shape[-1] ({a.shape[-1]}) must equal b.shape[-2] "
@@ -38,12 +36,7 @@ def matmul(a, b, name=None):
                          f"cannot be broadcast together") from None
     a = broadcast_to(a, batch + a.shape[-2:])
     b = broadcast_to(b, batch + b.shape[-2:])
-    out = bind(P.matmul, a, b)
-    if a_vec or b_vec:
-        shape = out.shape
-        shape = shape[:-2] + (() if a_vec else shape[-2:-1]) + (() if b_vec else shape[-1:])
-        out = reshape(out, shape)
-    return out
+    return bind(P.matmul, a, b)
 
 
 # -- tensordot -----------------------------------------------------------------------------
@@ -82,6 +75,7 @@ def _axis_list(axes, x, what):
     return tuple(out)
 
 
+@public_op("tensordot")
 def tensordot(a, b, axes, name=None):
     """Sum of products over ``axes`` (an int N: last N axes of a with first N of b; or a
     pair of axis lists). The result has a's free axes followed by b's."""
@@ -114,6 +108,7 @@ def _prod(xs):
 # the output; (3) contract operands pairwise left to right with one batched matmul each;
 # (4) transpose to the output order. Every step is a differentiable tracer op.
 
+@public_op("einsum")
 def einsum(subscripts, *operands, name=None):
     """Einstein summation as NumPy's ``np.einsum``: ``einsum('ij,jk->ik', a, b)``; without
     ``->`` the output holds the labels used once, in alphabetical order; ``...`` stands for

@@ -5,29 +5,40 @@ def _is_leaf(x):
     return not isinstance(x, (list, tuple, dict))
 
 
-def flatten(tree):
-    """Leaves in order, and a function that rebuilds the structure from new leaves."""
+def flatten(tree, op=None):
+    """Leaves in order, and a function that rebuilds the structure from new leaves.
+    ``op`` names the public operation in the error for a structure that contains itself."""
     if _is_leaf(tree):
         return [tree], _first
     leaves = []
-    # build a template with leaf slots replaced by their index
+    # build a template with leaf slots replaced by their index; ``open_`` holds the
+    # containers on the current path, so a structure that contains itself is an error
     root = [None]
     stack = [(tree, root, 0)]
+    open_ = set()
     while stack:
         node, parent, key = stack.pop()
-        if _is_leaf(node):
+        if parent is None:                  # leaving a container
+            open_.discard(key)
+        elif _is_leaf(node):
             parent[key] = len(leaves)
             leaves.append(node)
-        elif isinstance(node, dict):
-            holder = dict.fromkeys(node)
-            parent[key] = holder
-            for k in reversed(list(node)):
-                stack.append((node[k], holder, k))
         else:
-            holder = [None] * len(node)
-            parent[key] = (type(node), holder)
-            for i in reversed(range(len(node))):
-                stack.append((node[i], holder, i))
+            if id(node) in open_:
+                raise ValueError(f"{op or 'flatten'}: got a {type(node).__name__} that "
+                                 f"contains itself; pass a structure without cycles")
+            open_.add(id(node))
+            stack.append((None, None, id(node)))
+            if isinstance(node, dict):
+                holder = dict.fromkeys(node)
+                parent[key] = holder
+                for k in reversed(list(node)):
+                    stack.append((node[k], holder, k))
+            else:
+                holder = [None] * len(node)
+                parent[key] = (type(node), holder)
+                for i in reversed(range(len(node))):
+                    stack.append((node[i], holder, i))
     template = root[0]
 
     def unflatten(new_leaves):

@@ -3,9 +3,11 @@
 Softmax-type functions shift by the maximum for stability; the shift goes through
 ``stop_gradient`` because it cancels mathematically, so its gradient path is pure noise.
 """
+import numpy as np
+
 from tracer import ops
 from tracer.ops import relu, sigmoid, softplus, tanh  # noqa: F401  (tt.nn.relu, ...)
-from tracer.engine import as_tensor
+from tracer.engine import as_tensor, make, public_op
 
 
 def _check_float(x, op):
@@ -14,6 +16,7 @@ def _check_float(x, op):
                         f"(cast with tt.cast(x, tt.float32))")
 
 
+@public_op("nn.softmax")
 def softmax(logits, axis=-1, name=None):
     """exp(x) / sum(exp(x)) along ``axis``."""
     x = as_tensor(logits, "nn.softmax")
@@ -23,13 +26,20 @@ def softmax(logits, axis=-1, name=None):
     return ops.divide(e, ops.reduce_sum(e, axis, keepdims=True))
 
 
+@public_op("nn.log_softmax")
 def log_softmax(logits, axis=-1, name=None):
-    """x - logsumexp(x) along ``axis``."""
+    """x - logsumexp(x) along ``axis``, as (x - m) - log(sum(exp(x - m))) with m the maximum:
+    full precision for large logits (log_softmax([1e12, 1e12]) is exactly -log 2)."""
     x = as_tensor(logits, "nn.log_softmax")
     _check_float(x, "log_softmax")
-    return ops.subtract(x, ops.reduce_logsumexp(x, axis, keepdims=True))
+    m = ops.stop_gradient(ops.reduce_max(x, axis, keepdims=True))
+    # an all -inf slice would give nan from -inf - -inf; shift by 0 there instead
+    m = ops.where(ops.less(ops.abs(m), np.inf), m, make(np.zeros(m.shape, m.dtype)[()]))
+    shifted = ops.subtract(x, m)
+    return ops.subtract(shifted, ops.log(ops.reduce_sum(ops.exp(shifted), axis, keepdims=True)))
 
 
+@public_op("nn.softmax_cross_entropy_with_logits")
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """-sum(labels * log_softmax(logits)) along ``axis`` (one value per example).
 
@@ -45,26 +55,35 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     return ops.negative(ops.reduce_sum(ops.multiply(y, log_softmax(x, axis)), axis))
 
 
+@public_op("nn.sigmoid_cross_entropy_with_logits")
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
-    """Elementwise logistic loss, stably: max(x, 0) - x z + log(1 + exp(-|x|))."""
+    """Elementwise logistic loss softplus(x) - x z (x logits, z labels), stably."""
     x = as_tensor(logits, "nn.sigmoid_cross_entropy_with_logits")
     _check_float(x, "sigmoid_cross_entropy_with_logits")
     z = ops.cast(as_tensor(labels, "nn.sigmoid_cross_entropy_with_logits"), x.dtype)
     if z.shape != x.shape:
         raise ValueError(f"nn.sigmoid_cross_entropy_with_logits: labels have shape {z.shape} "
                          f"and logits have shape {x.shape}; they must be equal")
-    return ops.add(ops.subtract(relu(x), ops.multiply(x, z)),
-                   ops.log1p(ops.exp(ops.negative(ops.abs(x)))))
+    # softplus(x) - x z, written per sign so the value keeps full precision when it is tiny
+    # (x >= 0: softplus(-x) + x (1 - z); x < 0: softplus(x) - x z); the selected branch
+    # is the same smooth function on both sides, so every derivative is exact, also at 0
+    nonneg = ops.greater_equal(x, 0)
+    minus_abs = ops.where(nonneg, ops.negative(x), x)
+    step = ops.cast(nonneg, x.dtype)
+    return ops.add(softplus(minus_abs), ops.multiply(x, ops.subtract(step, z)))
 
 
+@public_op("nn.l2_loss")
 def l2_loss(t, name=None):
     """sum(t ** 2) / 2."""
     x = as_tensor(t, "nn.l2_loss")
     return ops.divide(ops.reduce_sum(ops.square(x)), 2)
 
 
+@public_op("nn.log_sigmoid")
 def log_sigmoid(x, name=None):
-    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|; gradient sigmoid(-x)."""
+    x = as_tensor(x, "log_sigmoid")
     return ops.negative(softplus(ops.negative(x)))
 
 from tracer.conv import avg_pool, avg_pool2d, conv1d, conv2d, max_pool, max_pool2d  # noqa: E402,F401,E501

@@ -10,7 +10,7 @@ import numpy as np
 from compiler import primitives as P
 from compiler.primitives.core import normalize_axes
 from tracer import dtypes
-from tracer.engine import as_tensor, bind, elementwise, make, promote_operands
+from tracer.engine import as_tensor, bind, elementwise, make, promote_operands, public_op
 from tracer.shape_ops import broadcast_to, reshape
 from tracer.tensor import Tensor
 
@@ -117,16 +117,19 @@ def square(x, name=None):
     return multiply(x, x)
 
 
+@public_op("rsqrt")
 def rsqrt(x, name=None):
     """1 / sqrt(x)."""
     return divide(1.0, sqrt(x))
 
 
+@public_op("reciprocal")
 def reciprocal(x, name=None):
     """1 / x."""
     return divide(1.0, x)
 
 
+@public_op("squared_difference")
 def squared_difference(x, y, name=None):
     """(x - y)^2."""
     return square(subtract(x, y))
@@ -138,12 +141,11 @@ def relu(x, name=None):
     return maximum(0, x)
 
 
-def softplus(x, name=None):
-    """log(1 + exp(x)) computed stably: max(x, 0) + log1p(exp(-|x|))."""
-    x = as_tensor(x, "softplus")
-    return add(relu(x), log1p(exp(negative(abs(x)))))
+softplus = _unary(P.softplus, "softplus",
+                  doc="log(1 + exp(x)), stable for large |x|; its gradient is sigmoid(x).")
 
 
+@public_op("clip_by_value")
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """min(max(t, lo), hi)."""
     return minimum(maximum(t, clip_value_min), clip_value_max)
@@ -182,8 +184,10 @@ def stop_gradient(x, name=None):
 
 
 def identity(x, name=None):
-    """The same value (a new tensor in TensorFlow; here the same immutable tensor)."""
-    return as_tensor(x, "identity")
+    """The same value as a new tensor: a tape watching both ``x`` and ``identity(x)`` tells
+    them apart (as TensorFlow), and gradients flow through it."""
+    x = as_tensor(x, "identity")
+    return bind(P.reshape, x, shape=x.shape)
 
 
 # -- reductions --------------------------------------------------------------------------
@@ -230,6 +234,7 @@ reduce_min = _reduction(P.reduce_min, "reduce_min")
 reduce_prod = _reduction(P.reduce_prod, "reduce_prod")
 
 
+@public_op("reduce_mean")
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; integer tensors give an integer mean, as TensorFlow."""
     x = as_tensor(input_tensor, "reduce_mean")
@@ -242,6 +247,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     return divide(s, n) if n != 1 else s
 
 
+@public_op("reduce_logsumexp")
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """log(sum(exp(x))) computed stably around the (gradient-free) maximum."""
     x = as_tensor(input_tensor, "reduce_logsumexp")

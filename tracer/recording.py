@@ -8,6 +8,8 @@ Three cases for every op:
 - traced (inside ``tt.function``): operands carry nodes only; eager operands become
   captured graph inputs.
 """
+import functools
+
 import numpy as np
 
 from compiler import primitives as P
@@ -19,6 +21,30 @@ from tracer.tensor import Tensor
 
 # the settings dict itself: one lookup per op when tt.config.debug_nans is off
 SETTINGS = _config._values
+
+
+def op_name(op):
+    """``op`` as the user sees it: inside a public composite op (``public_op``), that op's
+    name with ``op`` as its step, for debug_nans messages."""
+    public = STATE.op
+    return op if public is None or public == op else f"{public} (its {op} step)"
+
+
+def public_op(name):
+    """Decorator for public ops composed of other ops: with ``debug_nans`` on, a NaN made
+    inside is reported under ``name``, the op the user called (reduce_mean, not divide)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def op(*args, **kwargs):
+            if not SETTINGS["debug_nans"] or STATE.op is not None:
+                return fn(*args, **kwargs)
+            STATE.op = name
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                STATE.op = None
+        return op
+    return wrap
 
 
 def make(value, node=None):
@@ -78,7 +104,7 @@ def bind(prim, *args, **attrs):
         return traced_result(node, args, [node])
     out = make(prim.impl(*vals, **attrs))
     if SETTINGS["debug_nans"]:
-        check_nan(prim.name, vals, out._value)
+        check_nan(op_name(prim.name), vals, out._value)
     if STATE.tapes:
         hit = watching(args)
         if hit:

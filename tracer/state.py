@@ -34,6 +34,7 @@ class _State(threading.local):
         self.tapes = []        # recorders of this thread, innermost last
         self.trace = None      # the active trace context, if tracing
         self.creating_variables = 0
+        self.op = None         # the public composite op running (tt.config.debug_nans)
 
 
 STATE = _State()

@@ -34,6 +34,9 @@ class GradientTape:
         self._persistent = bool(persistent)
         self.watch_accessed = bool(watch_accessed_variables)
         self.active = set()
+        # watched nodes this tape did not record (computed before it, or recorded by another
+        # tape): sources and constants to it, never differentiated through (as TensorFlow)
+        self._leaves = set()
         self.values = {}
         # the recording in order (a topological order): one structural row per node, so
         # gradient() can key the recorded graph without walking it
@@ -91,6 +94,7 @@ class GradientTape:
     def reset(self):
         """Forget everything recorded so far (the tape keeps recording if it was)."""
         self.active.clear()
+        self._leaves.clear()
         self.values.clear()
         self._log, self._order, self._index = [], [], {}
         self._variables.clear()
@@ -100,7 +104,7 @@ class GradientTape:
     def watch(self, tensor):
         """Watch tensors (nested lists/tuples/dicts allowed) on this tape and on every
         enclosing tape recording now."""
-        leaves, _ = nest.flatten(tensor)
+        leaves, _ = nest.flatten(tensor, "GradientTape.watch")
         tapes = [self]
         for t in STATE.tapes:
             if t is not self and t._recording:
@@ -120,6 +124,8 @@ class GradientTape:
 
     def _watch_tensor(self, t):
         n = node_of(t)
+        if n.inputs and n not in self.active:
+            self._leaves.add(n)
         self.active.add(n)
         if t._value is not None:
             self.values[n] = t._value
@@ -197,9 +203,9 @@ class GradientTape:
         if self._recording and not self._persistent:
             self._pop()  # as TensorFlow: a non-persistent tape stops at its gradient call
         self._used = True
-        src_leaves, rebuild = nest.flatten(sources)
+        src_leaves, rebuild = nest.flatten(sources, "GradientTape.gradient")
         srcs = [_source_tensor(s) for s in src_leaves]
-        tgt_leaves, _ = nest.flatten(target)
+        tgt_leaves, _ = nest.flatten(target, "GradientTape.gradient")
         tgts = [_source_tensor(t, "target") for t in tgt_leaves]
         seeds = _seeds(output_gradients, tgts)
         grads = self._gradients(tgts, seeds, srcs)
@@ -229,7 +235,7 @@ class GradientTape:
         values = dict(self.values)
         tnodes, snodes = _seed_nodes(pairs, values)
         cts = autodiff.vjp(tnodes, snodes, [n for n in src_nodes if n is not None],
-                           active=self.active.__contains__)
+                           active=self._differentiable())
         cts = iter(cts)
         cts = [next(cts) if n is not None else None for n in src_nodes]
         live = [c for c in cts if c is not None]
@@ -253,14 +259,14 @@ class GradientTape:
     def _planned(self, pairs, src_nodes):
         """The fast path: key the recorded structure, reuse the cached plan."""
         tnodes = [t._node for t, _ in pairs]
-        active, values = self.active, self.values
+        values = self.values
         order, index, rows = self._order, self._index, tuple(self._log)
         seed_sig = tuple(None if g is None else (g.shape, g.dtype.str) for _, g in pairs)
         key = (rows, tuple(index[n] for n in tnodes),
                tuple(index.get(n, -1) if n is not None else -1 for n in src_nodes), seed_sig)
         plan = _PLANS.get(key)
         if plan is None:
-            plan = _build_plan(order, index, pairs, src_nodes, values, active)
+            plan = _build_plan(order, index, pairs, src_nodes, values, self._differentiable())
             _PLANS[key] = plan
             if len(_PLANS) > _MAX_PLANS:
                 _PLANS.popitem(last=False)
@@ -269,6 +275,14 @@ class GradientTape:
         outs = executable(*args)
         return [None if s is None else make(as_value(outs[s], d))
                 for s, d in zip(slots, dtypes)]
+
+    def _differentiable(self):
+        """The autodiff boundary: nodes this tape recorded or watched, where watched nodes
+        it did not record are leaves."""
+        active, leaves = self.active, self._leaves
+        if not leaves:
+            return active.__contains__
+        return lambda n: n in active and n not in leaves
 
     def jacobian(self, target, sources, unconnected_gradients="none",
                  experimental_use_pfor=True, parallel_iterations=None):
@@ -359,7 +373,7 @@ def _build_plan(order, index, pairs, src_nodes, values, active):
             seed_index[n] = -1 - j
             seeds.append(n)
     live_src = [n for n in src_nodes if n is not None]
-    cts = autodiff.vjp(tnodes, seeds, live_src, active=active.__contains__)
+    cts = autodiff.vjp(tnodes, seeds, live_src, active=active)
     known = {n: True for n in values}
     known.update({n: True for n in seed_index})
     live = [c for c in cts if c is not None]

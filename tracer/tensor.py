@@ -40,15 +40,23 @@ class Tensor:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def numpy(self):
-        """The value as a NumPy array (a NumPy scalar for shape ())."""
+        """The value as a NumPy array (a NumPy scalar for shape ()). The array is a
+        read-only view of the tensor's own buffer (tensors are immutable); ``.copy()`` it
+        to write."""
         check_traceable(self, ".numpy()")
         v = self._value
-        return v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v
+        if isinstance(v, np.ndarray):
+            return v[()] if v.ndim == 0 else _read_only(v)
+        return v
 
     def __array__(self, dtype=None, copy=None):
         check_traceable(self, "np.asarray()")
         a = np.asarray(self._value)
-        return a.astype(dtype) if dtype is not None else a
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            return a.astype(dtype)
+        # np.array(t) asks for a copy (writable, the caller's own); np.asarray(t) gets a
+        # read-only view, so no caller writes into the tensor's buffer
+        return np.array(a) if copy else _read_only(a)
 
     def __repr__(self):
         if self._value is None:
@@ -56,7 +64,9 @@ class Tensor:
         if self.ndim == 0:
             return f"tt.Tensor({np.asarray(self._value)[()]!s}, shape=(), dtype={self.dtype})"
         body = np.array2string(np.asarray(self._value), separator=" ")
-        return f"tt.Tensor(\n{body}, shape={self.shape}, dtype={self.dtype})"
+        # as TensorFlow: a vector on the same line, matrices and up from the next one
+        sep = "" if self.ndim == 1 else "\n"
+        return f"tt.Tensor({sep}{body}, shape={self.shape}, dtype={self.dtype})"
 
     __str__ = __repr__
 
@@ -114,3 +124,9 @@ def check_traceable(t, what):
             f"tt.cond / tt.switch (branches), tt.while_loop / tt.fori_loop / tt.scan (loops) "
             f"or tt.where (elementwise choice), or pass the argument as static with "
             f"static_argnums.")
+
+
+def _read_only(a):
+    v = a.view()
+    v.flags.writeable = False
+    return v

@@ -53,8 +53,10 @@ def _sources(args, nums, op, name):
         for x in leaves:
             if type(x) is not Tensor or x.dtype.kind != "f":
                 what = getattr(x, "dtype", type(x).__name__)
+                hint = " (a Python int becomes int32: pass a float such as 3.0)" \
+                    if getattr(x, "dtype", None) is not None and x.dtype.kind in "iu" else ""
                 raise TypeError(f"{op}: argument {i} of {name} must be a float tensor (or a "
-                                f"structure of them) to be differentiated, got {what}")
+                                f"structure of them) to be differentiated, got {what}{hint}")
         out.append((leaves, rebuild))
     return out
 
@@ -86,6 +88,8 @@ def _grad_build(fn, nums, single, has_aux, with_value, op):
     name = _name(fn)
 
     def build(args, kwargs):
+        # the arguments first: an int argument is the mistake, not the int result it gives
+        sources = _sources(args, nums, op, name)
         out = fn(*args, **kwargs)
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
@@ -100,7 +104,7 @@ def _grad_build(fn, nums, single, has_aux, with_value, op):
         if y.dtype.kind != "f":
             raise TypeError(f"{op}: {name} must return a float scalar, got dtype {y.dtype}")
         grads = []
-        for leaves, rebuild in _sources(args, nums, op, name):
+        for leaves, rebuild in sources:
             grads.append(rebuild(_cotangents(y, P.full(1, (), y.dtype), leaves)))
         g = grads[0] if single else tuple(grads)
         res = (y, g) if with_value else g

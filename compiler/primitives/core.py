@@ -116,6 +116,9 @@ class Primitive:
     jvp: object = None              # forward mode: (tangents, out, *inputs, **attrs) -> node
     batch: object = None            # vmap: (inputs, batch_axes, **attrs) -> (node, axis)
     regions: tuple = ()             # names of attrs that hold sub-graphs (control flow)
+    # the lowering reproduces ``impl`` bit for bit on every input (correctly rounded IEEE
+    # operations, comparisons, selections): a stored value may be recomputed instead
+    exact: bool = False
 
     @property
     def accepts(self):

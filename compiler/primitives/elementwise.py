@@ -32,6 +32,21 @@ def _sigmoid(x):
     return out if out.ndim else out[()]
 
 
+def _softplus(x):
+    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): no overflow, full precision in both
+    # tails (NaN stays NaN, +inf gives inf, -inf gives 0)
+    out = np.logaddexp(np.zeros((), np.result_type(x)), x)
+    return out if np.ndim(out) else out[()]
+
+
+def _softplus_lowering(x, dtype):
+    # max(x, 0) + log1p(exp(-|x|)); NaN fails the comparison and passes through log1p
+    if dtype == np.float32:
+        return (f"(({x} if {x} > 0 else np.float32(0)) + "
+                f"np.float32(math.log1p(expf(-abs({x})))))")
+    return f"(({x} if {x} > 0 else 0.0) + math.log1p(math.exp(-abs({x}))))"
+
+
 def _default_cases(n, dtypes, sample, smooth, make, int_make):
     """A (3, 4) and a scalar case in float64 (bool for logical ops), plus an int32 case."""
     dt = None if np.dtype("float64") in dtypes else (np.dtype("bool"),) * n
@@ -106,7 +121,7 @@ def _int_nonzero_divisor(rng, shapes):
 
 # -- unary ---------------------------------------------------------------------------------
 
-neg = unary("neg", np.negative, lambda g, out, x: (-g,), "(-{0})", dtypes=NUMERIC)
+neg = unary("neg", np.negative, lambda g, out, x: (-g,), "(-{0})", dtypes=NUMERIC, exact=True)
 exp = unary("exp", np.exp, lambda g, out, x: (g * out,), _f32("expf", "math.exp"))
 expm1 = unary("expm1", np.expm1, lambda g, out, x: (g * (out + 1),),
               "math.expm1({0})")
@@ -147,37 +162,42 @@ erf = unary("erf", _erf,
 # d sqrt = 1 / (2 sqrt(x)); infinite at 0 as in TensorFlow
 sqrt = unary("sqrt", np.sqrt,
              lambda g, out, x: (g / (2 * out),),
-             "math.sqrt({0})", sample=(0.2, 3.0))
-# d sigmoid = s (1 - s)
+             "math.sqrt({0})", sample=(0.2, 3.0), exact=True)
+# d sigmoid = s(x) (1 - s(x)) = s(x) s(-x): the second form keeps full precision in both
+# tails (1 - s(x) rounds to 0 for x > 37 in float64, where s(-x) is still ~1e-17)
 sigmoid = unary("sigmoid", _sigmoid,
-                lambda g, out, x: (g * (out * (1 - out)),),
+                lambda g, out, x: (g * (out * P.sigmoid(-x)),),
                 _f32("sigmoidf", "sigmoid"), sample=(-4.0, 4.0))
+# d softplus = sigmoid: exact at every point (a composition through max and |x| would
+# have the wrong slope at 0)
+softplus = unary("softplus", _softplus, lambda g, out, x: (g * P.sigmoid(x),),
+                 lambda args, dtype: _softplus_lowering(args[0], dtype), sample=(-4.0, 4.0))
 abs_ = unary("abs", np.abs, lambda g, out, x: (g * P.sign(x),), "abs({0})",
-             dtypes=NUMERIC, smooth=False)
+             dtypes=NUMERIC, smooth=False, exact=True)
 sign = unary("sign", np.sign, _zero_grad,
              # x - x: sign(-0.0) is +0.0 in NumPy, and NaN stays NaN
              "(1 if {0} > 0 else (-1 if {0} < 0 else {0} - {0}))", dtypes=NUMERIC,
-             smooth=False)
-floor = unary("floor", np.floor, _zero_grad, "np.floor({0})", smooth=False)
-ceil = unary("ceil", np.ceil, _zero_grad, "np.ceil({0})", smooth=False)
+             smooth=False, exact=True)
+floor = unary("floor", np.floor, _zero_grad, "np.floor({0})", smooth=False, exact=True)
+ceil = unary("ceil", np.ceil, _zero_grad, "np.ceil({0})", smooth=False, exact=True)
 # banker's rounding, as tf.round and np.round
-round_ = unary("round", np.rint, _zero_grad, "np.rint({0})", smooth=False)
+round_ = unary("round", np.rint, _zero_grad, "np.rint({0})", smooth=False, exact=True)
 logical_not = unary("logical_not", np.logical_not, None, "(not {0})", dtypes=BOOL,
-                    differentiable=False)
+                    differentiable=False, exact=True)
 
 # -- binary --------------------------------------------------------------------------------
 
-add = binary("add", np.add, lambda g, out, x, y: (g, g), "({0} + {1})", dtypes=NUMERIC)
+add = binary("add", np.add, lambda g, out, x, y: (g, g), "({0} + {1})", dtypes=NUMERIC, exact=True)
 sub = binary("sub", np.subtract, lambda g, out, x, y: (g, -g), "({0} - {1})",
-             dtypes=NUMERIC)
+             dtypes=NUMERIC, exact=True)
 mul = binary("mul", np.multiply, lambda g, out, x, y: (g * y, g * x),
-             "({0} * {1})", dtypes=NUMERIC)
+             "({0} * {1})", dtypes=NUMERIC, exact=True)
 # d(x/y)/dy = -x/y^2 = -out/y
 div = binary("div", np.true_divide,
              lambda g, out, x, y: (g / y, -(g * out / y)),
              "({0} / {1})", promote=_true_divide_dtype,
              make=lambda rng, shapes: [rng.uniform(-2, 2, shapes[0]),
-                                       _away_from_zero(rng, shapes[1])])
+                                       _away_from_zero(rng, shapes[1])], exact=True)
 
 
 def _pow_vjp(g, out, x, y):
@@ -203,7 +223,17 @@ def _pow_at_zero(rng, shapes):
     return [np.array([0.0, 0.0, 0.0, 1.5, 0.7, 2.0]), np.array([2.0, 3.0, 1.0, 2.0, 0.0, 3.0])]
 
 
-pow_ = binary("pow", np.power, _pow_vjp, _pow_lowering, dtypes=NUMERIC,
+def _pow(x, y):
+    out = np.power(x, y)
+    # NumPy computes x ** 0.5 as sqrt(x) when the exponent is a scalar: IEEE pow (and the
+    # compiled code) gives +0.0 at -0.0 and +inf at -inf, where sqrt gives -0.0 and NaN
+    if np.ndim(y) == 0 and y == 0.5 and np.result_type(out).kind == "f":
+        out = np.where(np.isneginf(x), np.inf, out + 0.0).astype(np.result_type(out))
+        out = out if out.ndim else out[()]
+    return out
+
+
+pow_ = binary("pow", _pow, _pow_vjp, _pow_lowering, dtypes=NUMERIC,
               make=lambda rng, shapes: [rng.uniform(0.5, 2.0, shapes[0]),
                                         rng.uniform(-2.0, 2.0, shapes[1])],
               int_make=lambda rng, shapes: [rng.integers(-3, 4, shapes[0]),
@@ -221,9 +251,9 @@ def _extremum_vjp(first_wins):
 
 # ties send the gradient to the first argument
 maximum = binary("maximum", np.maximum, _extremum_vjp(lambda x, y: P.greater_equal(x, y)),
-                 "max_nan({0}, {1})", dtypes=NUMERIC, smooth=False)
+                 "max_nan({0}, {1})", dtypes=NUMERIC, smooth=False, exact=True)
 minimum = binary("minimum", np.minimum, _extremum_vjp(lambda x, y: P.less_equal(x, y)),
-                 "min_nan({0}, {1})", dtypes=NUMERIC, smooth=False)
+                 "min_nan({0}, {1})", dtypes=NUMERIC, smooth=False, exact=True)
 floordiv = binary("floordiv", np.floor_divide, _zero_grad, "floordiv({0}, {1})",
                   dtypes=NUMERIC, smooth=False,
                   make=_nonzero_divisor, int_make=_int_nonzero_divisor)
@@ -235,21 +265,21 @@ mod = binary("mod", np.mod,
 
 # comparisons and logic: boolean results, no gradient
 equal = binary("equal", np.equal, None, "({0} == {1})", dtypes=ANY, out_dtype="bool",
-               differentiable=False)
+               differentiable=False, exact=True)
 not_equal = binary("not_equal", np.not_equal, None, "({0} != {1})", dtypes=ANY,
-                   out_dtype="bool", differentiable=False)
+                   out_dtype="bool", differentiable=False, exact=True)
 less = binary("less", np.less, None, "({0} < {1})", dtypes=NUMERIC, out_dtype="bool",
-              differentiable=False)
+              differentiable=False, exact=True)
 less_equal = binary("less_equal", np.less_equal, None, "({0} <= {1})", dtypes=NUMERIC,
-                    out_dtype="bool", differentiable=False)
+                    out_dtype="bool", differentiable=False, exact=True)
 greater = binary("greater", np.greater, None, "({0} > {1})", dtypes=NUMERIC,
-                 out_dtype="bool", differentiable=False)
+                 out_dtype="bool", differentiable=False, exact=True)
 greater_equal = binary("greater_equal", np.greater_equal, None, "({0} >= {1})",
-                       dtypes=NUMERIC, out_dtype="bool", differentiable=False)
+                       dtypes=NUMERIC, out_dtype="bool", differentiable=False, exact=True)
 logical_and = binary("logical_and", np.logical_and, None, "({0} & {1})", dtypes=BOOL,
-                     differentiable=False)
+                     differentiable=False, exact=True)
 logical_or = binary("logical_or", np.logical_or, None, "({0} | {1})", dtypes=BOOL,
-                    differentiable=False)
+                    differentiable=False, exact=True)
 
 
 # -- select and cast -----------------------------------------------------------------------
@@ -273,7 +303,7 @@ select = declare("select", infer=_select_infer, impl=np.where, vjp=_select_vjp,
                  cases=[Case(shapes=((3, 4), (3, 4), (3, 4)),
                              make=lambda rng, shapes: [rng.uniform(size=shapes[0]) > 0.5,
                                                        rng.uniform(-2, 2, shapes[1]),
-                                                       rng.uniform(-2, 2, shapes[2])])])
+                                                       rng.uniform(-2, 2, shapes[2])])], exact=True)
 
 
 def _cast_infer(x, *, dtype):
@@ -296,9 +326,10 @@ cast = declare("cast", infer=_cast_infer,
                            dtypes=(np.dtype("float32"),)),
                       Case(shapes=((3, 4),), attrs={"dtype": "<i4"}, low=-3, high=3),
                       Case(shapes=((4,),), attrs={"dtype": "<f8"}, dtypes=(np.dtype("int32"),)),
-                      Case(shapes=((4,),), attrs={"dtype": "<f4"}, dtypes=(np.dtype("bool"),))])
+                      Case(shapes=((4,),), attrs={"dtype": "<f4"}, dtypes=(np.dtype("bool"),))],
+               exact=True)
 
 stop_gradient = declare("stop_gradient", infer=lambda x: (x.shape, x.dtype),
                         impl=lambda x: x, vjp=lambda g, out, x: (None,),
                         kind="elementwise", lowering=Scalar("{0}"),
-                        cases=[Case(shapes=((3,),))])
+                        cases=[Case(shapes=((3,),))], exact=True)

@@ -88,24 +88,56 @@ reduce_min = declare("reduce_min", infer=_reduce_infer("reduce_min"), kind="redu
                      lowering=Reduce("min"), cases=_CASES + [_TIES], dtypes=NUMERIC)
 
 
+def _shift_in_ones(y, k):
+    """y moved k places along its last axis, the first k entries 1."""
+    lead, n = y.shape[:-1], y.shape[-1]
+    head = P.full(1, lead + (k,), y.dtype)
+    body = P.slice(y, starts=(0,) * y.ndim, stops=lead + (n - k,), steps=(1,) * y.ndim)
+    return P.concat(head, body, axis=y.ndim - 1)
+
+
+def _exclusive_cumprod(y):
+    # the product of the entries before each one along the last axis (1 for the first): a
+    # log-depth scan of multiplications (Hillis-Steele), O(n log n) work
+    y = _shift_in_ones(y, 1)
+    k = 1
+    while k < y.shape[-1]:
+        y = y * _shift_in_ones(y, k)
+        k *= 2
+    return y
+
+
+def _products_of_others(y):
+    """For each entry along the last axis, the product of all the other entries."""
+    if y.shape[-1] <= 1:
+        return P.full(1, y.shape, y.dtype)
+    last = (y.ndim - 1,)
+    before = _exclusive_cumprod(y)
+    after = P.rev(_exclusive_cumprod(P.rev(y, axes=last)), axes=last)
+    return before * after
+
+
 def _prod_vjp(g, out, x, *, axes):
-    # d prod / d x_i = product of the others, without dividing by zero and staying exact
-    # when differentiated again:
-    # - x_i != 0: out / x_i (out is the product node, so its own derivatives are exact);
-    # - x_i == 0, the only zero of its slice: the product of the non-zeros;
-    # - x_i == 0 and one other zero z: (product of the non-zeros) * x_z, value 0, slope kept;
-    # - three or more zeros: 0 (exact up to second order).
-    zero, one = full_like(x, 0), full_like(x, 1)
-    is_zero = P.equal(x, zero)
-    safe_x = P.select(is_zero, one, x)
-    zeros = expand_back(P.reduce_sum(P.cast(is_zero, dtype=x.dtype.str), axes=axes), x, axes)
-    nonzero_prod = expand_back(P.reduce_prod(safe_x, axes=axes), x, axes)
-    # the sum of the slice's zero entries minus x_i: the other zero, with its slope
-    other_zero = expand_back(P.reduce_sum(P.select(is_zero, x, zero), axes=axes), x, axes) - x
-    others = P.select(P.equal(zeros, one), one,
-                      P.select(P.equal(zeros, full_like(x, 2)), other_zero, zero))
-    grad = P.select(is_zero, nonzero_prod * others, expand_back(out, x, axes) / safe_x)
-    return (expand_back(g, x, axes) * grad,)
+    # d prod / d x_i = the product of the others, as exclusive prefix and suffix products:
+    # multiplications only, so the rule is exact where out / x_i is not (zeros, a product
+    # that underflows, inf or NaN elsewhere in the slice), and so are its own derivatives
+    keep = tuple(a for a in range(x.ndim) if a not in axes)
+    perm = keep + tuple(axes)
+    lead = tuple(x.shape[a] for a in keep)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    y = x if perm == tuple(range(x.ndim)) else P.transpose(x, perm=perm)
+    if y.shape != lead + (n,):
+        y = P.reshape(y, shape=lead + (n,))
+    gy = P.broadcast_to(P.reshape(g, shape=lead + (1,)), shape=lead + (n,))
+    gx = gy * _products_of_others(y)
+    moved = tuple(x.shape[a] for a in perm)
+    if moved != gx.shape:
+        gx = P.reshape(gx, shape=moved)
+    if perm != tuple(range(x.ndim)):
+        gx = P.transpose(gx, perm=tuple(perm.index(a) for a in range(x.ndim)))
+    return (gx,)
 
 
 reduce_prod = declare("reduce_prod", infer=_reduce_infer("reduce_prod"), kind="reduce",

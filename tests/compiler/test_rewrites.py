@@ -197,3 +197,14 @@ def test_pow_by_zero_is_one_everywhere():
     g = optimized(x, y)
     assert rewrites.full_value(g.outputs[0]) == 1.0
     assert_same_values(g, Graph([x], [y]), [SPECIAL])
+
+
+def test_rewrite_never_looks_through_a_bound_input():
+    # neg(neg(x)) = x, but when neg(x) is itself a graph input (a value a tape holds) the
+    # graph does not bind x: the rule must leave the node alone
+    x = leaf()
+    nx = P.neg(x)
+    g = pipeline.optimize(Graph([nx], [P.sigmoid(P.neg(nx))]))
+    assert g.inputs == [nx]
+    v = np.linspace(-2, 2, 7)
+    np.testing.assert_allclose(runtime.evaluate(g, [-v])[0], 1 / (1 + np.exp(-v)))

@@ -264,7 +264,7 @@ GRADS = [
     ("broadcast_to", lambda x: tt.broadcast_to(x, (2, 3, 4)), [r(3, 1)]),
     ("gather", lambda x: tt.gather(x, [[2, 0], [2, -1]], axis=1), [r(2, 3)]),
     ("matmul", tt.matmul, [r(2, 3, 4), r(4, 2)]),
-    ("matmul_vector", tt.matmul, [r(3), r(3, 2)]),
+    ("matmul_row", tt.matmul, [r(1, 3), r(3, 2)]),
     ("sigmoid_tanh", lambda x: tt.sigmoid(x) * tt.tanh(x), [r(4)]),
     ("cast_f32_f64", lambda x: tt.cast(tt.cast(x, tt.float32), tt.float64) * 3, [r(3)]),
 ]

@@ -57,13 +57,17 @@ def check_gradients(fn, args, order=1, eps=None, rtol=None, atol=None):
     eps = d_eps if eps is None else eps
     tol = (d_rtol if rtol is None else rtol, d_atol if atol is None else atol)
     rng = np.random.default_rng(0)
-    w = rng.uniform(0.5, 1.5, y.shape) * rng.choice([-1.0, 1.0], y.shape)
+    # a scalar output is checked as it is, so a failure reports its own gradient
+    w = np.ones(()) if y.shape == () else \
+        rng.uniform(0.5, 1.5, y.shape) * rng.choice([-1.0, 1.0], y.shape)
 
     def scalar(values):
         return float(np.sum(w * _as_array(_call(fn, values)).astype(_F64)))
 
     grads = _gradient(fn, xs, w)
     for i, (g, fd) in enumerate(zip(grads, central_differences(scalar, xs, eps=eps))):
+        if y.shape != () and _worst(g, fd, tol) is not None:
+            _report_jacobian(fn, xs, i, eps, tol)
         _compare(g, fd, tol, f"gradient of argument {i}")
     if order == 2:
         for u in _directions(xs, rng):
@@ -127,20 +131,51 @@ def _directions(xs, rng):
 
 def central_differences(f, arrays, which=None, eps=1e-6):
     """d f / d arrays[k] for each k in ``which`` (default: all), by central differences in
-    float64; ``f`` maps the list of arrays to a number. Integer arrays are kept as they
-    are (give ``which`` without them)."""
+    float64; ``f`` maps the list of arrays to a number (or an array: the result then has
+    shape ``f``'s shape + the argument's, a Jacobian). Integer arrays are kept as they are
+    (give ``which`` without them)."""
     base = [a.astype(_F64) if a.dtype.kind == "f" else a for a in map(np.asarray, arrays)]
     grads = []
     for k in (range(len(base)) if which is None else which):
-        g = np.zeros(base[k].shape)
+        g = None
         for j in np.ndindex(base[k].shape):
             hi = [a.copy() for a in base]
             lo = [a.copy() for a in base]
             hi[k][j] += eps
             lo[k][j] -= eps
-            g[j] = (f(hi) - f(lo)) / (2 * eps)
-        grads.append(g)
+            d = (np.asarray(f(hi), _F64) - np.asarray(f(lo), _F64)) / (2 * eps)
+            if g is None:
+                g = np.zeros(d.shape + base[k].shape)
+            g[(...,) + j] = d
+        grads.append(np.zeros(base[k].shape) if g is None else g)
     return grads
+
+
+def _worst(got, want, tol):
+    """Index of the element most beyond tolerance, or None when all are within it."""
+    rtol, atol = tol
+    got = np.asarray(got, _F64)
+    if got.shape != want.shape:
+        return None
+    excess = np.abs(got - want) - (atol + rtol * np.abs(want))
+    excess = np.where(np.isnan(excess), np.inf, excess)
+    if excess.size and excess.max() > 0:
+        return np.unravel_index(np.argmax(excess), excess.shape)
+    return None
+
+
+def _report_jacobian(fn, xs, i, eps, tol):
+    """Fail naming the worst entry d out[k] / d arg_i[j] itself, not a projection of it."""
+    ts = [constant(x) for x in xs]
+    with GradientTape() as tape:
+        tape.watch(ts[i])
+        y = fn(*ts)
+    jac = tape.jacobian(y, ts[i])
+    jac = np.zeros(y.shape + xs[i].shape) if jac is None else _as_array(jac).astype(_F64)
+    fd = central_differences(lambda vals: _as_array(_call(fn, vals)), xs, which=[i],
+                             eps=eps)[0]
+    _compare(jac, fd, tol, f"Jacobian of the output (shape {y.shape}) with respect to "
+                           f"argument {i} (index: output index + argument index)")
 
 
 def _compare(got, want, tol, what):
@@ -149,11 +184,10 @@ def _compare(got, want, tol, what):
     if got.shape != want.shape:
         raise AssertionError(f"check_gradients: {what} has shape {got.shape}, expected "
                              f"{want.shape}")
-    excess = np.abs(got - want) - (atol + rtol * np.abs(want))
-    excess = np.where(np.isnan(excess), np.inf, excess)
-    if excess.size and excess.max() > 0:
-        j = np.unravel_index(np.argmax(excess), excess.shape)
+    j = _worst(got, want, tol)
+    if j is not None:
         raise AssertionError(
             f"check_gradients: {what} differs at index {tuple(int(k) for k in j)}: tape "
-            f"{got[j]!r}, finite differences {want[j]!r} (tolerance atol={atol:g} + "
+            f"{float(got[j])!r}, finite differences {float(want[j])!r} (tolerance "
+            f"atol={atol:g} + "
             f"rtol={rtol:g} * |finite differences|)")
