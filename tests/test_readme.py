@@ -47,7 +47,7 @@ def test_readme_tape_sketch_runs_and_prints_what_it_says(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out == ("tt.Tensor(27.0, shape=(), dtype=float32)\n"
                    "tt.Tensor(18.0, shape=(), dtype=float32)\n"
-                   "tt.Tensor(\n[2. 4.], shape=(2,), dtype=float32)\n"
+                   "tt.Tensor([2. 4.], shape=(2,), dtype=float32)\n"
                    "[tt.Tensor(5.0, shape=(), dtype=float32), "
                    "tt.Tensor(2.0, shape=(), dtype=float32)]\n")
 
