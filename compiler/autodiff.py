@@ -34,6 +34,7 @@ def vjp(outputs, cotangents, sources, active=None):
             if _float(n):
                 reach.add(id(n))
     forward = {id(n) for n in order}
+    tagged = set()
     ct = {}
     for out, g in zip(outputs, cotangents):
         if id(out) in reach and g is not None:
@@ -53,21 +54,25 @@ def vjp(outputs, cotangents, sources, active=None):
         if len(grads) != len(n.inputs):
             raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
                                f"{len(n.inputs)} inputs")
-        _tag_origin([gx for gx in grads if gx is not None], n.prim.name, forward)
+        _tag_origin([gx for gx in grads if gx is not None], n.prim.name, forward, tagged)
         for x, gx in zip(n.inputs, grads):
             if gx is not None and id(x) in reach:
                 _accumulate(ct, x, gx)
     return [ct.get(id(s)) for s in sources]
 
 
-def _tag_origin(grads, name, forward):
+def _tag_origin(grads, name, forward, seen):
     """Mark the nodes a gradient rule just built with the forward primitive's name, so a
-    NaN found later in the gradient can name the operation whose gradient it was."""
-    def done(m):
-        return m.origin is not None or id(m) in forward or not m.inputs
-    for m in toposort(grads, stop=done):
-        if not done(m):
-            m.origin = name
+    NaN found later in the gradient can name the operation whose gradient it was. ``seen``
+    is shared by the whole walk: each node is looked at once (linear in the gradient)."""
+    stack = list(grads)
+    while stack:
+        m = stack.pop()
+        if id(m) in seen or id(m) in forward or not m.inputs or m.origin is not None:
+            continue
+        seen.add(id(m))
+        m.origin = name
+        stack.extend(m.inputs)
 
 
 def _accumulate_part(ct, region, index, g):

@@ -39,6 +39,19 @@ def constant(value, dtype):
     return f"{ctor(dtype)}({int(value)})"
 
 
+def _python_scalar(value, dtype):
+    """A literal's value as the Python scalar a driver passes for it."""
+    kind = np.dtype(dtype).kind
+    return bool(value) if kind == "b" else float(value) if kind == "f" else int(value)
+
+
+def scalar_source(v):
+    """Source for a Python int, bool or float passed to a kernel (``np`` in scope)."""
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return "np.nan" if v != v else "np.inf" if v > 0 else "-np.inf"
+    return repr(v)
+
+
 def identity(op, dtype):
     dtype = np.dtype(dtype)
     if op in ("add", "mul"):
@@ -62,8 +75,12 @@ class KernelWriter:
         self.k = kernel
         self.shape = kernel.shape
         self.size = int(np.prod(self.shape, dtype=np.int64))
+        # extents (n<d>, and nf for the flat size) and literal values (c<k>) are
+        # parameters, never written into the source: the source, hence the compiled
+        # kernel, then serves every shape and constant it was written for
         self.members = {id(m): j for j, m in enumerate(kernel.members)}
         self.args, self.arg_ids, self.consts, self.loads = [], {}, {}, {}
+        self.const_values = []          # literal values, passed as c<k> like the extents
         self.pre, self.body = [], []
         self.flat = self._can_flatten()
         reds = kernel.reductions
@@ -122,7 +139,11 @@ class KernelWriter:
         text = constant(p["value"], p["dtype"])
         name = self.consts.get(text)
         if name is None:
-            name = self.consts[text] = f"K{len(self.consts)}"
+            k = len(self.consts)
+            name = self.consts[text] = f"K{k}"
+            self.const_values.append(_python_scalar(p["value"], p["dtype"]))
+            conv = "" if np.dtype(p["dtype"]).kind == "b" else ctor(p["dtype"])
+            self.pre.insert(k, f"    K{k} = {conv}(c{k})")
         return name
 
     def read(self, x, idx):
@@ -194,9 +215,29 @@ class KernelWriter:
             if key not in self.loads:
                 self.loads[key] = f"f{len(self.loads)}"
                 self.pre.append(f"    {self.loads[key]} = np.ascontiguousarray({a})"
-                                f".reshape({self.size})")
+                                f".reshape(nf)")
             return f"{self.loads[key]}[i]"
         return f"{a}[{', '.join(idx)}]"
+
+    # -- extents -------------------------------------------------------------------------
+
+    def extent_names(self):
+        """The kernel's extent parameters, after its array arguments."""
+        return ([f"n{d}" for d in range(len(self.shape))] + (["nf"] if self.flat else []) +
+                [f"c{k}" for k in range(len(self.const_values))])
+
+    def extents(self):
+        """Values for ``extent_names`` at this kernel's shape."""
+        return list(self.shape) + ([self.size] if self.flat else []) + self.const_values
+
+    def _dims(self, axes):
+        names = [f"n{d}" for d in axes]
+        return f"({', '.join(names)}{',' if len(names) == 1 else ''})"
+
+    def _kept(self, r):
+        """Shape source of reduction ``r``'s output (the kernel's unreduced axes)."""
+        axes = r.params["axes"]
+        return self._dims([d for d in range(len(self.shape)) if d not in axes])
 
     # -- body ----------------------------------------------------------------------------
 
@@ -213,10 +254,9 @@ class KernelWriter:
         opts = f"fastmath={{{fm}}}, error_model='numpy', cache={cache!r}"
         if self.parallel:
             opts += ", parallel=True"
-        names = ", ".join(f"a{j}" for j in range(len(self.args)))
+        names = ", ".join([f"a{j}" for j in range(len(self.args))] + self.extent_names())
         ret = ", ".join(outs) + ("," if len(outs) == 1 else "")
-        consts = "".join(f"{n} = {t}\n" for t, n in self.consts.items())
-        lines = [_HEADER, consts, "", f"@njit({opts})", f"def kernel({names}):"]
+        lines = [_HEADER, "", f"@njit({opts})", f"def kernel({names}):"]
         lines += self.pre + inits + loops + [f"    return ({ret})", ""]
         return "\n".join(lines)
 
@@ -236,9 +276,10 @@ class KernelWriter:
         if not self.shape:
             outs.append(v)
             return
-        inits.append(f"    o{j} = np.empty({self.shape!r}, {ctor(m.dtype)})")
+        inits.append(f"    o{j} = np.empty({self._dims(range(len(self.shape)))}, "
+                     f"{ctor(m.dtype)})")
         if self.flat:
-            inits.append(f"    o{j}f = o{j}.reshape({self.size})")
+            inits.append(f"    o{j}f = o{j}.reshape(nf)")
             self.body.append(f"o{j}f[i] = {v}")
         else:
             self.body.append(f"o{j}[{', '.join(idx)}] = {v}")
@@ -255,11 +296,11 @@ class KernelWriter:
             self.body.append(_ACC[op].format(a=acc, v=val))
             outs.append(acc if r.shape == () else f"o{j}")
             if r.shape != ():
-                inits.append(f"    o{j} = np.empty({r.shape!r}, {ctor(r.dtype)})")
+                inits.append(f"    o{j} = np.empty({self._kept(r)}, {ctor(r.dtype)})")
             return
         axes = r.params["axes"]
         oidx = ", ".join(i for d, i in enumerate(idx) if d not in axes)
-        inits.append(f"    o{j} = np.full({r.shape!r}, {init}, {ctor(r.dtype)})")
+        inits.append(f"    o{j} = np.full({self._kept(r)}, {init}, {ctor(r.dtype)})")
         self.body.append(_ACC[op].format(a=f"o{j}[{oidx}]", v=val))
         outs.append(f"o{j}")
 
@@ -267,7 +308,7 @@ class KernelWriter:
         """Loop nest around the body, with accumulators opened and stored at their depth."""
         nd = len(self.shape)
         rng = "prange" if self.parallel else "range"
-        bounds = [self.size] if self.flat else list(self.shape)
+        bounds = ["nf"] if self.flat else [f"n{d}" for d in range(nd)]
         names = ["i"] if self.flat else [f"i{d}" for d in range(nd)]
         lines = []
         for d, (n, b) in enumerate(zip(names, bounds)):
@@ -291,8 +332,16 @@ class KernelWriter:
 def kernel_source(kernel, parallel_threshold, cache=True):
     """(source, args): the kernel's module source and the external nodes it reads, in
     call order. Its return values are ``kernel.stored``, in order."""
+    source, args, _ = kernel_code(kernel, parallel_threshold, cache)
+    return source, args
+
+
+def kernel_code(kernel, parallel_threshold, cache=True):
+    """(source, args, extents): as ``kernel_source``, plus the integer extents a caller
+    passes after the arrays. Extents are never literals in the source, so kernels of the
+    same structure at other shapes (same rank and layout) have the same source."""
     w = KernelWriter(kernel, parallel_threshold)
-    return w.source(cache), w.args
+    return w.source(cache), w.args, w.extents()
 
 
 def source_key(source):

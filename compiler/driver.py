@@ -3,14 +3,14 @@
 Kernels (``K<j>``) are compiled Numba functions and calls (``C<j>``) NumPy implementations,
 both bound in the driver's globals by the runtime; this module only writes the text.
 """
-from compiler.codegen import constant
+from compiler.codegen import constant, scalar_source
 from compiler.fusion import Call
 
 
-def driver_source(graph, steps, kernel_args):
+def driver_source(graph, steps, kernel_args, kernel_extents=None):
     """A plain-Python function ``run(*inputs)`` calling kernels ``K<j>`` and calls ``C<j>``
     in order and returning the list of outputs. ``kernel_args[j]`` lists the nodes kernel j
-    reads; the driver's globals must hold ``np``. Temporaries are deleted after their last
+    reads (and ``kernel_extents[j]`` the integers passed after them); the driver's globals must hold ``np``. Temporaries are deleted after their last
     use, so memory is reused while it is still in cache (an unrolled loop would otherwise
     keep every step's arrays alive until the end)."""
     names = {id(n): f"x{i}" for i, n in enumerate(graph.inputs)}
@@ -29,8 +29,9 @@ def driver_source(graph, steps, kernel_args):
         outs = [names[id(m)] for m in st.stored]
         made.update(id(m) for m in st.stored if m.shape == ())
         reads = [names[id(x)] for x in kernel_args[nk]]
+        ext = [scalar_source(e) for e in kernel_extents[nk]] if kernel_extents else []
         lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
-        body.append((f"{lhs} = K{nk}({', '.join(reads)})", reads, outs))
+        body.append((f"{lhs} = K{nk}({', '.join(reads + ext)})", reads, outs))
         nk += 1
     bound = {id(n) for n in graph.inputs}
     rets = [_output(o, names, made, bound) for o in graph.outputs]

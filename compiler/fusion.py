@@ -228,10 +228,32 @@ class _Partition:
         kernels = {id(k): k for k in self.group_of.values()}.values()
         for k in kernels:
             k.members.sort(key=lambda m: order[id(m)])
+        kernels = [c for k in kernels for c in _split(k, self.group_of)]
         _mark_stored(graph, self.group_of, self.bound)
         steps = [k for k in kernels if k.stored] + calls      # unread kernels are dead
         steps.sort(key=lambda st: (st.stage, _first_index(st, order)))
         return steps
+
+
+# Numba's compile time grows faster than linearly with a function's size (a 600-op loop
+# body took 30 s, 6,000 ops 7 minutes): longer kernels are cut into consecutive pieces,
+# which in the long chains where this happens are mostly identical and compile once.
+MAX_KERNEL_OPS = 48
+
+
+def _split(k, group_of, limit=MAX_KERNEL_OPS):
+    """``k`` as kernels of at most ``limit`` members (in order; later pieces read what
+    earlier ones store)."""
+    if len(k.members) <= limit:
+        return [k]
+    pieces = []
+    for start in range(0, len(k.members), limit):
+        piece = Kernel(k.shape, k.stage, k.bound, k.inputs)
+        piece.members = k.members[start:start + limit]
+        for m in piece.members:
+            group_of[id(m)] = piece
+        pieces.append(piece)
+    return pieces
 
 
 def _find(k):

@@ -12,7 +12,7 @@ Emits text only: the runtime compiles it.
 """
 import re
 
-from compiler.codegen import constant, ctor
+from compiler.codegen import constant, ctor, scalar_source
 from compiler.fusion import Call
 
 _HEADER = "import numpy as np\nfrom numba import njit\n"
@@ -40,9 +40,10 @@ def _operand(x, names):
     return names[id(x)]
 
 
-def body_lines(graph, steps, kernel_args, names, kernels):
+def body_lines(graph, steps, kernel_args, names, kernels, extents=None):
     """Statements computing ``graph``'s outputs (given ``names`` for its inputs); kernel
-    j of ``steps`` is called as ``kernels[j]``. Returns (lines, output sources)."""
+    j of ``steps`` is called as ``kernels[j]`` with the nodes ``kernel_args[j]`` and then
+    the scalars ``extents[j]``. Returns (lines, output sources)."""
     lines, nk = [], 0
     for i, n in enumerate(graph.nodes):
         if n.prim.name != "literal" and id(n) not in names:
@@ -53,7 +54,8 @@ def body_lines(graph, steps, kernel_args, names, kernels):
             lines.append(f"{names[id(st.node)]} = {_call_line(st.node, args)}")
             continue
         outs = [names[id(m)] for m in st.stored]
-        reads = ", ".join(_operand(x, names) for x in kernel_args[nk])
+        reads = ", ".join([_operand(x, names) for x in kernel_args[nk]] +
+                          [scalar_source(e) for e in (extents[nk] if extents else ())])
         lines.append(f"{', '.join(outs)}, = {kernels[nk]}({reads})")
         nk += 1
     strided = {id(st.node) for st in steps
@@ -70,7 +72,7 @@ def _output(o, names, strided):
     return src
 
 
-def scan_source(node, body_graph, steps, kernel_args):
+def scan_source(node, body_graph, steps, kernel_args, kernel_extents=None):
     """Source of the function ``kernel(*consts, *carries, *xs) -> (*carries, *ys)`` for a
     scan node (``module`` makes it a module), or None when the body has a step that cannot run inside compiled code."""
     p = node.params
@@ -82,7 +84,7 @@ def scan_source(node, body_graph, steps, kernel_args):
             f"s{i - nc - nk}"
     try:
         lines, outs = body_lines(body_graph, steps, kernel_args, names,
-                                 [f"_k{j}" for j in range(len(kernel_args))])
+                                 [f"_k{j}" for j in range(len(kernel_args))], kernel_extents)
     except Unsupported:
         return None
     args = [f"a{i}" for i in range(nc)] + [f"c{j}" for j in range(nk)] + \
@@ -109,7 +111,8 @@ def _carry(src, spec):
     return f"{ctor(spec[1])}({src})" if spec[0] == () else src
 
 
-def while_source(node, cond_graph, cond_steps, cond_args, body_graph, steps, kernel_args):
+def while_source(node, cond_graph, cond_steps, cond_args, body_graph, steps, kernel_args,
+                 cond_extents=None, kernel_extents=None):
     """Source of ``kernel(*consts, *carries) -> (*carries,)`` for a while_loop node, or
     None when a body has a step that cannot run inside compiled code."""
     p = node.params
@@ -121,9 +124,10 @@ def while_source(node, cond_graph, cond_steps, cond_args, body_graph, steps, ker
                 for i, leaf in enumerate(graph.inputs)}
     try:
         c_lines, (pred,) = body_lines(cond_graph, cond_steps, cond_args, leaf_names(cond_graph),
-                                      [f"_q{j}" for j in range(len(cond_args))])
+                                      [f"_q{j}" for j in range(len(cond_args))],
+                                      cond_extents)
         lines, outs = body_lines(body_graph, steps, kernel_args, leaf_names(body_graph),
-                                 [f"_k{j}" for j in range(len(kernel_args))])
+                                 [f"_k{j}" for j in range(len(kernel_args))], kernel_extents)
     except Unsupported:
         return None
     args = [f"a{i}" for i in range(nc)] + [f"c{j}" for j in range(nk)]

@@ -25,7 +25,8 @@ LOWERING = [
                       "storing them (fusion.rematerialize)"),
     ("partition", "split the graph into loop-nest kernels and NumPy calls, in run order "
                   "(fusion.partition)"),
-    ("kernels", "one Numba module source per kernel (codegen.kernel_source)"),
+    ("kernels", "one Numba module source per kernel, extents and literal values passed "
+                "at run time so it serves every shape (codegen.kernel_code)"),
     ("driver", "straight-line Python calling kernels K<j> and calls C<j> in order "
                "(driver.driver_source)"),
 ]
@@ -40,20 +41,18 @@ def optimize(graph):
 
 @dataclass(frozen=True)
 class KernelSource:
-    """One kernel's module source (its ``kernel`` function) and the nodes it reads."""
+    """One kernel's module source (its ``kernel`` function), the nodes it reads and the
+    extents and literal values passed after them."""
     kernel: fusion.Kernel
-    source: str                 # compiled with Numba's cache=True (file-backed)
+    source: str                 # without cache=: runtime attaches its own disk cache
     args: tuple
+    extents: tuple
     parallel_threshold: int
 
     @property
     def key(self):
         """Content hash: kernels with equal source are one compiled function."""
         return codegen.source_key(self.source)
-
-    def memory_source(self):
-        """The same module without ``cache=True``, for compiling without a disk cache."""
-        return codegen.kernel_source(self.kernel, self.parallel_threshold, cache=False)[0]
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,9 @@ def lower(graph, parallel_threshold):
     kernels = []
     for st in steps:
         if isinstance(st, fusion.Kernel):
-            source, args = codegen.kernel_source(st, parallel_threshold)
-            kernels.append(KernelSource(st, source, tuple(args), parallel_threshold))
-    source = driver.driver_source(graph, steps, [list(k.args) for k in kernels])
+            source, args, extents = codegen.kernel_code(st, parallel_threshold, cache=False)
+            kernels.append(KernelSource(st, source, tuple(args), tuple(extents),
+                                        parallel_threshold))
+    source = driver.driver_source(graph, steps, [list(k.args) for k in kernels],
+                                  [list(k.extents) for k in kernels])
     return Lowered(graph, steps, kernels, source)

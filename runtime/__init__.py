@@ -5,6 +5,7 @@ Entry points: ``config``, ``stats``, ``executable(graph)``, ``cache_stats()``.
 from runtime.config import config, stats
 from runtime.executor import Executable, cache, evaluate, executable
 from runtime.interpreter import NanError, Program
+from runtime.background import wait as wait_for_compiles
 
 
 # execution tiers the test fixtures run through

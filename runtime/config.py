@@ -8,15 +8,22 @@ _DEFAULTS = {
     "cache_dir": None,
     "parallel_threshold": 1 << 20,
     "log_compiles": False,
+    "compile_in_background": True,
+    "cache_size": 256,
 }
 
 
 def _default_cache_dir():
     env = os.environ.get("TRACER_CACHE_DIR")
     if env:
-        return env
+        return _absolute(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tapejit")
+    return _absolute(os.path.join(base, "tapejit"))
+
+
+def _absolute(path):
+    """``~`` expanded and made absolute (a relative cache_dir would follow the cwd)."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
 class Config:
@@ -39,13 +46,15 @@ class Config:
         if name not in self._values:
             raise AttributeError(f"tt.config has no setting {name!r}; valid settings are "
                                  f"{', '.join(sorted(self._values))}")
-        if name in ("jit_threshold", "parallel_threshold") and \
+        if name in ("jit_threshold", "parallel_threshold", "cache_size") and \
                 (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ValueError(f"tt.config.{name} must be a non-negative int, got {value!r}")
-        if name in ("debug_nans", "log_compiles"):
+        if name == "cache_size" and value < 1:
+            raise ValueError(f"tt.config.cache_size must be at least 1, got {value!r}")
+        if name in ("debug_nans", "log_compiles", "compile_in_background"):
             value = bool(value)
         if name == "cache_dir" and value is not None:
-            value = os.fspath(value)
+            value = _absolute(value)
         self._values[name] = value
 
     def update(self, **settings):

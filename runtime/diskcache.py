@@ -1,32 +1,43 @@
-"""On-disk kernel cache: generated sources under ``config.cache_dir``, compiled by Numba
-with ``cache=True`` so a new process loads machine code instead of compiling.
+"""On-disk kernel cache under ``config.cache_dir``: a new process loads machine code
+instead of compiling, and nothing in the directory runs unless this library wrote it.
 
 Invariants:
-- An entry is ``k_<hash>.py``, named by the hash of its source, the Numba version and the
-  format version, and starts with a header holding the checksum of the body. It is
-  written to a temporary file and renamed into place (atomic for concurrent processes)
-  and never rewritten while valid: Numba keys its own cache on the file's timestamp.
-- A truncated, garbled or stale entry is discarded and rebuilt with a warning; a cache
-  directory that cannot be written degrades to compiling in memory, with a warning.
+- The directory is used only if it is owned by the user and not writable by group or
+  others (it is created 0700; an existing one owned by the user is tightened to 0700).
+  Otherwise kernels compile in memory, with one ``CacheWarning`` per directory.
+- Kernel Python code is never read back from disk: the module is executed from the
+  source the compiler just generated (no ``__pycache__`` bytecode is consulted). The
+  source is also written to ``k_<hash>.py`` (mode 0600) for people and tracebacks.
+- Numba's index and object-code files are authenticated with a per-user secret key
+  (``.key``, 0600, in the directory) before they are unpickled (``runtime.numbacache``);
+  damaged or foreign files are deleted and the kernel is compiled and saved again.
+- Kernel modules are registered in ``sys.modules`` (Numba resolves a loaded kernel's
+  module by name) only while the runtime holds the kernel: ``release`` removes them.
 """
-import glob
+import contextlib
 import hashlib
-import importlib.util
 import os
+import secrets
+import stat
 import sys
-import tempfile
+import threading
+import types
 import warnings
 
 import numba
 
-from runtime.config import stats
+from runtime import numbacache
+from runtime.numbacache import CacheWarning
 
-FORMAT = 2
+FORMAT = 3
+_KEY_FILE = ".key"
+_lock = threading.Lock()
+_keys = {}                 # directory -> secret key (directories that passed the checks)
 _warned_dirs = set()
 
 
 def _helpers_digest():
-    # kernels inline runtime.vecmath, and Numba keys its cache on the kernel file alone:
+    # kernels inline runtime.vecmath, and Numba keys its cache on the kernel's code alone:
     # the helpers' source must be part of every entry's name, or a changed helper would
     # keep running stale machine code
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vecmath.py")
@@ -37,100 +48,113 @@ def _helpers_digest():
 HELPERS = _helpers_digest()
 
 
-class CacheWarning(UserWarning):
-    """A disk cache entry or directory could not be used; work continues without it."""
-
-
 def entry_name(source):
+    """``k_<hash>`` of the source, the Numba and Python versions, the helpers and the
+    format version."""
     tag = f"{FORMAT}:{numba.__version__}:{sys.version_info[:2]}:{HELPERS}:{source}"
     return "k_" + hashlib.sha256(tag.encode()).hexdigest()[:24]
 
 
-def _header(source):
-    digest = hashlib.sha256(source.encode()).hexdigest()
-    return (f"# tapejit kernel format={FORMAT} numba={numba.__version__} helpers={HELPERS} "
-            f"sha256={digest}\n")
+def _uid():
+    return os.getuid()
 
 
-def load_kernel(source, cache_dir, memory_source):
-    """The ``kernel`` function of ``source``, file-backed under ``cache_dir`` when possible;
-    ``memory_source`` (the same code without ``cache=True``) is used when it is not."""
-    if cache_dir:
-        try:
-            return _load_file(source, cache_dir)
-        except OSError as e:
-            if cache_dir not in _warned_dirs:
-                _warned_dirs.add(cache_dir)
-                warnings.warn(f"tapejit: compile cache directory {cache_dir!r} is not usable "
-                              f"({e}); compiling in memory only", CacheWarning, stacklevel=3)
-    return _exec_memory(memory_source)
+def _dir_problem(path):
+    """Why ``path`` must not hold executable cache files, or None if it may."""
+    st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a directory"
+    if st.st_uid != _uid():
+        return f"it is owned by uid {st.st_uid}, not by this user (uid {_uid()})"
+    if st.st_mode & 0o022:
+        return (f"it is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
+                f"make it private with chmod 700")
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return None
 
 
-def _exec_memory(source):
-    namespace = {"__name__": "tapejit_kernel_memory"}
-    exec(compile(source, "<tapejit kernel>", "exec"), namespace)
-    return namespace["kernel"]
+def _secret_key(path):
+    """The directory's per-user key, created 0600 on first use."""
+    key_path = os.path.join(path, _KEY_FILE)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    fd = os.open(key_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if st.st_uid != _uid() or st.st_mode & 0o077 or not stat.S_ISREG(st.st_mode):
+            raise PermissionError(f"key file {key_path} is not a private file of this user")
+        key = f.read()
+    if len(key) != 32:
+        raise OSError(f"key file {key_path} is damaged; delete it to start a new cache")
+    return key
 
 
-def _load_file(source, cache_dir):
+def directory_key(cache_dir):
+    """The secret key of a usable cache directory, or None (with one warning per
+    directory) when it cannot be used safely."""
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        problem = _dir_problem(cache_dir)
+        if problem is None:
+            with _lock:
+                key = _keys.get(cache_dir)
+                if key is None:
+                    key = _keys[cache_dir] = _secret_key(cache_dir)
+            return key
+        reason = f"refusing to use it: {problem}"
+    except OSError as e:
+        reason = f"it is not usable ({e})"
+    with _lock:
+        first = cache_dir not in _warned_dirs
+        _warned_dirs.add(cache_dir)
+    if first:
+        warnings.warn(f"tapejit: compile cache directory {cache_dir!r}: {reason}; compiling "
+                      f"in memory only", CacheWarning, stacklevel=4)
+    return None
+
+
+def load_kernel(source, cache_dir):
+    """The ``kernel`` function of ``source`` (generated Numba source without ``cache=``),
+    with the signed disk cache under ``cache_dir`` attached when the directory is usable.
+    Returns ``(function, module_name)``; pass the name to ``release`` when done."""
+    key = directory_key(cache_dir) if cache_dir else None
     name = entry_name(source)
+    if key is None:
+        return _exec(source, "<tapejit kernel>", None), None
     path = os.path.join(cache_dir, name + ".py")
-    expected = _header(source) + source
-    if os.path.exists(path):
-        if _read(path) == expected:
-            fn = _import(name, path)
-            if fn is not None:
-                stats.add("disk_hits")
-                return fn
-        warnings.warn(f"tapejit: discarding damaged or stale compile cache entry {path}",
-                      CacheWarning, stacklevel=4)
-        _discard(path)
-    os.makedirs(cache_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=name, suffix=".tmp", dir=cache_dir)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(expected)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    stats.add("disk_entries")
-    fn = _import(name, path)
-    if fn is None:
-        raise OSError(f"cannot import freshly written cache entry {path}")
-    return fn
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _import(name, path):
     modname = "tapejit_" + name
-    module = sys.modules.get(modname)
-    if module is None:
-        try:
-            spec = importlib.util.spec_from_file_location(modname, path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        except Exception:              # a damaged entry must never be fatal
-            return None
+    fn = _exec(source, path, modname)
+    try:
+        _write_source(path, source)
+    except OSError:
+        pass                                   # the source file is for people only
+    numbacache.attach(fn, cache_dir, name, key)
+    return fn, modname
+
+
+def _exec(source, filename, modname):
+    module = types.ModuleType(modname or "tapejit_kernel_memory")
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)
+    if modname is not None:
         sys.modules[modname] = module
-    return getattr(module, "kernel", None)
+    return module.kernel
 
 
-def _discard(path):
-    """Remove an entry and Numba's cache files for it."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    victims = [path] + glob.glob(os.path.join(os.path.dirname(path), "__pycache__",
-                                              stem + ".*"))
-    for p in victims:
-        try:
-            os.unlink(p)
-        except OSError:
-            pass
+def _write_source(path, source):
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == source:
+                return
+    except (OSError, UnicodeDecodeError):
+        pass
+    numbacache.write_plain(path, source.encode())
+
+
+def release(modname):
+    """Forget a kernel module registered by ``load_kernel``."""
+    if modname is not None:
+        sys.modules.pop(modname, None)

@@ -1,21 +1,37 @@
 """Executables: a graph that runs, interpreted while cold and native once hot.
 
 ``executable(graph)`` returns the cached ``Executable`` for the graph's structural key
-(which includes every shape and dtype). ``compile=True`` compiles on the first call;
-``None`` compiles once the executable has been called ``config.jit_threshold`` times
-(0 or 1: at once); ``False`` never compiles. After compiling, a call is the generated
-driver plus the kernels: no per-call dict building or argument re-packing.
-``config.debug_nans`` runs the interpreter tier, which checks every operation.
+(which includes every shape and dtype). ``compile=True`` compiles from the first call;
+``None`` once the executable has been called ``config.jit_threshold`` times (0 or 1: at
+once); ``False`` never compiles. A graph whose estimated compile time is large compiles
+only once the time spent interpreting it has reached that estimate (a huge graph run once
+stays interpreted, and a long-lived one pays at most twice the better tier's cost).
+
+With ``config.compile_in_background`` (the default) native code is compiled by a worker
+thread while calls keep running on the interpreter tier; it takes over when ready, so no
+call waits for a compile. Otherwise the call that decides to compile waits for it.
+After compiling, a call is the generated driver plus the kernels: no per-call dict
+building or argument re-packing. ``config.debug_nans`` runs the interpreter tier, which
+checks every operation.
 """
 import threading
+import time
 import warnings
 from collections import OrderedDict
 
+from runtime import background
 from runtime.config import config, stats
 from runtime.interpreter import Program
 
-_MAX_ENTRIES = 4096
 _settings = object.__getattribute__(config, "_values")   # read on the hot path
+
+# Compile cost model: graphs up to SMALL_GRAPH nodes follow jit_threshold alone. Larger
+# ones cost SECONDS_PER_SHAPE per distinct loop node (primitive, attrs, shape, dtype)
+# (kernels are shared by identical structure: an unrolled loop compiles one step's
+# kernels) plus SECONDS_PER_NODE for partitioning, code generation and the driver.
+SMALL_GRAPH = 2000
+SECONDS_PER_SHAPE = 0.01
+SECONDS_PER_NODE = 0.0005
 
 
 class CompileWarning(UserWarning):
@@ -30,8 +46,12 @@ class Executable:
         self.calls = 0
         self.compile = compile
         self.native = None
+        self.interpreted_seconds = 0.0
+        self._estimate = None
         self._program = None
         self._lock = threading.Lock()
+        self._pending = False
+        self._failure = None
         self._run = self._cold
 
     @property
@@ -48,20 +68,67 @@ class Executable:
 
     def _cold(self, *args):
         self.calls += 1
-        if self.compile is False or (
-                self.compile is None and self.calls < _settings["jit_threshold"]):
-            return self.program(*args)
+        if self._failure is not None:
+            return self._fail(args)
+        if self._pending or not self._wants_native():
+            return self._interpret(args)
+        if _settings["compile_in_background"]:
+            self._start_background(args)
+            return self._interpret(args)
         try:
             return self.compile_now(args)
         except Exception as e:           # the interpreter always works: degrade to it
-            warnings.warn(f"tapejit: could not compile a graph of {len(self.graph.nodes)} "
-                          f"nodes ({type(e).__name__}: {e}); running it interpreted",
-                          CompileWarning, stacklevel=3)
-            self._run = self._interpreted
-            return self.program(*args)
+            self._failure = f"{type(e).__name__}: {e}"
+            return self._fail(args)
+
+    def _wants_native(self):
+        if self.compile is False:
+            return False
+        if self.compile is None and self.calls < _settings["jit_threshold"]:
+            return False
+        return (len(self.graph.nodes) <= SMALL_GRAPH or
+                self.interpreted_seconds >= self.compile_estimate())
+
+    def compile_estimate(self):
+        """Estimated seconds to compile this graph from nothing."""
+        if self._estimate is None:
+            nodes = self.graph.nodes
+            loops = {n.sig for n in nodes if n.prim.kind in ("elementwise", "reduce")}
+            self._estimate = (SECONDS_PER_SHAPE * len(loops) +
+                              SECONDS_PER_NODE * len(nodes))
+        return self._estimate
+
+    def _interpret(self, args):
+        t0 = time.perf_counter()
+        outs = self.program(*args)
+        self.interpreted_seconds += time.perf_counter() - t0
+        return outs
+
+    def _fail(self, args):
+        warnings.warn(f"tapejit: could not compile a graph of {len(self.graph.nodes)} "
+                      f"nodes ({self._failure}); running it interpreted",
+                      CompileWarning, stacklevel=4)
+        self._run = self._interpreted
+        return self.program(*args)
 
     def _interpreted(self, *args):
         return self.program(*args)
+
+    def _start_background(self, args):
+        with self._lock:
+            if self._pending or self.native is not None:
+                return
+            self._pending = True
+        if not background.submit(lambda: self._compile_job(args)):
+            self._pending = False
+
+    def _compile_job(self, args):
+        try:
+            self.compile_now(args)
+        except Exception as e:           # reported by the next call, in the caller's thread
+            self._failure = f"{type(e).__name__}: {e}"
+        finally:
+            self._pending = False
 
     def compile_now(self, args):
         """Compile (or load) the native program and run it once on ``args``."""
@@ -92,7 +159,7 @@ class _Cache:
         ex = build()
         with self.lock:
             self.entries[key] = ex
-            while len(self.entries) > _MAX_ENTRIES:
+            while len(self.entries) > max(_settings["cache_size"], 1):
                 self.entries.popitem(last=False)
         return ex
 
@@ -116,8 +183,6 @@ def evaluate(graph, args, tier="interpret"):
         return Program(graph)(*args, debug_nans=config.debug_nans)
     if tier == "compiled":
         ex = executable(graph, compile=True)
-        if ex.native is None:
-            return ex.compile_now(args)
-        return ex(*args)
+        return ex.compile_now(args)
     raise ValueError(f"evaluate: unknown tier {tier!r}; valid tiers are 'interpret', "
                      f"'compiled'")

@@ -14,7 +14,7 @@ class NanError(FloatingPointError):
 class Program:
     def __init__(self, graph):
         index = {id(n): i for i, n in enumerate(graph.nodes)}
-        arg_slots = [index[id(n)] for n in graph.inputs if id(n) in index]
+        arg_slots = {index[id(n)] for n in graph.inputs if id(n) in index}
         self.input_slots = [index.get(id(n)) for n in graph.inputs]
         self.size = len(graph.nodes)
         last_use = {}
@@ -25,7 +25,7 @@ class Program:
                 last_use[index[id(x)]] = i
         outs = {index[id(o)] for o in graph.outputs}
         steps = []
-        bound = set(arg_slots)
+        bound = arg_slots
         for i, n in enumerate(graph.nodes):
             if i in bound:
                 continue

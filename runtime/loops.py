@@ -19,12 +19,13 @@ from runtime.executor import CompileWarning, executable
 
 
 def _parts(graph):
-    """A body lowered for the loop: (graph, steps, kernel functions, kernel args)."""
+    """A body lowered for the loop: (graph, steps, kernel functions, kernel args, kernel
+    extents)."""
     from runtime.config import config
     from runtime.native import kernel_function
     low = pipeline.lower(graph, config.parallel_threshold)
     return (low.graph, low.steps, [kernel_function(k) for k in low.kernels],
-            [k.args for k in low.kernels])
+            [k.args for k in low.kernels], [k.extents for k in low.kernels])
 
 
 def _typed_arg(v, spec):
@@ -43,10 +44,9 @@ def _load(function_source, env):
     if config.cache_dir and all(m.startswith("tapejit_k_") for m in modules.values()):
         prelude = "".join(f"from {m} import kernel as {name}\n"
                           for name, m in sorted(modules.items()))
-        source = loopgen.module(function_source, prelude, cache=True)
-        memory = loopgen.module(function_source, prelude, cache=False)
+        source = loopgen.module(function_source, prelude, cache=False)
         try:
-            return diskcache.load_kernel(source, config.cache_dir, memory), source
+            return diskcache.load_kernel(source, config.cache_dir)[0], source
         except ImportError:
             pass
     source = loopgen.module(function_source)
@@ -93,8 +93,8 @@ def _body(body):
 
 def _scan(node):
     python = _python_scan(node)
-    graph, steps, fns, args = _parts(node.params["body"].graph)
-    source = loopgen.scan_source(node, graph, steps, args)
+    graph, steps, fns, args, extents = _parts(node.params["body"].graph)
+    source = loopgen.scan_source(node, graph, steps, args, extents)
     if source is None:
         return python
     return _native(node, source, {f"_k{j}": f for j, f in enumerate(fns)}, python)
@@ -130,9 +130,9 @@ def _cond(node):
 def _while(node):
     python = _python_while(node)
     p = node.params
-    cg, csteps, cfns, cargs = _parts(p["cond"].graph)
-    bg, bsteps, bfns, bargs = _parts(p["body"].graph)
-    source = loopgen.while_source(node, cg, csteps, cargs, bg, bsteps, bargs)
+    cg, csteps, cfns, cargs, cext = _parts(p["cond"].graph)
+    bg, bsteps, bfns, bargs, bext = _parts(p["body"].graph)
+    source = loopgen.while_source(node, cg, csteps, cargs, bg, bsteps, bargs, cext, bext)
     if source is None:
         return python
     env = {f"_k{j}": f for j, f in enumerate(bfns)}

@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from compiler import pipeline
-from runtime import diskcache, loops
+from runtime import diskcache, loops, numbacache
 from runtime.config import config, stats
 
 _MAX_KERNELS = 4096
@@ -24,18 +24,18 @@ _lock = threading.RLock()
 
 
 def kernel_function(ks):
-    """The compiled ``kernel`` function of a ``pipeline.KernelSource``; shared across graphs."""
+    """The compiled ``kernel`` function of a ``pipeline.KernelSource``; shared across
+    graphs, and across shapes of the same structure, rank and layout."""
     key = ks.key
     with _lock:
-        fn = _kernels.get(key)
-        if fn is None:
-            fn = diskcache.load_kernel(ks.source, config.cache_dir, ks.memory_source())
-            _kernels[key] = fn
+        held = _kernels.get(key)
+        if held is None:
+            held = _kernels[key] = diskcache.load_kernel(ks.source, config.cache_dir)
             while len(_kernels) > _MAX_KERNELS:
-                _kernels.popitem(last=False)
+                diskcache.release(_kernels.popitem(last=False)[1][1])
         else:
             _kernels.move_to_end(key)
-    return fn
+    return held[0]
 
 
 def _bind_call(node):
@@ -70,11 +70,16 @@ class NativeProgram:
         t0 = time.perf_counter()
         outs = self.run(*args)
         seconds = time.perf_counter() - t0
-        compiled = loaded = 0
+        compiled = loaded = saved = 0
         for k, (n, h) in zip(self.kernels, before):
             new, hits = len(k.overloads) - n, _hits(k) - h
             loaded += hits
             compiled += max(new - hits, 0)
+            saved += max(new - hits, 0) * isinstance(k._cache, numbacache.SignedCache)
+        if saved:
+            stats.add("disk_entries", saved)
+        if loaded:
+            stats.add("disk_hits", loaded)
         if compiled:
             stats.add("compiles", compiled)
             stats.add("compile_seconds", seconds)
@@ -92,4 +97,6 @@ def _hits(fn):
 def clear():
     """Forget compiled kernels (the disk cache stays)."""
     with _lock:
+        for _fn, modname in _kernels.values():
+            diskcache.release(modname)
         _kernels.clear()

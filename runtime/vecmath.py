@@ -52,7 +52,7 @@ _C1, _C2, _C3 = _F(4.166664568298827e-2), _F(-1.388731625493765e-3), _F(2.443315
 _ONE, _HALF, _ZERO, _TWO, _THREE = _F(1.0), _F(0.5), _F(0.0), _F(2.0), _F(3.0)
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
 def sincosf(x):
     """(sin x, cos x) for float32 x: float64 reduction to [-pi/4, pi/4], float32 poly."""
     xd = np.float64(x)
@@ -70,12 +70,12 @@ def sincosf(x):
     return ss, cc
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
 def sinf(x):
     return sincosf(x)[0]
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
 def cosf(x):
     return sincosf(x)[1]
 
@@ -93,7 +93,7 @@ _XHI, _XLO = _F(89.0), _F(-104.5)               # beyond: exp overflows to inf /
 _XOVF, _INFF = _F(88.72283935546875), _F(np.inf)
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
 def expf(x):
     """exp for float32 x: 2**n * p(r), r = x - n ln2 in [-ln2/2, ln2/2]."""
     xc = _XHI if x > _XHI else x                # comparisons are false for NaN: it passes
@@ -112,7 +112,7 @@ _T3, _T4 = _F(1.33314422036e-1), _F(-3.33332819422e-1)
 _TSMALL, _MTWO = _F(0.625), _F(-2.0)
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
 def tanhf(x):
     """tanh for float32 x: odd polynomial near 0, (1 - e)/(1 + e) with e = exp(-2|x|)."""
     a = abs(x)
@@ -125,7 +125,7 @@ def tanhf(x):
     return small if a < _TSMALL else big        # NaN: the test is false and big is NaN
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
 def sigmoidf(x):
     """1 / (1 + exp(-x)) for float32 x; exp overflow gives 1/inf = 0, as it should."""
     return _ONE / (_ONE + expf(-x))
@@ -133,13 +133,13 @@ def sigmoidf(x):
 
 # -- NumPy semantics for the remaining scalar operations ---------------------------------------
 
-@njit(error_model="numpy", cache=True)
+@njit(error_model="numpy")
 def max_nan(a, b):
     """np.maximum: NaN in either argument gives NaN (Python's max would not)."""
     return a if (a > b) | (a != a) else b
 
 
-@njit(error_model="numpy", cache=True)
+@njit(error_model="numpy")
 def min_nan(a, b):
     """np.minimum: NaN in either argument gives NaN."""
     return a if (a < b) | (a != a) else b
@@ -157,25 +157,25 @@ def _sc_overload(x):
     return lambda x: x
 
 
-@njit(error_model="numpy", cache=True)
+@njit(error_model="numpy")
 def sigmoid(x):
     """float64 logistic function; exp overflow gives 1/inf = 0."""
     return 1.0 / (1.0 + np.exp(-x))
 
 
-@njit(error_model="numpy", cache=True)
+@njit(error_model="numpy")
 def floordiv(a, b):
     """np.floor_divide: integers divided by 0 give 0, floats give +-inf or NaN."""
     return a // b
 
 
-@njit(error_model="numpy", cache=True)
+@njit(error_model="numpy")
 def floormod(a, b):
     """np.mod: the result takes the sign of b; integer mod 0 gives 0, float mod 0 NaN."""
     return a % b
 
 
-@njit(error_model="numpy", cache=True)
+@njit(error_model="numpy")
 def ipow(a, b):
     """Integer power by squaring (exponents >= 0; NumPy rejects negative ones)."""
     r = a - a + 1

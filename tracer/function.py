@@ -16,7 +16,7 @@ Invariants:
 """
 import inspect
 import threading
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class Entry:
 
     def executable(self):
         if self.exe is None:
-            self.exe = runtime.executable(self.graph, compile=True)
+            self.exe = runtime.executable(self.graph)
         return self.exe
 
     def run(self, values):
@@ -180,7 +180,7 @@ class Staged:
         self._recipe = recipe   # (factory, args, kwargs) rebuilding it: see tracer.serialize
         # all-eager-Tensor positional calls skip preparation: they need none
         self._fast = not self._static
-        self._entries = {}
+        self._entries = OrderedDict()       # signature -> Entry, oldest first
         self._lock = threading.Lock()
         self._params = None
         self.trace_count = 0
@@ -256,6 +256,8 @@ class Staged:
                 entry = self._trace(args, kwargs)
                 if not entry.inline_only:
                     self._entries[key] = entry
+                    while len(self._entries) > max(runtime.config.cache_size, 1):
+                        self._entries.popitem(last=False)
         return entry
 
     def _trace_arg(self, ctx, a, i):
@@ -340,7 +342,11 @@ class Staged:
         entry = self._entry(key, args, kwargs)
         exe = entry.executable()
         if getattr(exe, "native", None) is None and STATE.trace is None:
-            entry.run([_leaf_value(x) for x in leaves])
+            values = [_leaf_value(x) for x in leaves] + entry.cvals
+            try:
+                exe.compile_now(values + [v._tensor._value for v in entry.variables])
+            except Exception:  # noqa: BLE001  (then the interpreter is what runs)
+                pass
         native = getattr(exe, "native", None)
         source = native.lowered.source() if native is not None else None
         return "\n".join([f"{self._name}: signature {key}", format_graph(entry.graph),

@@ -86,7 +86,7 @@ def test_fusion_large_loops_use_prange():
     x = P.input(shape=(64, 64), dtype=F64)
     g = Graph([x], [P.sin(x), P.reduce_sum(P.sin(x), axes=(1,))])
     _, sources = _kernels(g, threshold=1000)
-    assert len(sources) == 1 and "prange(64)" in sources[0] and "parallel=True" in sources[0]
+    assert len(sources) == 1 and "prange(n0)" in sources[0] and "parallel=True" in sources[0]
     saved = runtime.config.parallel_threshold
     runtime.config.parallel_threshold = 1000
     try:
