@@ -123,3 +123,15 @@ def test_background_several_processes_share_one_cache(tmp_path):
     for p in procs:
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0 and out.strip() == "ok", err
+
+
+def test_tt_backend_interpreted_pass_interprets_functions_and_transforms(tt_backend):
+    f = tt.function(lambda x: tt.reduce_sum(x * x))
+    g = tt.grad(lambda x: tt.reduce_sum(tt.sin(x)))
+    x = tt.constant(np.arange(3.0))
+    for _ in range(3):
+        assert float(f(x)) == 5.0
+        np.testing.assert_allclose(g(x).numpy(), np.cos(np.arange(3.0)), rtol=1e-12)
+    for fn in (f, g):
+        exe = next(iter(fn._entries.values())).exe
+        assert (exe.native is not None) == (tt_backend == "compiled"), tt_backend
