@@ -150,3 +150,12 @@ def test_cache_compile_failure_falls_back_to_interpreter(monkeypatch):
         np.testing.assert_allclose(ex(a)[0], np.exp(3 * a))
     assert any("interpreted" in str(w.message) for w in caught)
     np.testing.assert_allclose(ex(a)[0], np.exp(3 * a))
+
+
+def test_cache_unused_inputs_are_part_of_the_key():
+    x = P.input(shape=(3,), dtype=F64)
+    y = P.full(2.0, (3,), F64)
+    g0, g1 = Graph([], [y]), Graph([x], [y])
+    assert g0.key != g1.key
+    np.testing.assert_allclose(runtime.evaluate(g0, [], "compiled")[0], [2.0] * 3)
+    np.testing.assert_allclose(runtime.evaluate(g1, [np.zeros(3)], "compiled")[0], [2.0] * 3)
