@@ -62,4 +62,7 @@ def _bool_only(x, op):
         raise TypeError(f"math.{op}: got dtype {x.dtype}; it takes bool tensors")
     return x
 
-__all__ = sorted(_n for _n in list(globals()) if not _n.startswith("_"))
+# Only names bound here (pytest's assertion rewriting, active for packages that ship a
+# pytest plugin, adds an ``@py_builtins`` module to the globals).
+__all__ = sorted(_n for _n, _v in list(globals().items())
+                 if _n.isidentifier() and not _n.startswith("_") and not isinstance(_v, type(_ops)))
