@@ -10,6 +10,10 @@ second process (warm disk cache), and JAX's jit(grad) when JAX is importable.
 
 Targets: no slower than JAX; a cached tt.grad(f)(x) on a scalar within 3 us; a second
 process's first call under 0.5 s.
+
+More transforms (``--more`` runs only these; see ``more_transforms``): (a) per-example
+gradients by vmap(grad), (b) Hessian-vector products by jvp(grad), (c) jacfwd vs jacrev,
+(d) peak memory of a deep MLP gradient with and without checkpoint per layer.
 """
 import os
 import statistics
@@ -187,8 +191,178 @@ def main(quick):
     print("targets: tt/jax <= 1.00x; second-process first call < 0.5 s")
 
 
+# -- more transforms: vmap, jvp, jacfwd/jacrev, checkpoint ----------------------------------
+
+def _logistic_case(B=256, D=784):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(B, D)).astype(np.float32)
+    y = np.sign(rng.normal(size=B)).astype(np.float32)
+    w = (rng.normal(size=D) * 0.05).astype(np.float32)
+    return w, X, y
+
+
+def bench_per_example(quick):
+    """(a) per-example gradients of a logistic loss, vmap(grad) vs batched NumPy vs JAX."""
+    import tracer as tt
+    w, X, y = _logistic_case()
+
+    def numpy_grads():
+        m = -y * (X @ w)
+        s = np.exp(-np.logaddexp(0, -m))            # sigmoid(m), stably
+        return X * (-y * s)[:, None]
+    loss = lambda w, x, t: tt.nn.softplus(-t * tt.reduce_sum(x * w))
+    pe = tt.vmap(tt.grad(loss), in_axes=(None, 0, 0))
+    args = [tt.constant(a) for a in (w, X, y)]
+    np.testing.assert_allclose(pe(*args).numpy(), numpy_grads(), rtol=2e-3, atol=1e-5)
+    rows = [("numpy (hand-written, batched)", _median_time(numpy_grads)),
+            ("tt.vmap(tt.grad(loss))", _median_time(lambda: pe(*args)))]
+    if _jax():
+        import jax
+        import jax.numpy as jnp
+        jl = lambda w, x, t: jax.nn.softplus(-t * jnp.sum(x * w))
+        jf = jax.jit(jax.vmap(jax.grad(jl), in_axes=(None, 0, 0)))
+        ja = [jnp.asarray(a) for a in (w, X, y)]
+        rows.append(("jax jit(vmap(grad))", _median_time(
+            lambda: jax.block_until_ready(jf(*ja)))))
+    return "(a) per-example gradients, logistic loss, 256 x 784 float32", rows, \
+        "target: <= 1.3x numpy, ahead of jax"
+
+
+def bench_hvp(quick):
+    """(b) Hessian-vector product of Rosenbrock at 1e5: jvp(grad) vs grad(<grad, v>)."""
+    import tracer as tt
+    x, v = _data("hvp")
+
+    def rosen(x):
+        return tt.reduce_sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    fwd_rev = tt.function(lambda x, v: tt.jvp(tt.grad(rosen), (x,), (v,))[1])
+    rev_rev = tt.grad(lambda x, v: tt.reduce_sum(tt.grad(rosen)(x) * v))
+    args = [tt.constant(x), tt.constant(v)]
+    np.testing.assert_allclose(fwd_rev(*args).numpy(), rev_rev(*args).numpy(), rtol=1e-3,
+                               atol=1e-2)
+    rows = [("tt jvp(grad) (forward-over-reverse)", _median_time(lambda: fwd_rev(*args))),
+            ("tt grad(<grad, v>) (reverse-over-reverse)",
+             _median_time(lambda: rev_rev(*args)))]
+    if _jax():
+        import jax
+        import jax.numpy as jnp
+
+        def jrosen(x):
+            return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+        jh = jax.jit(lambda x, v: jax.jvp(jax.grad(jrosen), (x,), (v,))[1])
+        ja = [jnp.asarray(x), jnp.asarray(v)]
+        rows.append(("jax jit(jvp(grad))", _median_time(
+            lambda: jax.block_until_ready(jh(*ja)))))
+    return "(b) Rosenbrock Hessian-vector product, n = 1e5 float32", rows, \
+        "target: jvp(grad) ahead of jax's forward-over-reverse"
+
+
+def bench_jacobians(quick):
+    """(c) jacfwd vs jacrev on a tall (R^10 -> R^1000) and a wide (R^1000 -> R^10) map."""
+    import tracer as tt
+    rng = np.random.default_rng(3)
+    rows = []
+    for n, m in ((10, 1000), (1000, 10)):
+        W = tt.constant(rng.normal(size=(m, n)) / np.sqrt(n))
+        x = tt.constant(rng.normal(size=n))
+        f = lambda x: tt.tanh(tt.matmul(W, x[:, None]))[:, 0]
+        jf, jr = tt.jacfwd(f), tt.jacrev(f)
+        np.testing.assert_allclose(jf(x).numpy(), jr(x).numpy(), atol=1e-12)
+        rows += [(f"jacfwd R^{n} -> R^{m}", _median_time(lambda: jf(x))),
+                 (f"jacrev R^{n} -> R^{m}", _median_time(lambda: jr(x)))]
+    return "(c) Jacobians, float64", rows, \
+        "target: jacfwd wins on R^10 -> R^1000, jacrev on R^1000 -> R^10"
+
+
+def _mlp_grad(variant):
+    """variant: '<plain|layer|block5>/<weights|input>': checkpoint nothing, each layer, or
+    each block of 5 layers; differentiate with respect to the weights or the input."""
+    import tracer as tt
+    mode, wrt = variant.split("/")
+    rng = np.random.default_rng(4)
+    ws = [tt.constant((rng.normal(size=(512, 512)) / np.sqrt(512)).astype(np.float32))
+          for _ in range(20)]
+    x = tt.constant(rng.normal(size=(256, 512)).astype(np.float32))
+
+    def layers(h, *block):
+        for w in block:
+            h = tt.tanh(tt.matmul(h, w))
+        return h
+    size = {"plain": 20, "layer": 1, "block5": 5}[mode]
+    step = layers if mode == "plain" else tt.checkpoint(layers)
+
+    def loss(ws, x):
+        h = x
+        for i in range(0, 20, size):
+            h = step(h, *ws[i:i + size])
+        return tt.reduce_sum(h * h)
+    g = tt.grad(loss, argnums=0 if wrt == "weights" else 1)
+    return lambda: g(ws, x)
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def peak_memory_child(variant):
+    """Run in a subprocess: peak RSS growth of one gradient call (after a warm call)."""
+    call = _mlp_grad(variant)
+    call()
+    per = _median_time(call, runs=3)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")                        # reset the peak RSS (VmHWM) to the current RSS
+    before = _status_kb("VmRSS")
+    call()
+    print(per, (_status_kb("VmHWM") - before) / 1024)
+
+
+def bench_checkpoint(quick, script):
+    """(d) peak memory and time of a 20-layer tanh MLP gradient, with checkpoint per
+    layer and without (each in a fresh process; memory is the peak RSS growth during one
+    call, with glibc returning large blocks at once so RSS follows the live arrays)."""
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="0")
+    lines = []
+    for wrt in ("weights", "input"):
+        rows = []
+        for mode in ("plain", "layer", "block5"):
+            out = subprocess.run([sys.executable, script, "--peak", f"{mode}/{wrt}"], env=env,
+                                 capture_output=True, text=True, timeout=900)
+            try:
+                per, mb = map(float, out.stdout.split()[-2:])
+            except ValueError:
+                per, mb = float("nan"), float("nan")
+            rows.append((mode, per, mb))
+        t0, m0 = rows[0][1:]
+        for mode, t, mb in rows:
+            lines.append(f"  d/d {wrt:8s} {mode:7s} {_fmt(t):>9s} ({t / t0:.2f}x time)  "
+                         f"peak +{mb:5.1f} MB ({mb / m0:.2f}x memory)")
+    lines.append("  target (checkpoint per layer): memory <= 0.5x, time <= 1.5x")
+    return "(d) 20-layer tanh MLP gradient (512 wide, batch 256, float32)", lines
+
+
+def more_transforms(quick, script):
+    for bench in (bench_per_example, bench_hvp, bench_jacobians):
+        title, rows, target = bench(quick)
+        ref = rows[0][1]
+        print(f"\n{title}")
+        for name, t in rows:
+            print(f"  {name:44s} {_fmt(t):>10s}  {t / ref:5.2f}x first row")
+        print(f"  {target}", flush=True)
+    title, lines = bench_checkpoint(quick, script)
+    print(f"\n{title}")
+    print("\n".join(lines), flush=True)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--first-call":
+    if len(sys.argv) == 3 and sys.argv[1] == "--peak":
+        peak_memory_child(sys.argv[2])
+    elif "--more" in sys.argv:
+        more_transforms("--quick" in sys.argv, __file__)
+    elif len(sys.argv) == 3 and sys.argv[1] == "--first-call":
         import tracer  # noqa: F401  (import time is not part of the first call)
         import runtime.native  # noqa: F401
         t0 = time.perf_counter()
@@ -196,3 +370,4 @@ if __name__ == "__main__":
         print(time.perf_counter() - t0)
     else:
         main("--quick" in sys.argv)
+        more_transforms("--quick" in sys.argv, __file__)

@@ -72,9 +72,12 @@ TRACER_ORDER = [
     "operators",        # Tensor's arithmetic operators, attached once the ops exist
     "variable",
     "random_ops", "conv", "nn_ops",   # training ops, imported by nn
-    "nn", "math", "nest", "tracing", "tape", "custom",
+    "nn", "math", "nest", "tracing",
+    "batch_jacobian",   # GradientTape.batch_jacobian's rows (uses the tape's gradients)
+    "tape", "custom",
     "serialize",        # pickling of staged functions (recipes, tokens)
     "function", "transforms",
+    "vectorize", "forward", "rematerialize",   # vmap; jvp, vjp, jacfwd...; checkpoint
     "eager_functions",
     "distributed",      # data-parallel gradients on Dask (imported on use)
     "region_trace",     # control flow traced into region nodes

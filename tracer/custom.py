@@ -8,10 +8,16 @@ the inputs ``xs``, and *external* values it closed over. The result is the node
 into that expression. Being self-contained, the rule survives graph rewrites and splicing,
 and the expression can itself be differentiated (second order and beyond).
 
-Limitations: one output tensor ``y``; closed-over values and Variables read inside are
-constants to the custom gradient (TensorFlow's ``variables=`` argument is not supported).
+Several outputs: ``f`` returns ``(ys, grad_fn)`` with ``ys`` a list or tuple, and
+``grad_fn(*dys)``; each output becomes its own node whose rule is ``grad_fn`` with the
+other outputs' upstream gradients zero (a gradient is linear in the upstream gradients).
+Variables: trainable Variables read by ``f`` are found while it runs; ``grad_fn`` is then
+called as ``grad_fn(*dys, variables=[...])`` and returns ``(input_grads, variable_grads)``
+(TensorFlow's protocol), and the Variables are inputs of the nodes, so tapes (and tapes
+inside ``tt.function``) get their gradients.
 """
 import functools
+import inspect
 
 from compiler import primitives as P
 from compiler.ir import toposort
@@ -65,31 +71,80 @@ class _GradContext:
             return self.parent.capture_variable(v)
         return make(None, self.capture(v._tensor))
 
+    def read_variable(self, v):
+        if self.parent is not None:
+            return self.parent.read_variable(v)
+        return self.capture_variable(v)
+
+    def assign_variable(self, v, value):
+        raise RuntimeError(f"custom_gradient: {self.name}'s grad_fn assigns Variable {v.name}; "
+                           f"a gradient function may read Variables but not update them")
+
     def describe(self, node):
         return f"the upstream gradient of custom_gradient function {self.name}"
 
 
 def _split(out, name):
+    """(output tensors, rebuild, grad_fn) from ``f``'s ``(ys, grad_fn)``."""
     if not (isinstance(out, (tuple, list)) and len(out) == 2 and callable(out[1])):
         raise TypeError(f"custom_gradient: {name} must return a pair (y, grad_fn) with "
                         f"grad_fn callable, got {type(out).__name__}")
-    y, grad_fn = out
-    if type(y) is not Tensor:
-        y = convert_to_tensor(y, op="custom_gradient")
-    return y, grad_fn
+    ys, grad_fn = out
+    if isinstance(ys, (list, tuple)):
+        kind = type(ys)
+        return [_tensor(y) for y in ys], (lambda ts: kind(ts)), grad_fn
+    return [_tensor(ys)], (lambda ts: ts[0]), grad_fn
 
 
-def _grad_nodes(grad_fn, ctx, dy, xs):
-    """Call ``grad_fn`` on the symbolic ``dy``; one node (or None) per input."""
+def _tensor(y):
+    if isinstance(y, Variable):
+        return y._read()
+    return y if type(y) is Tensor else convert_to_tensor(y, op="custom_gradient")
+
+
+def _takes_variables(grad_fn):
+    try:
+        params = inspect.signature(grad_fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == "variables" or p.kind == p.VAR_KEYWORD for p in params)
+
+
+def _call_grad_fn(grad_fn, dys, variables, name, n_inputs):
+    """(input gradients, variable gradients) as returned by ``grad_fn``."""
+    if not variables:
+        res = grad_fn(*dys)
+        res = [res] if n_inputs == 1 and not isinstance(res, (list, tuple)) else list(res)
+        return res, []
+    if not _takes_variables(grad_fn):
+        raise TypeError(f"custom_gradient: {name} reads Variables "
+                        f"({', '.join(v.name for v in variables)}), so its grad_fn must accept "
+                        f"a keyword argument 'variables' and return (input_grads, "
+                        f"variable_grads)")
+    res = grad_fn(*dys, variables=list(variables))
+    if not (isinstance(res, (list, tuple)) and len(res) == 2):
+        raise TypeError(f"custom_gradient: {name}'s grad_fn was given variables, so it must "
+                        f"return a pair (input_grads, variable_grads)")
+    gx, gv = res
+    gx = [gx] if n_inputs == 1 and not isinstance(gx, (list, tuple)) else list(gx)
+    gv = [gv] if len(variables) == 1 and not isinstance(gv, (list, tuple)) else list(gv)
+    if len(gv) != len(variables):
+        raise ValueError(f"custom_gradient: {name}'s grad_fn returned {len(gv)} variable "
+                         f"gradients for {len(variables)} variables; return one per variable")
+    return gx, gv
+
+
+def _grad_nodes(grad_fn, ctx, dys, xs, variables):
+    """Call ``grad_fn`` on the symbolic ``dys``; one node (or None) per input and per
+    Variable."""
     with ctx:
-        res = grad_fn(make(None, dy))
-        if len(xs) == 1 and not isinstance(res, (list, tuple)):
-            res = [res]
-        res = list(res)
-        if len(res) != len(xs):
-            raise ValueError(f"custom_gradient: {ctx.name}'s grad_fn returned {len(res)} "
+        gx, gv = _call_grad_fn(grad_fn, [make(None, d) for d in dys], variables, ctx.name,
+                               len(xs))
+        if len(gx) != len(xs):
+            raise ValueError(f"custom_gradient: {ctx.name}'s grad_fn returned {len(gx)} "
                              f"gradients for {len(xs)} inputs; return one per input")
-        return [_fit(r, x, i, ctx.name) for i, (r, x) in enumerate(zip(res, xs))]
+        targets = list(xs) + [v._tensor for v in variables]
+        return [_fit(r, x, i, ctx.name) for i, (r, x) in enumerate(zip(gx + gv, targets))]
 
 
 def _fit(g, x, i, name):
@@ -133,34 +188,70 @@ def _externals(grads, sources):
     return ext
 
 
-def _custom_node(x_nodes, y_node, dy, grads):
-    """``custom_vjp(*xs, *externals, y)`` and the externals."""
-    ext = _externals(grads, [dy] + x_nodes)
+def _custom_nodes(x_nodes, y_nodes, dys, grads):
+    """One ``custom_vjp(*xs, *externals, y_k)`` per output, and the externals. The rule of
+    output k substitutes its cotangent for ``dys[k]`` and zeros for the other outputs'."""
+    ext = _externals(grads, dys + x_nodes)
     orig = x_nodes + ext
     live = [g for g in grads if g is not None]
 
-    def rule(g, out, inputs):
-        mapping = {id(dy): g}
-        mapping.update({id(o): n for o, n in zip(orig, inputs)})
-        new = iter(substitute(live, mapping)[0])
-        gx = [next(new) if gr is not None else None for gr in grads]
-        return gx + [None] * len(ext)
-    return P.custom_vjp(*orig, y_node, rule=rule), ext
+    def rule_for(k):
+        def rule(g, out, inputs):
+            mapping = {id(d): P.full(0, d.shape, d.dtype) for d in dys}
+            mapping[id(dys[k])] = g
+            mapping.update({id(o): n for o, n in zip(orig, inputs)})
+            new = iter(substitute(live, mapping)[0])
+            gx = [next(new) if gr is not None else None for gr in grads]
+            return gx + [None] * len(ext)
+        return rule
+    return [P.custom_vjp(*orig, y, rule=rule_for(k)) for k, y in enumerate(y_nodes)], ext
+
+
+class _VariableSpy:
+    """Stands in for the active trace context while ``f`` runs, noting the Variables read
+    (the context itself memoises captures, so it cannot tell what ``f`` read)."""
+
+    def __init__(self, trace):
+        self._trace = trace
+        self.read = {}
+
+    def capture_variable(self, v):
+        t = self._trace.capture_variable(v)
+        if v.trainable:
+            self.read.setdefault(id(v), (v, t))
+        return t
+
+    def read_variable(self, v):
+        t = self._trace.read_variable(v)
+        if v.trainable:
+            self.read.setdefault(id(v), (v, t))
+        return t
+
+    def __getattr__(self, name):
+        return getattr(self._trace, name)
 
 
 def _traced(f, xs, kwargs, name):
-    y, grad_fn = _split(f(*xs, **kwargs), name)
-    if y._value is not None:
-        return y                    # does not depend on anything traced: a constant
-    x_nodes = [node_of(x) for x in xs]
-    dy = P.input(shape=y.shape, dtype=y.dtype)
-    grads = _grad_nodes(grad_fn, _GradContext(name, STATE.trace, None), dy, xs)
-    node, _ = _custom_node(x_nodes, y._node, dy, grads)
-    return traced_result(node, xs, [node])
+    trace = STATE.trace
+    spy = STATE.trace = _VariableSpy(trace)
+    try:
+        ys, rebuild, grad_fn = _split(f(*xs, **kwargs), name)
+    finally:
+        STATE.trace = trace
+    if all(y._value is not None for y in ys):
+        return rebuild(ys)          # depends on nothing traced: constants
+    variables = [v for v, _ in spy.read.values()]
+    x_nodes = [node_of(x) for x in xs] + [t._node for _, t in spy.read.values()]
+    dys = [P.input(shape=y.shape, dtype=y.dtype) for y in ys]
+    grads = _grad_nodes(grad_fn, _GradContext(name, trace, None), dys, xs, variables)
+    nodes, _ = _custom_nodes(x_nodes, [node_of(y) for y in ys], dys, grads)
+    return rebuild([traced_result(n, xs, [n]) for n in nodes])
 
 
-def _taped(f, xs, kwargs, name, hit):
-    private = GradientTape(persistent=True, watch_accessed_variables=False)
+def _forward_on_private_tape(f, xs, kwargs, name):
+    """Run ``f`` recorded only by a private tape that watches the inputs and the trainable
+    Variables ``f`` reads; the enclosing tapes then watch those Variables as if read."""
+    private = GradientTape(persistent=True, watch_accessed_variables=True)
     saved, STATE.tapes = STATE.tapes, [private]
     try:
         for x in xs:
@@ -169,29 +260,45 @@ def _taped(f, xs, kwargs, name, hit):
         out = f(*xs, **kwargs)
     finally:
         STATE.tapes = saved
-    y, grad_fn = _split(out, name)
-    x_nodes = [node_of(x) for x in xs]
-    dy = P.input(shape=y.shape, dtype=y.dtype)
+    variables = [v for v in private.watched_variables() if v.dtype.kind == "f"]
+    for v in variables:
+        v._read()                    # auto-watching enclosing tapes watch it now
+    return private, _split(out, name), variables
+
+
+def _taped(f, xs, kwargs, name):
+    private, (ys, rebuild, grad_fn), variables = _forward_on_private_tape(f, xs, kwargs, name)
+    var_ts = [v._tensor for v in variables]
+    hit = watching(list(xs) + var_ts)
+    if not hit:
+        return rebuild([make(y._value) for y in ys])
+    x_nodes = [node_of(x) for x in xs] + [node_of(t) for t in var_ts]
+    dys = [P.input(shape=y.shape, dtype=y.dtype) for y in ys]
     ctx = _GradContext(name, None, private)
-    grads = _grad_nodes(grad_fn, ctx, dy, xs)
-    y_inner = y._node if y._node is not None and y._node in private.active else \
-        P.input(shape=y.shape, dtype=y.dtype)
-    node, ext = _custom_node(x_nodes, y_inner, dy, grads)
+    grads = _grad_nodes(grad_fn, ctx, dys, xs, variables)
+    y_inner = [y._node if y._node is not None and y._node in private.active else
+               P.input(shape=y.shape, dtype=y.dtype) for y in ys]
+    nodes, ext = _custom_nodes(x_nodes, y_inner, dys, grads)
     known = dict(private.values)
     known.update(ctx.values)
     missing = [n for n in ext if n not in known]
     if missing:
         raise RuntimeError(f"custom_gradient: {name}'s grad_fn uses a value the forward pass "
                            f"did not record ({missing[0]!r})")
-    out = make(y._value)
-    args = list(xs) + [make(known[n], n) for n in ext] + [make(y._value, y_inner)]
-    commit(hit, node, out, args, [node])
-    return out
+    args = list(xs) + var_ts + [make(known[n], n) for n in ext]
+    outs = []
+    for node, y, yi in zip(nodes, ys, y_inner):
+        out = make(y._value)
+        commit(hit, node, out, args + [make(y._value, yi)], [node])
+        outs.append(out)
+    return rebuild(outs)
 
 
 def custom_gradient(f):
     """Decorate ``f(*xs) -> (y, grad_fn)`` so that the gradient of ``y`` with respect to
-    ``xs`` is ``grad_fn(upstream)`` (one gradient, or a list with one per input).
+    ``xs`` is ``grad_fn(upstream)`` (one gradient, or a list with one per input). ``y`` may
+    be a list of outputs (``grad_fn(*upstreams)``); when ``f`` reads trainable Variables,
+    ``grad_fn(*upstreams, variables=vs)`` returns ``(input_grads, variable_grads)``.
 
     >>> @tt.custom_gradient
     ... def log1pexp(x):
@@ -206,8 +313,8 @@ def custom_gradient(f):
               convert_to_tensor(a, op="custom_gradient") for a in args]
         if STATE.trace is not None:
             return _traced(f, xs, kwargs, name)
-        hit = watching(xs) if STATE.tapes else None
-        if hit:
-            return _taped(f, xs, kwargs, name, hit)
-        return _split(f(*xs, **kwargs), name)[0]
+        if STATE.tapes:
+            return _taped(f, xs, kwargs, name)
+        ys, rebuild, _ = _split(f(*xs, **kwargs), name)
+        return rebuild(ys)
     return wrapper

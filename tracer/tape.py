@@ -16,6 +16,7 @@ from compiler import primitives as P
 from compiler.ir import Graph, toposort
 import runtime
 from tracer import nest
+from tracer.batch_jacobian import batch_jacobian as _batch_jacobian
 from tracer.convert import convert_to_tensor
 from tracer.engine import as_value
 from tracer.recording import make, node_of
@@ -312,6 +313,19 @@ class GradientTape:
                             for c in col]) if col else np.zeros((0,) + s.shape, s.dtype)
             out.append(make(arr.reshape(t.shape + s.shape)))
         return rebuild(out)
+
+    def batch_jacobian(self, target, source, unconnected_gradients="none",
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-example Jacobians (TensorFlow): target (b, y...) and source (b, x...) give
+        (b, y..., x...), example i of target depending only on example i of source."""
+        if self._used and not self._persistent:
+            raise RuntimeError("GradientTape.gradient can only be called once on "
+                               "non-persistent tapes.")
+        if self._recording and not self._persistent:
+            self._pop()
+        self._used = True
+        return _batch_jacobian(self._gradients, _source_tensor(target, "target"),
+                               _source_tensor(source), unconnected_gradients)
 
 
 

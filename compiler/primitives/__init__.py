@@ -11,6 +11,7 @@ from compiler.primitives import elementwise, linalg, reductions, structural  # n
 from compiler.primitives import decompositions, scans, spectral  # noqa: F401
 from compiler.primitives import nn, random  # noqa: F401  (conv/windows; stateless random)
 from compiler.primitives import control  # noqa: F401
+from compiler.primitives import auxiliary  # noqa: F401
 from compiler.primitives.structural import broadcast_axes  # noqa: F401
 from compiler.primitives.reductions import keep_dims_shape  # noqa: F401
 

@@ -95,8 +95,9 @@ class View:
 
 @dataclass(eq=False)
 class Primitive:
-    """Everything about one primitive. Rules coming next are fields here, not side tables:
-    ``jvp`` (forward mode), ``batch`` (vmap) and ``regions`` (control flow)."""
+    """Everything about one primitive; rules are fields here, not side tables: ``vjp``
+    (reverse mode; forward mode is derived from it, see ``compiler.forward``), ``batch``
+    (vmap) and ``regions`` (control flow)."""
     name: str
     infer: object                   # (*inputs, **attrs) -> (shape, dtype)
     impl: object                    # (*arrays, **attrs) -> array
@@ -113,8 +114,9 @@ class Primitive:
     # the dtype tracer casts operands to before the primitive (e.g. int -> float64 for div);
     # the public op also accepts every dtype that promotes into ``dtypes``
     promote: object = None          # np.dtype -> np.dtype
-    jvp: object = None              # forward mode: (tangents, out, *inputs, **attrs) -> node
-    batch: object = None            # vmap: (inputs, batch_axes, **attrs) -> (node, axis)
+    # vmap: (node, size, inputs, batched) -> the node's value for a batch of ``size``, the
+    # batch as a new leading axis; ``batched[i]``: input i carries it (see batch_rules)
+    batch: object = None
     regions: tuple = ()             # names of attrs that hold sub-graphs (control flow)
     # the lowering reproduces ``impl`` bit for bit on every input (correctly rounded IEEE
     # operations, comparisons, selections): a stored value may be recomputed instead

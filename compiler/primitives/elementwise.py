@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from compiler import primitives as P
+from compiler.primitives import batch_rules
 from compiler.primitives.core import (ANY, BOOL, FLOAT, INT, NUMERIC, Case, Scalar,
                                       check_dtype, declare, full_like, same_shape_dtype)
 
@@ -72,11 +73,13 @@ def _scalar(lowering):
 
 def unary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
           sample=(-2.0, 2.0), smooth=True, differentiable=True, promote=None, **rules):
-    """Declare an elementwise primitive of one operand (``rules``: jvp=, batch=)."""
+    """Declare an elementwise primitive of one operand (``rules``: batch=, ...;
+    batching defaults to the shared elementwise rule)."""
     def infer(x):
         check_dtype(name, x, dtypes)
         return x.shape, (out_dtype or x.dtype)
     cases = _default_cases(1, dtypes, sample, smooth, None, None)
+    rules.setdefault("batch", batch_rules.elementwise)
     return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
                    lowering=_scalar(lowering), cases=cases, differentiable=differentiable,
                    dtypes=dtypes, promote=promote, **rules)
@@ -91,6 +94,7 @@ def binary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
         check_dtype(name, x, dtypes)
         return shape, (out_dtype or dtype)
     cases = _default_cases(2, dtypes, sample, smooth, make, int_make) + list(cases)
+    rules.setdefault("batch", batch_rules.elementwise)
     return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
                    lowering=_scalar(lowering), cases=cases, differentiable=differentiable,
                    dtypes=dtypes, promote=promote, **rules)
@@ -303,7 +307,8 @@ select = declare("select", infer=_select_infer, impl=np.where, vjp=_select_vjp,
                  cases=[Case(shapes=((3, 4), (3, 4), (3, 4)),
                              make=lambda rng, shapes: [rng.uniform(size=shapes[0]) > 0.5,
                                                        rng.uniform(-2, 2, shapes[1]),
-                                                       rng.uniform(-2, 2, shapes[2])])], exact=True)
+                                                       rng.uniform(-2, 2, shapes[2])])], exact=True,
+                 batch=batch_rules.elementwise)
 
 
 def _cast_infer(x, *, dtype):
@@ -327,9 +332,10 @@ cast = declare("cast", infer=_cast_infer,
                       Case(shapes=((3, 4),), attrs={"dtype": "<i4"}, low=-3, high=3),
                       Case(shapes=((4,),), attrs={"dtype": "<f8"}, dtypes=(np.dtype("int32"),)),
                       Case(shapes=((4,),), attrs={"dtype": "<f4"}, dtypes=(np.dtype("bool"),))],
-               exact=True)
+               exact=True, batch=batch_rules.elementwise)
 
 stop_gradient = declare("stop_gradient", infer=lambda x: (x.shape, x.dtype),
                         impl=lambda x: x, vjp=lambda g, out, x: (None,),
                         kind="elementwise", lowering=Scalar("{0}"),
-                        cases=[Case(shapes=((3,),))], exact=True)
+                        cases=[Case(shapes=((3,),))], exact=True,
+                        batch=batch_rules.elementwise)

@@ -4,6 +4,7 @@
 import numpy as np
 
 from compiler import primitives as P
+from compiler.primitives import batch_rules
 from compiler.primitives.core import NUMERIC, Case, check_dtype, declare
 
 
@@ -32,4 +33,5 @@ matmul = declare(
     vjp=lambda g, out, a, b: (P.matmul(g, swap_last(b)), P.matmul(swap_last(a), g)),
     cases=[Case(shapes=((3, 4), (4, 2))), Case(shapes=((2, 3, 4), (2, 4, 5))),
            Case(shapes=((2, 1, 2, 3), (2, 1, 3, 2))), Case(shapes=((1, 3), (3, 1))),
-           Case(shapes=((2, 3), (3, 2)), low=-3, high=4, dtypes=(np.dtype("int32"),) * 2)])
+           Case(shapes=((2, 3), (3, 2)), low=-3, high=4, dtypes=(np.dtype("int32"),) * 2)],
+    batch=batch_rules.matmul)

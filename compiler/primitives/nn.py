@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from compiler import primitives as P
+from compiler.primitives import batch_rules
 from compiler.primitives.core import FLOAT, Case, View, check_dtype, declare
 
 
@@ -139,6 +140,7 @@ def _conv_case(xs, ws, strides=(1, 1), padding=((0, 0), (0, 0)), dilations=(1, 1
 
 conv2d = declare(
     "conv2d", infer=_conv_infer, impl=_conv_impl, vjp=_conv_vjp, kind="other",
+    batch=batch_rules.conv2d,
     cases=[_conv_case((2, 5, 5, 3), (3, 3, 3, 2)),
            _conv_case((1, 6, 7, 2), (3, 2, 2, 3), (2, 2), ((1, 1), (0, 1))),
            _conv_case((2, 7, 6, 1), (2, 3, 1, 2), (2, 1), ((0, 1), (2, 0)), (2, 2)),
@@ -199,6 +201,7 @@ def _patches_transpose_impl(g, *, shape, strides, dilations):
 
 patches = declare(
     "patches", infer=_patches_infer, kind="shape", view=View(_patches_index),
+    batch=batch_rules.fold_leading,
     impl=lambda x, *, ksize, strides, dilations: np.array(
         windows(x, ksize, strides, dilations)),
     vjp=lambda g, out, x, *, ksize, strides, dilations: (
@@ -213,7 +216,7 @@ patches = declare(
 
 patches_transpose = declare(
     "patches_transpose", infer=_patches_transpose_infer, impl=_patches_transpose_impl,
-    kind="other",
+    kind="other", batch=batch_rules.fold_leading,
     vjp=lambda g, out, x, *, shape, strides, dilations: (
         P.patches(g, ksize=x.shape[3:5], strides=strides, dilations=dilations),),
     cases=[Case(shapes=((2, 2, 2, 2, 2, 3),), attrs={"shape": (2, 4, 4, 3), "strides": (2, 2),

@@ -4,6 +4,7 @@ seed each call draws new numbers, and the same seed always gives the same number
 """
 import numpy as np
 
+from compiler.primitives import batch_rules
 from compiler.primitives.core import FLOAT, INT, Case, check_dtype, declare
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -37,6 +38,7 @@ def _impl(seed, *, shape, dtype):
 
 stateless_uniform = declare(
     "stateless_uniform", infer=_infer, impl=_impl, kind="other", differentiable=False,
+    batch=batch_rules.per_example,
     cases=[Case(shapes=((),), attrs={"shape": (3, 4), "dtype": "<f4"},
                 dtypes=(np.dtype("int64"),)),
            Case(shapes=((),), attrs={"shape": (5,), "dtype": "<f8"},

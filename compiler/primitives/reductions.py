@@ -6,6 +6,7 @@ Gradient of max/min splits the cotangent equally among tied maxima (as TensorFlo
 import numpy as np
 
 from compiler import primitives as P
+from compiler.primitives import batch_rules
 from compiler.primitives.core import NUMERIC, Case, Reduce, check_dtype, declare, full_like
 
 
@@ -71,7 +72,8 @@ reduce_sum = declare(
     "reduce_sum", infer=_reduce_infer("reduce_sum"), kind="reduce",
     impl=lambda x, *, axes: np.sum(x, axis=axes, dtype=x.dtype),
     vjp=lambda g, out, x, *, axes: (expand_back(g, x, axes),),
-    lowering=Reduce("add"), cases=_CASES, dtypes=NUMERIC, promote=_bool_counts)
+    lowering=Reduce("add"), cases=_CASES, dtypes=NUMERIC, promote=_bool_counts,
+    batch=batch_rules.shift_axes("axes"))
 
 
 def _extremum_vjp(g, out, x, *, axes):
@@ -82,10 +84,12 @@ def _extremum_vjp(g, out, x, *, axes):
 
 reduce_max = declare("reduce_max", infer=_reduce_infer("reduce_max"), kind="reduce",
                      impl=lambda x, *, axes: np.max(x, axis=axes), vjp=_extremum_vjp,
-                     lowering=Reduce("max"), cases=_CASES + [_TIES], dtypes=NUMERIC)
+                     lowering=Reduce("max"), cases=_CASES + [_TIES], dtypes=NUMERIC,
+                     batch=batch_rules.shift_axes("axes"))
 reduce_min = declare("reduce_min", infer=_reduce_infer("reduce_min"), kind="reduce",
                      impl=lambda x, *, axes: np.min(x, axis=axes), vjp=_extremum_vjp,
-                     lowering=Reduce("min"), cases=_CASES + [_TIES], dtypes=NUMERIC)
+                     lowering=Reduce("min"), cases=_CASES + [_TIES], dtypes=NUMERIC,
+                     batch=batch_rules.shift_axes("axes"))
 
 
 def _shift_in_ones(y, k):
@@ -144,7 +148,8 @@ reduce_prod = declare("reduce_prod", infer=_reduce_infer("reduce_prod"), kind="r
                       impl=lambda x, *, axes: np.prod(x, axis=axes, dtype=x.dtype), vjp=_prod_vjp,
                       lowering=Reduce("mul"), dtypes=NUMERIC,
                       cases=_CASES + [Case(shapes=((4, 5),), attrs={"axes": (1,)},
-                                           make=_rows_with_zeros)])
+                                           make=_rows_with_zeros)],
+                      batch=batch_rules.shift_axes("axes"))
 
 
 def _arg_infer(name):
@@ -159,9 +164,11 @@ def _arg_infer(name):
 argmax = declare("argmax", infer=_arg_infer("argmax"), kind="reduce", differentiable=False,
                  impl=lambda x, *, axis: np.argmax(x, axis=axis).astype(np.int64),
                  cases=[Case(shapes=((3, 4),), attrs={"axis": 1}),
-                        Case(shapes=((2, 3, 4),), attrs={"axis": 0})])
+                        Case(shapes=((2, 3, 4),), attrs={"axis": 0})],
+                 batch=batch_rules.shift_axis("axis"))
 argmin = declare("argmin", infer=_arg_infer("argmin"), kind="reduce", differentiable=False,
                  impl=lambda x, *, axis: np.argmin(x, axis=axis).astype(np.int64),
                  cases=[Case(shapes=((3, 4),), attrs={"axis": 0}),
                         Case(shapes=((2, 3, 4),), attrs={"axis": 2}, low=-3, high=3,
-                             dtypes=(np.dtype("int32"),))])
+                             dtypes=(np.dtype("int32"),))],
+                 batch=batch_rules.shift_axis("axis"))

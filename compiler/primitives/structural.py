@@ -8,6 +8,7 @@ interior padding, whose gradient is ``slice`` again.
 import numpy as np
 
 from compiler import primitives as P
+from compiler.primitives import batch_rules
 from compiler.primitives.core import INT, Case, View, check_dtype, declare, full_like
 
 # -- leaves --------------------------------------------------------------------------------
@@ -131,7 +132,8 @@ broadcast_to = declare(
            Case(shapes=((1, 4),), attrs={"shape": (3, 4)}),
            Case(shapes=((2, 1, 3),), attrs={"shape": (2, 5, 3)}),
            Case(shapes=((4,),), attrs={"shape": (4,)}),
-           Case(shapes=((1, 2),), attrs={"shape": (3, 1, 2)}, dtypes=(np.dtype("int32"),))])
+           Case(shapes=((1, 2),), attrs={"shape": (3, 1, 2)}, dtypes=(np.dtype("int32"),))],
+    batch=batch_rules.broadcast_to)
 
 
 def _reshape_infer(x, *, shape):
@@ -152,7 +154,8 @@ reshape = declare(
     cases=[Case(shapes=((3, 4),), attrs={"shape": (2, 6)}),
            Case(shapes=((3, 4),), attrs={"shape": (12,)}),
            Case(shapes=((),), attrs={"shape": (1, 1)}),
-           Case(shapes=((2, 3, 4),), attrs={"shape": (4, 1, 6)})])
+           Case(shapes=((2, 3, 4),), attrs={"shape": (4, 1, 6)})],
+    batch=batch_rules.reshape)
 
 
 def _transpose_infer(x, *, perm):
@@ -169,7 +172,8 @@ transpose = declare(
     vjp=lambda g, out, x, *, perm: (P.transpose(g, perm=tuple(np.argsort(perm).tolist())),),
     cases=[Case(shapes=((2, 3, 4),), attrs={"perm": (2, 0, 1)}),
            Case(shapes=((3, 4),), attrs={"perm": (1, 0)}),
-           Case(shapes=((2, 1, 3, 2),), attrs={"perm": (3, 1, 0, 2)})])
+           Case(shapes=((2, 1, 3, 2),), attrs={"perm": (3, 1, 0, 2)})],
+    batch=batch_rules.transpose)
 
 
 # -- slice / pad / rev ---------------------------------------------------------------------
@@ -209,7 +213,8 @@ slice_ = declare(
            Case(shapes=((4, 5, 3),), attrs={"starts": (0, 1, 2), "stops": (4, 5, 3),
                                             "steps": (3, 2, 1)}),
            Case(shapes=((5, 2),), attrs={"starts": (3, 0), "stops": (3, 2), "steps": (1, 1)}),
-           Case(shapes=((6,),), attrs={"starts": (1,), "stops": (5,), "steps": (5,)})])
+           Case(shapes=((6,),), attrs={"starts": (1,), "stops": (5,), "steps": (5,)})],
+    batch=batch_rules.slice_)
 
 
 def _pad_infer(x, *, config):
@@ -244,7 +249,8 @@ pad = declare("pad", infer=_pad_infer, impl=_pad_impl, vjp=_pad_vjp, kind="shape
                      Case(shapes=((2, 3, 1),),
                           attrs={"config": ((0, 0, 1), (2, 0, 3), (1, 1, 4))}),
                      Case(shapes=((0, 2),), attrs={"config": ((1, 0, 2), (0, 0, 0))}),
-                     Case(shapes=((3,),), attrs={"config": ((0, 0, 0),)})])
+                     Case(shapes=((3,),), attrs={"config": ((0, 0, 0),)})],
+              batch=batch_rules.pad)
 
 
 def _rev_infer(x, *, axes):
@@ -258,7 +264,8 @@ rev = declare("rev", infer=_rev_infer, impl=lambda x, *, axes: np.flip(x, axes),
               vjp=lambda g, out, x, *, axes: (P.rev(g, axes=axes),),
               cases=[Case(shapes=((3, 4),), attrs={"axes": (1,)}),
                      Case(shapes=((2, 3, 4),), attrs={"axes": (0, 2)}),
-                     Case(shapes=((3,),), attrs={"axes": ()})])
+                     Case(shapes=((3,),), attrs={"axes": ()})],
+              batch=batch_rules.shift_axes("axes"))
 
 
 # -- concat --------------------------------------------------------------------------------
@@ -297,7 +304,8 @@ concat = declare("concat", infer=_concat_infer, kind="shape",
                  cases=[Case(shapes=((2, 3), (4, 3)), attrs={"axis": 0}),
                         Case(shapes=((2, 3), (2, 1), (2, 2)), attrs={"axis": 1}),
                         Case(shapes=((2, 1, 3), (2, 2, 3)), attrs={"axis": 1}),
-                        Case(shapes=((2, 0), (2, 3)), attrs={"axis": 1})])
+                        Case(shapes=((2, 0), (2, 3)), attrs={"axis": 1})],
+                 batch=batch_rules.shift_axis("axis"))
 
 
 # -- gather / scatter_add ------------------------------------------------------------------
@@ -331,7 +339,8 @@ gather = declare("gather", infer=_gather_infer, kind="other", vjp=_gather_vjp,
                              make=_int_index_maker(4)),
                         Case(shapes=((4,), ()), attrs={"axis": 0}, make=_int_index_maker(4)),
                         Case(shapes=((2, 3, 4), (5,)), attrs={"axis": 2},
-                             make=_int_index_maker(4))])
+                             make=_int_index_maker(4))],
+                 batch=batch_rules.gather)
 
 
 def _scatter_infer(g, idx, *, axis, size):
@@ -360,7 +369,8 @@ scatter_add = declare(
                 make=_int_index_maker(5)),
            Case(shapes=((2, 6), (6,)), attrs={"axis": 1, "size": 3}, make=_repeated_indices),
            Case(shapes=((2, 3, 2), (3, 2)), attrs={"axis": 1, "size": 4},
-                make=_int_index_maker(4))])
+                make=_int_index_maker(4))],
+    batch=batch_rules.scatter_add)
 
 
 # -- custom gradients ----------------------------------------------------------------------
@@ -389,4 +399,5 @@ def double_rule(g, out, xs):
 custom_vjp = declare(
     "custom_vjp", infer=_custom_infer, impl=lambda *xs, rule: xs[-1], vjp=_custom_vjp,
     kind="other", cases=[Case(shapes=((3, 2), (3, 2)), attrs={"rule": double_rule}),
-                         Case(shapes=((), ()), attrs={"rule": double_rule})])
+                         Case(shapes=((), ()), attrs={"rule": double_rule})],
+    batch=batch_rules.custom_vjp)

@@ -78,7 +78,8 @@ def test_module_level_function_pickles_by_reference():
 
 
 @pytest.mark.parametrize("make", [tt.grad, tt.value_and_grad, tt.jacobian, tt.hessian,
-                                  tt.gradients_function, tt.value_and_gradients_function])
+                                  tt.gradients_function, tt.value_and_gradients_function,
+                                  tt.jacfwd, tt.jacrev, tt.vmap, tt.checkpoint])
 def test_transform_results_roundtrip_and_compute_the_same(make):
     x = tt.constant([1.0, -2.0, 0.5])
     for fn in (cubic_sum, lambda x: tt.reduce_sum(tt.sin(x) * x)):
