@@ -50,7 +50,11 @@ def vjp(outputs, cotangents, sources, active=None):
             continue
         if n.dtype.kind == "V":      # a region's rule takes one cotangent per output
             g = [g.get(i) for i in range(len(n.params["out_types"]))]
-        grads = n.prim.vjp(g, n, *n.inputs, **n.params)
+        if n.prim.vjp_needs:
+            needed = tuple(id(x) in reach for x in n.inputs)
+            grads = n.prim.vjp(g, n, *n.inputs, needed=needed, **n.params)
+        else:
+            grads = n.prim.vjp(g, n, *n.inputs, **n.params)
         if len(grads) != len(n.inputs):
             raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
                                f"{len(n.inputs)} inputs")

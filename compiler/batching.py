@@ -4,10 +4,13 @@
 ``mapping`` (each replaced by a node with a new leading batch axis of length ``size``).
 Nodes that depend on no batched node are kept as they are (shared by every example); every
 other node goes through its primitive's batching rule (``Primitive.batch``, see
-``compiler.primitives.batch_rules``). The walk is iterative.
+``compiler.primitives.batch_rules``). A region's rule (``compiler.primitives.region_batch``)
+gives one ``(node, batched)`` pair per output, which its ``tuple_get`` nodes take. The walk
+is iterative; bodies are batched by the same function, as deep as regions nest.
 """
 from compiler import primitives as P
 from compiler.ir import toposort
+from compiler.regions import is_region
 
 
 def rule_of(prim):
@@ -32,10 +35,16 @@ def batch(outputs, mapping, size):
         if not any(b for _, b in ins):
             new[id(n)] = (n, False)         # unbatched inputs are the original nodes
             continue
+        if n.prim is P.tuple_get:       # one output of a batched region (its rule's pairs)
+            new[id(n)] = ins[0][0][n.params["index"]]
+            continue
         rule = rule_of(n.prim)
         if rule is None:
             raise missing_rule(n.prim)
         out = rule(n, size, [x for x, _ in ins], [b for _, b in ins])
+        if is_region(n):                # a region rule gives (node, batched) per output
+            new[id(n)] = (list(out), True)
+            continue
         expected = (size,) + n.shape
         if out.shape != expected or out.dtype != n.dtype:
             raise RuntimeError(f"vmap: the batching rule of {n.prim.name} gave {out.shape} "

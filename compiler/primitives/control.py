@@ -17,6 +17,7 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.ir import Graph
+from compiler.primitives import region_batch
 from compiler.primitives.core import declare
 from compiler.regions import TUPLE, Body, instantiate, leaves_like, run, typed
 
@@ -78,7 +79,7 @@ def _get_infer(t, *, index):
 
 # one output of a region node (autodiff routes its cotangent to the region's gradient rule)
 tuple_get = declare("tuple_get", infer=_get_infer, impl=lambda t, *, index: t[index],
-                    kind="region")
+                    kind="region", batch=region_batch.tuple_get)
 
 
 # -- cond ---------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def _cond_vjp(cts, out, index, *ops, branches, out_types):
 
 # run one of several branch bodies on the operands, chosen by an index (clamped)
 cond = declare("cond", infer=_cond_infer, impl=_cond_impl, vjp=_cond_vjp, kind="region",
-               regions=("branches",))
+               regions=("branches",), batch=region_batch.cond)
 
 
 # -- scan ------------------------------------------------------------------------------------
@@ -197,7 +198,7 @@ def _scan_vjp(cts, out, *ins, body, n_consts, n_carry, length, reverse, out_type
 # a loop over the leading axis of xs threading a carry; returns the final carry and the
 # stacked per-step outputs
 scan = declare("scan", infer=_scan_infer, impl=_scan_impl, vjp=_scan_vjp, kind="region",
-               regions=("body",))
+               regions=("body",), batch=region_batch.scan)
 
 
 # -- while_loop ---------------------------------------------------------------------------
@@ -240,7 +241,7 @@ def _while_vjp(cts, out, *ins, cond, body, n_consts, max_iter, out_types):
 
 # repeat the body on the carry while cond holds (at most max_iter times unless it is -1)
 while_loop = declare("while_loop", infer=_while_infer, impl=_while_impl, vjp=_while_vjp,
-                     kind="region", regions=("cond", "body"))
+                     kind="region", regions=("cond", "body"), batch=region_batch.while_loop)
 
 
 # -- while_grad: reverse mode of while_loop --------------------------------------------------
@@ -272,15 +273,54 @@ def _while_grad_impl(*ins, cond, body, body_vjp, n_consts, max_iter, out_types):
     return tuple(g + [typed(a, s) for a, s in zip(acc, out_types[nf:])])
 
 
-def _while_grad_vjp(cts, out, *ins, **attrs):
-    raise NotImplementedError(
-        "while_loop: the gradient of a while_loop's gradient (second order) is not "
-        "available; write the loop with tt.fori_loop (static bounds) or tt.scan, whose "
-        "gradients are differentiable to any order")
+def _tangent_body(body, body_vjp, nc, nf, n_acc):
+    """The transpose of ``body_vjp`` in its cotangent inputs, next to the forward body: one
+    step of the forward loop's tangent, ``t' = B t + C a`` (B, C: the body's Jacobians in
+    the carries and the captured values; ``body_vjp`` computes ``B^T g, C^T g``). Inputs:
+    consts, a (captured values' tangents), carries, t; outputs: carries', t'."""
+    from compiler import autodiff
+    nk = len(body.outputs)
+    lc, lk = leaves_like(body_vjp.inputs[:nc]), leaves_like(body_vjp.inputs[nc:nc + nk])
+    lg = leaves_like(body_vjp.inputs[nc + nk:])
+    outs = instantiate(body_vjp.graph, lc + lk + lg)
+    lt, la = leaves_like(outs[:nf]), leaves_like(outs[nf:nf + n_acc])
+    tang = autodiff.vjp(outs, lt + la, lg)
+    tang = [t if t is not None else P.full(0, g.shape, g.dtype) for t, g in zip(tang, lg)]
+    # linear in g: what still reads g reads zeros
+    tang = instantiate(Graph(lc + lk + lg + lt + la, tang),
+                       lc + lk + [P.full(0, g.shape, g.dtype) for g in lg] + lt + la)
+    step = instantiate(body.graph, lc + lk)
+    return lc + la + lk + lt, step + tang, lc + lk
+
+
+def _while_grad_vjp(cts, out, *ins, cond, body, body_vjp, n_consts, max_iter, out_types,
+                    needed):
+    nc, nk = n_consts, len(body.outputs)
+    nf = len(ins) - nc - nk
+    n_acc = len(out_types) - nf
+    if any(needed[:nc + nk]):
+        raise NotImplementedError(
+            "while_loop: the gradient of a while_loop's gradient (second order) is not "
+            "available; write the loop with tt.fori_loop (static bounds) or tt.scan, whose "
+            "gradients are differentiable to any order")
+    # the cotangents of the final carry's cotangent: while_grad is linear in it, and its
+    # transpose runs the forward loop again carrying a tangent (forward mode of the loop)
+    seeds = [cts[i] if cts[i] is not None else _zeros(out_types[i]) for i in range(nf)]
+    acc = [cts[nf + i] if cts[nf + i] is not None else _zeros(out_types[nf + i])
+           for i in range(n_acc)]
+    inputs, outputs, cond_inputs = _tangent_body(body, body_vjp, nc, nf, n_acc)
+    cond_graph = Graph(inputs, instantiate(cond.graph, cond_inputs))
+    types = tuple(_spec(x) for x in list(ins[nc:nc + nk]) + seeds)
+    loop = while_loop(*ins[:nc], *acc, *ins[nc:nc + nk], *seeds, cond=Body(cond_graph),
+                      body=Body(Graph(inputs, outputs)), n_consts=nc + n_acc,
+                      max_iter=max_iter, out_types=types)
+    return (None,) * (nc + nk) + tuple(tuple_get(loop, index=nk + i) for i in range(nf))
 
 
 # reverse mode of while_loop: cotangents of the carries and captured values from the final
 # carry's cotangent
 while_grad = declare("while_grad", infer=_while_grad_infer, impl=_while_grad_impl,
-                     vjp=_while_grad_vjp, kind="region", regions=("cond", "body", "body_vjp"))
+                     vjp=_while_grad_vjp, vjp_needs=True, kind="region",
+                     regions=("cond", "body", "body_vjp"),
+                     batch=region_batch.while_grad)
 

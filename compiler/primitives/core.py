@@ -118,6 +118,9 @@ class Primitive:
     # batch as a new leading axis; ``batched[i]``: input i carries it (see batch_rules)
     batch: object = None
     regions: tuple = ()             # names of attrs that hold sub-graphs (control flow)
+    # the rule takes ``needed=`` (per input: whether the walk uses its cotangent), for rules
+    # that can give some cotangents but not others (while_grad: its cotangent inputs only)
+    vjp_needs: bool = False
     # the lowering reproduces ``impl`` bit for bit on every input (correctly rounded IEEE
     # operations, comparisons, selections): a stored value may be recomputed instead
     exact: bool = False

@@ -18,11 +18,18 @@ from test_primitives import REFERENCE, _rng, assert_same, leaves_for, tolerance
 
 F64 = np.dtype("float64")
 NO_INPUTS = ("input", "literal", "iota")     # leaves: nothing to batch or differentiate
-# region primitives (control flow) have their own registry test (test_regions.py); vmap of a
-# region is not implemented yet and raises NotImplementedError naming the primitive
+# region primitives (control flow) hold sub-graphs, so they have no generic cases: their
+# gradients are tested in test_regions.py and their batching (vmap against a loop over the
+# examples, composed with grad and jvp) in tests/tracer/test_vmap_control.py
 REGIONS = tuple(n for n, p in P.PRIMITIVES.items() if p.kind == "region")
 NAMES = [n for n in P.PRIMITIVES if n not in ("input", "literal") + REGIONS]
 BATCHED = [n for n in P.PRIMITIVES if n not in NO_INPUTS + REGIONS]
+
+
+def test_every_region_primitive_has_a_batching_rule():
+    missing = [n for n in REGIONS if batching.rule_of(P.PRIMITIVES[n]) is None]
+    assert not missing, (f"control-flow primitives without a batching rule: {missing}; "
+                         f"see compiler/primitives/region_batch.py")
 SIZE = 3
 
 
