@@ -4,10 +4,11 @@ Emits text only (runtime compiles it). A kernel is a module with one ``@njit`` f
 ``kernel`` specialised to concrete shapes and dtypes: literal loop bounds, contiguous
 same-shape operands flattened to one loop, ``prange`` above the parallel threshold.
 
-Numerics: fastmath is {contract, arcp, nsz, afn}, never nnan/ninf, so NaN and Inf behave
-as in NumPy; ``reassoc`` is added only to kernels that accumulate float sums or products
-(reordering the accumulation is what lets the loop vectorise). ``error_model='numpy'``:
-division by zero gives inf/NaN (integers: 0) instead of raising.
+Numerics: no fast-math flags, so every operation is IEEE as in NumPy (NaN, Inf, signed
+zero; no contraction into fma, no reciprocal or approximate functions). Float sums and
+products accumulate through ``acc_add``/``acc_mul`` (runtime.vecmath): ``reassoc`` on the
+accumulating instruction alone, which is what lets the loop vectorise.
+``error_model='numpy'``: division by zero gives inf/NaN (integers: 0) instead of raising.
 """
 import hashlib
 
@@ -16,13 +17,13 @@ import numpy as np
 from compiler.fusion import (LOOP_REDUCTIONS, inlinable, is_view, moves,
                              view_chain, view_root)
 
-FASTMATH = ("afn", "arcp", "contract", "nsz")
 _HEADER = ("import math\nimport numpy as np\nfrom numba import njit, prange\n"
            "from runtime.vecmath import *\n")
 _CTOR = {"f4": "np.float32", "f8": "np.float64", "i4": "np.int32", "i8": "np.int64",
          "b1": "np.bool_"}
 _ACC = {"add": "{a} += {v}", "mul": "{a} *= {v}", "max": "{a} = max_nan({a}, {v})",
         "min": "{a} = min_nan({a}, {v})"}
+_REASSOC = {"add": "acc_add", "mul": "acc_mul"}
 
 
 def ctor(dtype):
@@ -84,8 +85,6 @@ class KernelWriter:
         self.pre, self.body = [], []
         self.flat = self._can_flatten()
         reds = kernel.reductions
-        self.reassoc = any(LOOP_REDUCTIONS[r.prim.name] in ("add", "mul") and
-                           r.dtype.kind == "f" for r in reds)
         self.parallel = self._can_parallel(parallel_threshold, reds)
 
     def _can_flatten(self):
@@ -249,9 +248,7 @@ class KernelWriter:
         for j, m in enumerate(self.k.members):
             self._member(j, m, idx, outs, inits, accs)
         loops = self._loops(accs)
-        flags = set(FASTMATH) | ({"reassoc"} if self.reassoc else set())
-        fm = ", ".join(map(repr, sorted(flags)))
-        opts = f"fastmath={{{fm}}}, error_model='numpy', cache={cache!r}"
+        opts = f"error_model='numpy', cache={cache!r}"
         if self.parallel:
             opts += ", parallel=True"
         names = ", ".join([f"a{j}" for j in range(len(self.args))] + self.extent_names())
@@ -293,7 +290,7 @@ class KernelWriter:
         if depth >= 0:
             acc = f"r{j}"
             accs.setdefault(depth, []).append((acc, init, r, idx[:depth]))
-            self.body.append(_ACC[op].format(a=acc, v=val))
+            self.body.append(self._accumulate(op, r.dtype, acc, val))
             outs.append(acc if r.shape == () else f"o{j}")
             if r.shape != ():
                 inits.append(f"    o{j} = np.empty({self._kept(r)}, {ctor(r.dtype)})")
@@ -301,8 +298,15 @@ class KernelWriter:
         axes = r.params["axes"]
         oidx = ", ".join(i for d, i in enumerate(idx) if d not in axes)
         inits.append(f"    o{j} = np.full({self._kept(r)}, {init}, {ctor(r.dtype)})")
-        self.body.append(_ACC[op].format(a=f"o{j}[{oidx}]", v=val))
+        self.body.append(self._accumulate(op, r.dtype, f"o{j}[{oidx}]", val))
         outs.append(f"o{j}")
+
+    def _accumulate(self, op, dtype, acc, val):
+        # float sums/products: reassoc on the accumulating instruction only (vectorises);
+        # parallel loops keep the `+=` form, which is what Numba's prange reduces over
+        if op in _REASSOC and np.dtype(dtype).kind == "f" and not self.parallel:
+            return f"{acc} = {_REASSOC[op]}({acc}, {val})"
+        return _ACC[op].format(a=acc, v=val)
 
     def _loops(self, accs):
         """Loop nest around the body, with accumulators opened and stored at their depth."""

@@ -5,13 +5,18 @@ coefficients) written so LLVM inlines and vectorises them; libm's float32 calls 
 vectorise and cost 3-8x NumPy. float64 keeps libm (``math.*``) in generated code.
 
 Invariants:
-- Compiled with fastmath {contract, nsz, arcp, afn}: no ``reassoc`` (the Cody-Waite range
-  reduction and the rounding tricks must not be re-associated) and never nnan/ninf, so NaN
-  and Inf propagate. No float->int conversion anywhere (NaN would become poison).
+- Compiled without fast-math flags: every operation is IEEE (NaN, Inf and signed zero
+  behave as in NumPy). The polynomials use explicit fused multiply-adds (``fma``, an IEEE
+  754 operation with one rounding, so the result does not depend on what LLVM chooses to
+  contract). No float->int conversion anywhere (NaN would become poison).
+- Accumulations in generated loops go through ``acc_add``/``acc_mul``: an ``fadd``/``fmul``
+  carrying only the ``reassoc`` flag, on that one instruction. It lets LLVM split the
+  running sum into vector lanes (a different summation order, as NumPy's pairwise sum is
+  one too) and can change nothing else: NaN and Inf operands give NaN/Inf in every order.
 - Constants are module-level ``np.float32``: a Python float literal would promote the whole
   expression to float64 and stop the float32 vector code.
 - Accuracy (tests/runtime/test_vecmath.py): a few ulp against NumPy; sin/cos reduce the
-  argument in float64, accurate to |x| ~ 1e12. Signed zero is not preserved (nsz).
+  argument in float64, accurate to |x| ~ 1e12.
 """
 import math
 
@@ -20,9 +25,6 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-from compiler.codegen import FASTMATH
-
-KERNEL_FASTMATH = set(FASTMATH)     # the flags generated kernels use (one list, in codegen)
 _F = np.float32
 
 
@@ -42,6 +44,35 @@ def _pow2f(typingctx, n):
     return types.float32(types.float32), codegen
 
 
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c with one rounding (llvm.fma; one instruction on FMA hardware)."""
+    if not (a == b == c and isinstance(a, types.Float)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fma(*args)
+    return a(a, a, a), codegen
+
+
+def _reassoc_op(opname):
+    def op(typingctx, a, b):
+        if not (isinstance(a, types.Float) and isinstance(b, (types.Float, types.Integer))):
+            return None
+
+        def codegen(context, builder, sig, args):
+            # the value takes the accumulator's type, as ``a += b`` into a typed slot does
+            b_ = context.cast(builder, args[1], sig.args[1], sig.args[0])
+            return getattr(builder, opname)(args[0], b_, flags=("reassoc",))
+        return a(a, b), codegen
+    return intrinsic(op)
+
+
+# accumulation steps of float reductions: reassociable (vectorisable) and nothing else
+acc_add = _reassoc_op("fadd")
+acc_mul = _reassoc_op("fmul")
+
+
 # -- sin / cos -------------------------------------------------------------------------------
 
 _TWO_OVER_PI = 0.636619772367581343
@@ -50,17 +81,18 @@ _PIO2_LO = 6.07710050650619224932e-11
 _S1, _S2, _S3 = _F(-1.6666654611e-1), _F(8.3321608736e-3), _F(-1.9515295891e-4)
 _C1, _C2, _C3 = _F(4.166664568298827e-2), _F(-1.388731625493765e-3), _F(2.443315711809948e-5)
 _ONE, _HALF, _ZERO, _TWO, _THREE = _F(1.0), _F(0.5), _F(0.0), _F(2.0), _F(3.0)
+_MHALF = _F(-0.5)
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
+@njit(error_model="numpy")
 def sincosf(x):
     """(sin x, cos x) for float32 x: float64 reduction to [-pi/4, pi/4], float32 poly."""
     xd = np.float64(x)
     q = np.rint(xd * _TWO_OVER_PI)              # NaN/Inf stay NaN/Inf
     r = _F((xd - q * _PIO2_HI) - q * _PIO2_LO)
     z = r * r
-    s = r + r * z * (_S1 + z * (_S2 + z * _S3))
-    c = _ONE - _HALF * z + z * z * (_C1 + z * (_C2 + z * _C3))
+    s = fma(r * z, fma(z, fma(z, _S3, _S2), _S1), r)
+    c = fma(z * z, fma(z, fma(z, _C3, _C2), _C1), fma(_MHALF, z, _ONE))
     k = _F(q - 4.0 * np.floor(q * 0.25))         # quadrant 0..3 (NaN for NaN/Inf input)
     swap = (k == _ONE) | (k == _THREE)
     ss = c if swap else s
@@ -70,12 +102,12 @@ def sincosf(x):
     return ss, cc
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
+@njit(error_model="numpy")
 def sinf(x):
     return sincosf(x)[0]
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
+@njit(error_model="numpy")
 def cosf(x):
     return sincosf(x)[1]
 
@@ -93,7 +125,7 @@ _XHI, _XLO = _F(89.0), _F(-104.5)               # beyond: exp overflows to inf /
 _XOVF, _INFF = _F(88.72283935546875), _F(np.inf)
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
+@njit(error_model="numpy")
 def expf(x):
     """exp for float32 x: 2**n * p(r), r = x - n ln2 in [-ln2/2, ln2/2]."""
     xc = _XHI if x > _XHI else x                # comparisons are false for NaN: it passes
@@ -101,7 +133,8 @@ def expf(x):
     n = np.rint(xc * _LOG2E)
     r = (xc - n * _LN2_HI) - n * _LN2_LO
     z = r * r
-    p = _ONE + r + z * (_E5 + r * (_E4 + r * (_E3 + r * (_E2 + r * (_E1 + r * _E0)))))
+    h = fma(r, fma(r, fma(r, fma(r, fma(r, _E0, _E1), _E2), _E3), _E4), _E5)
+    p = fma(z, h, r + _ONE)
     n1 = np.floor(n * _HALF)                    # 2**n as two normal factors (n up to 128)
     out = p * _pow2f(n1) * _pow2f(n - n1)
     return _INFF if x > _XOVF else out
@@ -112,12 +145,12 @@ _T3, _T4 = _F(1.33314422036e-1), _F(-3.33332819422e-1)
 _TSMALL, _MTWO = _F(0.625), _F(-2.0)
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
+@njit(error_model="numpy")
 def tanhf(x):
     """tanh for float32 x: odd polynomial near 0, (1 - e)/(1 + e) with e = exp(-2|x|)."""
     a = abs(x)
     z = x * x
-    small = x + x * z * (_T4 + z * (_T3 + z * (_T2 + z * (_T1 + z * _T0))))
+    small = fma(x * z, fma(z, fma(z, fma(z, fma(z, _T0, _T1), _T2), _T3), _T4), x)
     e = expf(_MTWO * a)
     # copysign, not a conditional negation: the branchy form stopped LLVM from
     # vectorising the loop (7.6 ns/element instead of 0.6)
@@ -125,7 +158,7 @@ def tanhf(x):
     return small if a < _TSMALL else big        # NaN: the test is false and big is NaN
 
 
-@njit(fastmath=KERNEL_FASTMATH, error_model="numpy")
+@njit(error_model="numpy")
 def sigmoidf(x):
     """1 / (1 + exp(-x)) for float32 x; exp overflow gives 1/inf = 0, as it should."""
     return _ONE / (_ONE + expf(-x))
@@ -187,9 +220,10 @@ def ipow(a, b):
     return r
 
 
-# -- LLVM's powi: fastmath kernels turn pow(x, float(int)) into llvm.powi, which lowers to
-# compiler-rt's __powisf2/__powidf2; llvmlite's JIT does not provide them, so the call would
-# jump to address 0. Provide both, computed with the exact pow (these are not fastmath).
+# -- LLVM's powi: pow(x, float(int)) can become llvm.powi (fast-math kernels did so; kernel
+# sources cached by older versions may still), which lowers to compiler-rt's
+# __powisf2/__powidf2; llvmlite's JIT does not provide them, so the call would jump to
+# address 0. Provide both, computed with the exact pow.
 
 def _register_powi():
     import llvmlite.binding as llvm

@@ -229,11 +229,15 @@ def _pow_at_zero(rng, shapes):
 
 def _pow(x, y):
     out = np.power(x, y)
-    # NumPy computes x ** 0.5 as sqrt(x) when the exponent is a scalar: IEEE pow (and the
-    # compiled code) gives +0.0 at -0.0 and +inf at -inf, where sqrt gives -0.0 and NaN
-    if np.ndim(y) == 0 and y == 0.5 and np.result_type(out).kind == "f":
-        out = np.where(np.isneginf(x), np.inf, out + 0.0).astype(np.result_type(out))
-        out = out if out.ndim else out[()]
+    # NumPy computes x ** 0.5 as sqrt(x) when the exponent is a scalar or a broadcast
+    # (stride-0) array: IEEE pow (and the compiled code) gives +0.0 at -0.0 and +inf at
+    # -inf, where sqrt gives -0.0 and NaN
+    if np.result_type(out).kind == "f":
+        fix = np.equal(y, 0.5) & ((x == 0) | np.isneginf(x))
+        if fix.any():
+            good = np.where(np.isneginf(x), np.inf, 0.0)
+            out = np.where(fix, good, out).astype(np.result_type(out))
+            out = out if out.ndim else out[()]
     return out
 
 
