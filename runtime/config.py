@@ -2,6 +2,8 @@
 import os
 import threading
 
+from compiler import blas
+
 _DEFAULTS = {
     "debug_nans": False,
     "jit_threshold": 2,
@@ -10,6 +12,7 @@ _DEFAULTS = {
     "log_compiles": False,
     "compile_in_background": True,
     "cache_size": 256,
+    "blas_single_thread_below": 1 << 24,
 }
 
 
@@ -46,7 +49,8 @@ class Config:
         if name not in self._values:
             raise AttributeError(f"tt.config has no setting {name!r}; valid settings are "
                                  f"{', '.join(sorted(self._values))}")
-        if name in ("jit_threshold", "parallel_threshold", "cache_size") and \
+        if name in ("jit_threshold", "parallel_threshold", "cache_size",
+                    "blas_single_thread_below") and \
                 (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ValueError(f"tt.config.{name} must be a non-negative int, got {value!r}")
         if name == "cache_size" and value < 1:
@@ -56,6 +60,8 @@ class Config:
         if name == "cache_dir" and value is not None:
             value = _absolute(value)
         self._values[name] = value
+        if name == "blas_single_thread_below":
+            blas.small_product = value
 
     def update(self, **settings):
         for k, v in settings.items():

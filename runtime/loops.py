@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from compiler import loopgen, pipeline
+from compiler import blas, loopgen, pipeline
 from runtime.config import stats
 from runtime.executor import CompileWarning, executable
 
@@ -61,6 +61,8 @@ def _native(node, function_source, env, fallback):
     specs = [(tuple(x.shape), x.dtype) for x in node.inputs]
     fn, source = _load(function_source, env)
     state = {"first": True}
+    if _small_products(node):       # np.dot in the loop: one BLAS thread while it runs
+        fn = _single_threaded(fn)
 
     def run(*ins):
         args = [_typed_arg(v, s) for v, s in zip(ins, specs)]
@@ -69,6 +71,7 @@ def _native(node, function_source, env, fallback):
         t0 = time.perf_counter()
         try:
             out = fn(*args)
+            blas.refresh()          # compiling np.dot may have loaded another BLAS
         except Exception as e:        # the Python loop always works: degrade to it
             warnings.warn(f"tapejit: the {node.prim.name} loop could not be compiled as one "
                           f"native loop ({type(e).__name__}: {str(e)[:2000]}); its body runs "
@@ -84,6 +87,21 @@ def _native(node, function_source, env, fallback):
         return state["run"](*ins) if "run" in state else run(*ins)
     call.source = source            # for inspection (tt.function.explain)
     return call
+
+
+def _small_products(node):
+    """Whether the region's bodies have matrix products, all of them small."""
+    sizes = [blas.is_small(n.inputs[0].shape, n.inputs[1].shape)
+             for b in ("body", "cond", "body_vjp") if b in node.params
+             for n in node.params[b].graph.nodes if n.prim.name == "matmul"]
+    return bool(sizes) and all(sizes)
+
+
+def _single_threaded(fn):
+    def run(*args):
+        with blas.single_thread():
+            return fn(*args)
+    return run
 
 
 def _body(body):

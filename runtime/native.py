@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from compiler import pipeline
+from compiler import blas, pipeline
 from runtime import diskcache, loops, numbacache
 from runtime.config import config, stats
 
@@ -38,12 +38,35 @@ def kernel_function(ks):
     return held[0]
 
 
-def _bind_call(node):
+def _bind_call(node, single):
     loop = loops.runner(node)           # a region: its bodies run natively too
     if loop is not None:
         return loop
+    if single and node.prim.name == "matmul":
+        return np.matmul                # the driver holds BLAS at one thread
     params = node.params
     return functools.partial(node.prim.impl, **params) if params else node.prim.impl
+
+
+def _all_products_small(calls):
+    """Whether the driver calls matrix products and all of them are small: then the
+    whole run holds BLAS at one thread (one switch per run, not two per product)."""
+    sizes = [blas.is_small(st.node.inputs[0].shape, st.node.inputs[1].shape)
+             for st in calls if st.node.prim.name == "matmul"]
+    return bool(sizes) and all(sizes)
+
+
+def _single_threaded(run):
+    def run_single(*args):
+        limit = blas.limit()
+        if limit is None:
+            return run(*args)
+        limit.enter()
+        try:
+            return run(*args)
+        finally:
+            limit.leave()
+    return run_single
 
 
 class NativeProgram:
@@ -56,10 +79,11 @@ class NativeProgram:
         self.kernels = [kernel_function(ks) for ks in lowered.kernels]
         env.update((f"K{j}", fn) for j, fn in enumerate(self.kernels))
         calls = lowered.calls
-        env.update((f"C{j}", _bind_call(st.node)) for j, st in enumerate(calls))
+        single = _all_products_small(calls)
+        env.update((f"C{j}", _bind_call(st.node, single)) for j, st in enumerate(calls))
         self.source = lowered.driver
         exec(compile(self.source, "<tapejit driver>", "exec"), env)
-        self.run = env["run"]
+        self.run = _single_threaded(env["run"]) if single else env["run"]
         self.n_calls = len(calls)
         g = lowered.graph
         self.summary = f"{len(g.inputs)} inputs -> {len(g.outputs)} outputs, {len(g.nodes)} nodes"

@@ -181,7 +181,7 @@ class Staged:
         # all-eager-Tensor positional calls skip preparation: they need none
         self._fast = not self._static
         self._entries = OrderedDict()       # signature -> Entry, oldest first
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()   # a function may call itself while tracing
         self._params = None
         self.trace_count = 0
         self._hits = self._misses = 0
