@@ -9,10 +9,12 @@ from compiler.fusion import Call
 
 def driver_source(graph, steps, kernel_args, kernel_extents=None):
     """A plain-Python function ``run(*inputs)`` calling kernels ``K<j>`` and calls ``C<j>``
-    in order and returning the list of outputs. ``kernel_args[j]`` lists the nodes kernel j
-    reads (and ``kernel_extents[j]`` the integers passed after them); the driver's globals must hold ``np``. Temporaries are deleted after their last
-    use, so memory is reused while it is still in cache (an unrolled loop would otherwise
-    keep every step's arrays alive until the end)."""
+    in order and returning the list of outputs, owned arrays (``OWN`` copies those that
+    are not fresh). ``kernel_args[j]`` lists the nodes kernel j reads (and
+    ``kernel_extents[j]`` the integers passed after them); the driver's globals must hold
+    ``np`` and ``OWN``. Temporaries are deleted after their last use, so memory is reused
+    while it is still in cache (an unrolled loop would otherwise keep every step's arrays
+    alive until the end)."""
     names = {id(n): f"x{i}" for i, n in enumerate(graph.inputs)}
     made, body, nk, nc = set(), [], 0, 0
     for i, n in enumerate(graph.nodes):
@@ -34,7 +36,8 @@ def driver_source(graph, steps, kernel_args, kernel_extents=None):
         body.append((f"{lhs} = K{nk}({', '.join(reads + ext)})", reads, outs))
         nk += 1
     bound = {id(n) for n in graph.inputs}
-    rets = [_output(o, names, made, bound) for o in graph.outputs]
+    fresh = {id(m) for st in steps if not isinstance(st, Call) for m in st.stored}
+    rets = [_output(o, names, made, bound, fresh) for o in graph.outputs]
     keep = {names[id(o)] for o in graph.outputs}
     args = ", ".join(f"x{i}" for i in range(len(graph.inputs)))
     return "\n".join([f"def run({args}):"] + _with_deletes(body, keep) +
@@ -57,12 +60,18 @@ def _with_deletes(body, keep):
     return lines
 
 
-def _output(o, names, made, bound):
+def _output(o, names, made, bound, fresh):
+    """An output's source: kernel outputs are fresh arrays (returned as they are, once);
+    anything else goes through ``OWN`` (a copy when it is a view, an input, another
+    output or of another dtype)."""
     if id(o) not in bound and o.prim.name == "literal":
         return f"np.asarray({constant(o.params['value'], o.dtype)})[()]"
     if id(o) in made:                         # a NumPy scalar of the node's dtype
         return f"np.{o.dtype.name}({names[id(o)]})"
-    return names[id(o)]
+    if id(o) in fresh:
+        fresh.discard(id(o))
+        return names[id(o)]
+    return f"OWN({names[id(o)]}, np.{o.dtype.name})"
 
 
 def _inlined(x, names):

@@ -70,6 +70,8 @@ class Executable:
         self.calls += 1
         if self._failure is not None:
             return self._fail(args)
+        if self.calls == 1 and self.compile is not False and self._instant():
+            return self.native.first_run(args)
         if self._pending or not self._wants_native():
             return self._interpret(args)
         if _settings["compile_in_background"]:
@@ -88,6 +90,26 @@ class Executable:
             return False
         return (len(self.graph.nodes) <= SMALL_GRAPH or
                 self.interpreted_seconds >= self.compile_estimate())
+
+    def _instant(self):
+        """Go native at the first call when that compiles nothing: a graph of the same
+        structure at other shapes was called ``jit_threshold`` times and runs natively,
+        and every kernel this one needs is already compiled (a new batch size of a
+        compiled function)."""
+        if len(self.graph.nodes) > SMALL_GRAPH:
+            return False
+        hot = _native.get(structure_key(self.graph))   # calls it had when it compiled
+        if hot is None or (self.compile is None and hot < _settings["jit_threshold"]):
+            return False
+        from runtime.native import NativeProgram, ready
+        lowered = ready(self.graph)
+        if lowered is None:
+            return False
+        with self._lock:
+            if self.native is None:
+                self.native = NativeProgram(self.graph, lowered)
+                self._run = self.native.run
+        return True
 
     def compile_estimate(self):
         """Estimated seconds to compile this graph from nothing."""
@@ -139,8 +161,31 @@ class Executable:
                 outs = native.first_run(args)
                 self.native = native
                 self._run = native.run
+                key = structure_key(self.graph)
+                _native[key] = max(_native.get(key, 0), self.calls)
                 return outs
         return self.native.run(*args)
+
+
+_native = {}            # structure_key of graphs run natively -> calls when compiled
+
+
+def structure_key(graph):
+    """The graph's wiring, primitives, ranks and dtypes (not its extents): graphs equal
+    here are one program at other shapes (a new batch size, a longer sequence)."""
+    key = getattr(graph, "_structure_key", None)
+    if key is None:
+        index, rows = {}, []
+        for i, n in enumerate(graph.nodes):
+            index[id(n)] = i
+            rows.append((n.prim.name, len(n.shape), n.dtype.str,
+                         tuple(index.get(id(x), -1) for x in n.inputs)))
+        key = (tuple(rows), tuple(index[id(o)] for o in graph.outputs), len(graph.inputs))
+        try:
+            graph._structure_key = key
+        except AttributeError:
+            pass
+    return key
 
 
 class _Cache:

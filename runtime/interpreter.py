@@ -1,10 +1,28 @@
 """The NumPy tier: runs a graph through each primitive's reference ``impl``.
 
-This is also the test oracle for compiled code. A ``Program`` is built once per graph
+This is also the test oracle for compiled code. Outputs are owned: arrays of the node's
+dtype that share no buffer with an input or another output (both tiers guarantee it, so
+callers wrap them without copying). A ``Program`` is built once per graph
 (a flat list of steps) and then called with the input values in ``graph.inputs`` order.
 Values are dropped after their last use so long graphs do not hold every intermediate.
 """
 import numpy as np
+
+
+def owned(v, dtype):
+    """A graph output as callers receive it from either tier: an array of ``dtype`` that
+    owns its buffer (a view or a passed-through input is copied), or a NumPy scalar for
+    shape ()."""
+    if isinstance(v, np.generic) and v.dtype == dtype:
+        return v
+    a = np.asarray(v)
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    if a.ndim == 0:
+        return a[()]
+    if not a.flags.owndata or not a.flags.writeable:
+        a = np.array(a)
+    return a
 
 
 class NanError(FloatingPointError):
@@ -34,6 +52,7 @@ class Program:
             steps.append((i, n.prim.impl, ins, n.params, free, n))
         self.steps = steps
         self.output_slots = [index[id(o)] for o in graph.outputs]
+        self.output_dtypes = [o.dtype for o in graph.outputs]
 
     def __call__(self, *args, debug_nans=False):
         env = [None] * self.size
@@ -49,7 +68,14 @@ class Program:
             env[i] = out
             for j in free:
                 env[j] = None
-        return [env[i] for i in self.output_slots]
+        outs, seen = [], set()
+        for i, d in zip(self.output_slots, self.output_dtypes):
+            v = owned(env[i], d)
+            if id(v) in seen and isinstance(v, np.ndarray):
+                v = np.array(v)             # one output, one buffer
+            seen.add(id(v))
+            outs.append(v)
+        return outs
 
 
 def has_nan(v):

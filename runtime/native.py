@@ -17,6 +17,7 @@ import numpy as np
 from compiler import blas, pipeline
 from runtime import diskcache, loops, numbacache
 from runtime.config import config, stats
+from runtime.interpreter import owned
 
 _MAX_KERNELS = 4096
 _kernels = OrderedDict()
@@ -73,9 +74,11 @@ class NativeProgram:
     """A compiled graph: ``run(*inputs)`` returns the list of outputs. Kernels compile
     lazily on the first ``run``; ``first_run`` does that and accounts for it."""
 
-    def __init__(self, graph):
-        self.lowered = lowered = pipeline.lower(graph, config.parallel_threshold)
-        env = {"np": np}
+    def __init__(self, graph, lowered=None):
+        if lowered is None:
+            lowered = pipeline.lower(graph, config.parallel_threshold)
+        self.lowered = lowered
+        env = {"np": np, "OWN": owned}
         self.kernels = [kernel_function(ks) for ks in lowered.kernels]
         env.update((f"K{j}", fn) for j, fn in enumerate(self.kernels))
         calls = lowered.calls
@@ -112,6 +115,21 @@ class NativeProgram:
                   f"({compiled} compiled, {loaded} from disk), {self.n_calls} calls, "
                   f"{seconds:.3f} s", flush=True)
         return outs
+
+
+def ready(graph):
+    """``graph`` lowered, when running it natively compiles nothing: every kernel's
+    source is already compiled in this process (at any shape) and no step is a region
+    (whose loops compile on first use); else None."""
+    lowered = pipeline.lower(graph, config.parallel_threshold)
+    if any(loops.RUNNERS.get(st.node.prim.name) for st in lowered.calls):
+        return None
+    with _lock:
+        for ks in lowered.kernels:
+            held = _kernels.get(ks.key)
+            if held is None or not held[0].overloads:
+                return None
+    return lowered
 
 
 def _hits(fn):

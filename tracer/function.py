@@ -119,19 +119,19 @@ class Entry:
             values = values + self.cvals
         if self.variables:
             values = values + [v._tensor._value for v in self.variables]
-        outs = exe(*values)
+        outs = exe(*values)             # owned arrays of the outputs' dtypes (both tiers)
         if self.updated:
             self.write_back(outs)
         if self.single:
-            return make(as_value(outs[0], self.dtypes[0]))
-        return self.wrap([make(as_value(v, d)) for v, d in zip(outs, self.dtypes)])
+            return make(outs[0])
+        return self.wrap([make(v) for v in outs])
 
     def write_back(self, outs):
         """Store the updated Variables' new values (the graph's last outputs); the
         freshly computed arrays become the Variables' buffers, no copy."""
         k = len(self.updated)
         for v, val in zip(self.updated, outs[len(outs) - k:]):
-            v._tensor = make(as_value(val, v.dtype))
+            v._tensor = make(val)
 
     def wrap(self, tensors):
         leaves = [tensors[p] if type(p) is int else p[1] for p in self.plan]
