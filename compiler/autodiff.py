@@ -34,7 +34,7 @@ def vjp(outputs, cotangents, sources, active=None):
             if _float(n):
                 reach.add(id(n))
     forward = {id(n) for n in order}
-    tagged = set()
+    tagged = set()      # nodes, not ids: a rule's dropped result may free its id for reuse
     ct = {}
     for out, g in zip(outputs, cotangents):
         if id(out) in reach and g is not None:
@@ -58,7 +58,7 @@ def vjp(outputs, cotangents, sources, active=None):
         if len(grads) != len(n.inputs):
             raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
                                f"{len(n.inputs)} inputs")
-        _tag_origin([gx for gx in grads if gx is not None], n.prim.name, forward, tagged)
+        _tag_origin([gx for gx in grads if gx is not None], n.op_name, forward, tagged)
         for x, gx in zip(n.inputs, grads):
             if gx is not None and id(x) in reach:
                 _accumulate(ct, x, gx)
@@ -66,15 +66,15 @@ def vjp(outputs, cotangents, sources, active=None):
 
 
 def _tag_origin(grads, name, forward, seen):
-    """Mark the nodes a gradient rule just built with the forward primitive's name, so a
+    """Mark the nodes a gradient rule just built with the forward op's name, so a
     NaN found later in the gradient can name the operation whose gradient it was. ``seen``
     is shared by the whole walk: each node is looked at once (linear in the gradient)."""
     stack = list(grads)
     while stack:
         m = stack.pop()
-        if id(m) in seen or id(m) in forward or not m.inputs or m.origin is not None:
+        if m in seen or id(m) in forward or not m.inputs or m.origin is not None:
             continue
-        seen.add(id(m))
+        seen.add(m)
         m.origin = name
         stack.extend(m.inputs)
 

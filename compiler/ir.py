@@ -17,12 +17,14 @@ _serial = itertools.count()
 
 
 class Node:
-    # ``origin``: for gradient nodes, the name of the forward primitive whose gradient rule
+    # ``origin``: for gradient nodes, the name of the forward operation whose gradient rule
     # built them (error messages only; never part of a key)
+    # ``public``: the public composite op (tt.reduce_mean, ...) this node is a step of, when
+    # it was recorded with tt.config.debug_nans on (error messages only)
     # ``serial``: creation order (a region's tracing tells the nodes its body built from the
     # enclosing ones it reads)
-    __slots__ = ("prim", "inputs", "attrs", "shape", "dtype", "_sig", "origin", "serial",
-                 "__weakref__")
+    __slots__ = ("prim", "inputs", "attrs", "shape", "dtype", "_sig", "origin", "public",
+                 "serial", "__weakref__")
 
     def __init__(self, prim, inputs, attrs, shape, dtype):
         self.prim = prim
@@ -32,13 +34,22 @@ class Node:
         self.dtype = dtype
         self._sig = None
         self.origin = None
+        self.public = None
         self.serial = next(_serial)
 
     def rebuild(self, inputs):
-        """The same operation on other inputs (keeps the origin tag)."""
+        """The same operation on other inputs (keeps the origin and public tags)."""
         n = Node(self.prim, tuple(inputs), self.attrs, self.shape, self.dtype)
         n.origin = self.origin
+        n.public = self.public
         return n
+
+    @property
+    def op_name(self):
+        """The operation as the user called it: ``reduce_mean (its divide step)`` for a
+        step of a public composite op (see ``public``), else the primitive's name."""
+        name, public = self.prim.name, self.public
+        return name if public is None or public == name else f"{public} (its {name} step)"
 
     @property
     def params(self):

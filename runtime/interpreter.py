@@ -64,7 +64,7 @@ class Program:
             vals = [env[j] for j in ins]
             out = impl(*vals, **params)
             if check:
-                check_nan(node.prim.name, vals, out, node.origin)
+                check_nan(node.op_name, vals, out, node.origin)
             env[i] = out
             for j in free:
                 env[j] = None

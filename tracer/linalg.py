@@ -13,20 +13,19 @@ __all__ = ["cholesky", "det", "diag", "diag_part", "eigh", "einsum", "inv", "log
 
 
 def matmul(a, b, name=None):
-    """Matrix product; rank > 2 operands are batches whose batch dims broadcast."""
+    """Matrix product of rank >= 2 operands; rank > 2 operands are batches whose batch
+    dims broadcast. Vectors are refused, as in TensorFlow: use ``tensordot`` (or reshape
+    the vector to a one-row or one-column matrix)."""
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: a has shape {a.shape} and b has shape {b.shape}; both "
-                         f"need rank >= 1 (use multiply for scalars)")
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(
+            f"matmul: a has shape {a.shape} and b has shape {b.shape}; both need rank >= 2 "
+            f"(matrices, or batches of them). For a vector use tt.tensordot(a, b, 1), or "
+            f"reshape it to shape (1, n) or (n, 1); for scalars use multiply")
     if a.dtype.kind == "b" or b.dtype.kind == "b":
         raise TypeError(f"matmul: dtypes {a.dtype} and {b.dtype}; valid dtypes are "
                         f"float32, float64, int32, int64")
     a, b = promote_operands((a, b), "matmul")
-    a_vec, b_vec = a.ndim == 1, b.ndim == 1
-    if a_vec:
-        a = reshape(a, (1,) + a.shape)
-    if b_vec:
-        b = reshape(b, b.shape + (1,))
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: a has shape {a.shape} and b has shape {b.shape}; "
                          f"a.shape[-1] ({a.shape[-1]}) must equal b.shape[-2] "
@@ -38,12 +37,7 @@ def matmul(a, b, name=None):
                          f"cannot be broadcast together") from None
     a = broadcast_to(a, batch + a.shape[-2:])
     b = broadcast_to(b, batch + b.shape[-2:])
-    out = bind(P.matmul, a, b)
-    if a_vec or b_vec:
-        shape = out.shape
-        shape = shape[:-2] + (() if a_vec else shape[-2:-1]) + (() if b_vec else shape[-1:])
-        out = reshape(out, shape)
-    return out
+    return bind(P.matmul, a, b)
 
 
 # -- tensordot -----------------------------------------------------------------------------

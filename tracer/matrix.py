@@ -13,6 +13,7 @@ from compiler import primitives as P
 from compiler.primitives.spectral import eigh_shapes, qr_shapes, svd_shapes
 from tracer import ops
 from tracer.engine import as_tensor, bind
+from tracer.recording import public_op
 from tracer.shape_ops import broadcast_to, getitem, reshape, transpose
 
 
@@ -159,6 +160,7 @@ def svd(tensor, full_matrices=False, compute_uv=True, name=None):
     return (s, u, v) if compute_uv else s
 
 
+@public_op("linalg.norm")
 def norm(tensor, ord="euclidean", axis=None, keepdims=False, name=None):
     """Vector norm (``axis`` None: of the flattened tensor; an int: along it) or matrix
     norm (``axis`` a pair): ord 'euclidean'/'fro', 1, 2, np.inf, or a vector p > 0."""

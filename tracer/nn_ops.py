@@ -14,6 +14,7 @@ from tracer import dtypes, ops, shape_ops
 from tracer.engine import STATE, as_tensor, make
 from tracer.errors import TracingError
 from tracer.random_ops import stateless_uniform
+from tracer.recording import public_op
 from tracer.variable import Variable
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -27,6 +28,7 @@ def _float_input(x, op):
     return x
 
 
+@public_op("nn.gelu")
 def gelu(features, approximate=False, name=None):
     """x * Phi(x): exact with erf, or TensorFlow's tanh approximation when
     ``approximate=True``."""
@@ -50,12 +52,14 @@ def _expm1_below_zero(x):
     return ops.expm1(ops.minimum(x, 0))
 
 
+@public_op("nn.elu")
 def elu(features, name=None):
     """x for x > 0, exp(x) - 1 otherwise."""
     x = _float_input(features, "nn.elu")
     return ops.where(ops.greater(x, 0), x, _expm1_below_zero(x))
 
 
+@public_op("nn.selu")
 def selu(features, name=None):
     """scale * (x for x > 0, alpha * (exp(x) - 1) otherwise), the self-normalising
     constants of Klambauer et al."""
@@ -64,6 +68,7 @@ def selu(features, name=None):
     return ops.multiply(_SELU_SCALE, ops.where(ops.greater(x, 0), x, neg))
 
 
+@public_op("nn.silu")
 def silu(features, beta=1.0, name=None):
     """x * sigmoid(beta * x)."""
     x = _float_input(features, "nn.silu")
@@ -133,6 +138,7 @@ def _uniform(shape, dtype, seed, op):
 
 # -- normalisation --------------------------------------------------------------------------
 
+@public_op("nn.moments")
 def moments(x, axes, shift=None, keepdims=False, name=None):
     """(mean, variance) over ``axes`` (population variance). TensorFlow stops the mean's
     gradient inside the variance, which leaves first derivatives unchanged (the deviations
@@ -147,6 +153,7 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     return mean, variance
 
 
+@public_op("nn.batch_normalization")
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
     """(x - mean) * scale / sqrt(variance + eps) + offset, in TensorFlow's order of
     operations (``offset``/``scale`` may be None)."""
@@ -160,6 +167,7 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
     return ops.add(ops.multiply(x, inv), ops.cast(shift, x.dtype))
 
 
+@public_op("nn.l2_normalize")
 def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
     """x / sqrt(max(sum(x ** 2, axis), epsilon))."""
     x = _float_input(x, "nn.l2_normalize")
@@ -213,6 +221,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     return out
 
 
+@public_op("nn.sparse_softmax_cross_entropy_with_logits")
 def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """-log softmax(logits)[label] per example; ``labels`` are class indices of shape
     ``logits.shape[:-1]``. Eager labels outside [0, num_classes) raise ValueError, as on

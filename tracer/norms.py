@@ -5,6 +5,7 @@ import numpy as np
 from tracer import ops
 from tracer.creation import ones_like
 from tracer.engine import as_tensor
+from tracer.recording import public_op
 
 
 def _float(op, x):
@@ -14,6 +15,7 @@ def _float(op, x):
     return x
 
 
+@public_op("reduce_variance")
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     """Population variance (divides by N) over ``axis``."""
     x = _float("reduce_variance", input_tensor)
@@ -21,6 +23,7 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     return ops.reduce_mean(ops.square(ops.subtract(x, mean)), axis, keepdims)
 
 
+@public_op("reduce_std")
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
     """Population standard deviation over ``axis``."""
     return ops.sqrt(reduce_variance(_float("reduce_std", input_tensor), axis, keepdims))
@@ -33,6 +36,7 @@ def _safe_norm(sum_sq):
     return ops.where(positive, root, sum_sq)
 
 
+@public_op("clip_by_norm")
 def clip_by_norm(t, clip_norm, axes=None, name=None):
     """``t * clip_norm / max(l2norm(t), clip_norm)``, the norm over ``axes`` (all by
     default), as TensorFlow."""
@@ -43,6 +47,7 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
     return ops.divide(ops.multiply(x, c), ops.maximum(norm, c))
 
 
+@public_op("global_norm")
 def global_norm(t_list, name=None):
     """sqrt of the sum of squares of every element of every tensor in ``t_list`` (None
     entries are skipped)."""
@@ -57,6 +62,7 @@ def global_norm(t_list, name=None):
     return _safe_norm(total)
 
 
+@public_op("clip_by_global_norm")
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     """``(clipped, global_norm)``: every tensor scaled by
     ``clip_norm / max(global_norm, clip_norm)`` (unchanged when the norm is within

@@ -79,9 +79,19 @@ def watching(args):
     return hit
 
 
+def _tag_public(nodes):
+    """Nodes recorded inside a public composite op (debug_nans on) remember its name, so a
+    NaN in their gradient names the op the user called."""
+    for n in nodes:
+        if n.public is None:
+            n.public = STATE.op
+
+
 def commit(tapes, node, out, args, new_nodes):
     """``out`` now carries ``node``; each tape in ``tapes`` records it."""
     out._node = node
+    if STATE.op is not None:
+        _tag_public(new_nodes)
     for tape in tapes:
         tape.record(node, out._value, args, new_nodes)
 
@@ -89,6 +99,8 @@ def commit(tapes, node, out, args, new_nodes):
 def traced_result(node, args, new_nodes):
     """A traced tensor for ``node``; a tape used inside tt.function records it too."""
     out = make(None, node)
+    if STATE.op is not None:
+        _tag_public(new_nodes)
     if STATE.tapes:
         hit = watching(args)
         if hit:

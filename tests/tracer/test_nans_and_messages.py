@@ -108,3 +108,57 @@ def test_check_gradients_reports_the_worst_elements_own_values():
     # the worst entry is d out[2] / d x[2]: 3 * 3 * -1 = -9 against 3 * 2 * -1 = -6
     assert "Jacobian" in msg and "index (2, 2)" in msg and "tape -9.0," in msg, msg
     assert "differences -5.9999" in msg, msg
+
+
+@tt.custom_gradient
+def _cube_half_curvature(x):
+    # the first derivative is right (3x^2), but its own derivative is 3x, not 6x
+    return x ** 3, lambda dy: dy * 3.0 * tt.stop_gradient(x) * x
+
+
+def test_check_gradients_order_two_reports_the_second_derivatives_own_values():
+    with pytest.raises(AssertionError) as info:
+        tt.testing.check_gradients(_cube_half_curvature, [np.array(1.5)], order=2)
+    msg = str(info.value)
+    assert "second derivative" in msg and "tape 4.5," in msg, msg
+    assert "finite differences 8.999" in msg or "finite differences 9.000" in msg, msg
+    x, z = np.array([1.5, 0.5, -1.0]), np.array([1.0, 2.0, 3.0])
+    with pytest.raises(AssertionError) as info:
+        tt.testing.check_gradients(lambda v, w: _cube_half_curvature(v) * w, [x, z],
+                                   order=2)
+    msg = str(info.value)
+    # worst: d2 out[2] / d x[2] d x[2] = 3 * 3 * -1 = -9 on the tape, 3 * 6 * -1 = -18
+    assert "argument 0 and argument 0" in msg and "index (2, 2, 2)" in msg, msg
+    assert "tape -9.0," in msg and "differences -17.99" in msg, msg
+
+
+@pytest.mark.parametrize("name, f, x", [
+    ("reduce_logsumexp", tt.reduce_logsumexp, [-np.inf, -np.inf]),   # exp(-inf - -inf)
+    ("reduce_std", tt.reduce_std, [1.0, 1.0]),                      # inf * 0 below sqrt
+    ("linalg.norm", tt.linalg.norm, [0.0, 0.0]),
+])
+def test_debug_nans_in_a_gradient_names_the_public_op(debug_nans, tt_backend, name, f, x):
+    # the forward value is not NaN: the NaN is first made by the gradient
+    x = tt.constant(x)
+    want = f"^mul(tiply)?: produced NaN .* in the gradient of {name} \\(its [a-z_]+ step\\)"
+    with pytest.raises(FloatingPointError, match=want):
+        with tt.GradientTape() as tape:
+            tape.watch(x)
+            y = f(x)
+        tape.gradient(y, x)
+    with pytest.raises(FloatingPointError, match=want):
+        tt.grad(f)(x)
+    assert float(tt.grad(tt.reduce_logsumexp)(tt.constant([0.0, 0.0]))[0]) == 0.5
+
+
+def test_matmul_refuses_vectors_as_tensorflow(tt_backend):
+    m, v = tt.constant(np.arange(6.0).reshape(3, 2)), tt.constant([1.0, 2.0])
+    calls = [lambda: tt.matmul(m, v), lambda: v @ tt.transpose(m), lambda: v @ v,
+             lambda: tt.function(lambda a, b: a @ b)(m, v)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"matmul: a has shape \(\d?,? ?\d?\) and b has "
+                                             r"shape .*rank >= 2.*tensordot"):
+            call()
+    want = np.arange(6.0).reshape(3, 2) @ [1.0, 2.0]
+    np.testing.assert_allclose(tt.tensordot(m, v, 1).numpy(), want)
+    np.testing.assert_allclose(tt.reshape(m @ tt.reshape(v, (2, 1)), (3,)).numpy(), want)

@@ -38,7 +38,10 @@ def check_gradients(fn, args, order=1, eps=None, rtol=None, atol=None):
     ``args`` is a list/tuple of arrays, tensors or numbers (cast to float64). A non-scalar
     output is projected on a fixed random cotangent. ``order=1`` checks the gradient;
     ``order=2`` also checks Hessian-vector products (the full Hessian for inputs of at
-    most 8 elements) from nested tapes. Raises ``AssertionError`` naming the worst element.
+    most 8 elements) from nested tapes. Raises ``AssertionError`` naming the worst element
+    with its own values: a Jacobian entry d out[k] / d x[a], or a second derivative
+    d2 out[k] / d x[a] d z[b] (tape against central differences of the tape's first
+    derivatives), never a projection of them.
 
     >>> import tracer as tt
     >>> tt.testing.check_gradients(lambda x: tt.sin(x) * x, [np.linspace(-1, 1, 4)], order=2)
@@ -75,6 +78,8 @@ def check_gradients(fn, args, order=1, eps=None, rtol=None, atol=None):
             plus = _gradient(fn, [x + eps * d for x, d in zip(xs, u)], w)
             minus = _gradient(fn, [x - eps * d for x, d in zip(xs, u)], w)
             for i, (h, p, m) in enumerate(zip(hvp, plus, minus)):
+                if _worst(h, (p - m) / (2 * eps), tol) is not None:
+                    _report_second(fn, xs, i, eps, tol)
                 _compare(h, (p - m) / (2 * eps), tol,
                          f"second derivative (Hessian times a direction) of argument {i}")
 
@@ -176,6 +181,45 @@ def _report_jacobian(fn, xs, i, eps, tol):
                              eps=eps)[0]
     _compare(jac, fd, tol, f"Jacobian of the output (shape {y.shape}) with respect to "
                            f"argument {i} (index: output index + argument index)")
+
+
+def _jacobian(fn, values, i):
+    """d fn(values) / d values[i] from a tape: shape out.shape + values[i].shape."""
+    ts = [constant(v) for v in values]
+    with GradientTape() as tape:
+        tape.watch(ts[i])
+        y = fn(*ts)
+    jac = tape.jacobian(y, ts[i])
+    return np.zeros(y.shape + ts[i].shape) if jac is None else _as_array(jac).astype(_F64)
+
+
+def _report_second(fn, xs, i, eps, tol):
+    """Fail naming the worst second derivative d2 out[k] / d arg_i[a] d arg_j[b] itself:
+    nested tapes against central differences of the tape's first derivatives."""
+    for j in range(len(xs)):
+        fd = central_differences(lambda vals: _jacobian(fn, vals, i), xs, which=[j],
+                                 eps=eps)[0]
+        out_shape = fd.shape[:fd.ndim - xs[i].ndim - xs[j].ndim]
+        rows = [_second_row(fn, xs, i, j, k, out_shape) for k in np.ndindex(out_shape)]
+        hess = np.stack(rows).reshape(fd.shape) if rows else np.zeros(fd.shape)
+        _compare(hess, fd, tol, f"second derivative of the output (shape {out_shape}) with "
+                                f"respect to argument {i} and argument {j} (index: output "
+                                f"index + argument {i} index + argument {j} index)")
+
+
+def _second_row(fn, xs, i, j, k, out_shape):
+    """d2 out[k] / d arg_i d arg_j from nested tapes: shape xs[i].shape + xs[j].shape."""
+    ts = [constant(x) for x in xs]
+    seed = np.zeros(out_shape)
+    seed[k] = 1.0
+    with GradientTape() as outer:
+        outer.watch(ts[j])
+        with GradientTape() as inner:
+            inner.watch(ts[i])
+            y = fn(*ts)
+        g = inner.gradient(y, ts[i], output_gradients=constant(seed, dtype=y.dtype))
+    h = None if g is None else outer.jacobian(g, ts[j])
+    return np.zeros(xs[i].shape + xs[j].shape) if h is None else _as_array(h).astype(_F64)
 
 
 def _compare(got, want, tol, what):
