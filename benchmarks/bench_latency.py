@@ -4,7 +4,8 @@
 Workloads (``tt.grad`` of each, as JAX ``jit(grad)``): scalar sin^2, an elementwise chain
 on 10^6 points, an MLP 784-512-10 at batch 256, the third derivative of sin^2, a
 Rosenbrock Hessian-vector product in 10^5 dimensions, a 50-step RNN; then the MLP at three
-new batch sizes once batch 256 is compiled. Every number comes from a fresh process:
+new batch sizes once batch 256 is compiled, and the RNN's steady state at 50, 100 and 200
+steps (it should grow linearly). Every number comes from a fresh process:
 
 - first call, empty cache / warm cache: import excluded, trace + (interpret or compile);
 - native after: seconds from the first call until native code serves the calls (with
@@ -36,9 +37,10 @@ CASES = [("scalar", "scalar sin^2"), ("chain", "elementwise chain, 10^6"),
          ("mlp", "MLP 784-512-10, batch 256"), ("d3", "d3/dx3 sin^2, 100 points"),
          ("hvp", "Rosenbrock HVP, n=1e5"), ("rnn", "RNN 50 steps (32x128)")]
 NEW_BATCHES = (64, 100, 512)
+RNN_STEPS = (50, 100, 200)
 
 
-def _data(case, batch=256):
+def _data(case, batch=256, steps=50):
     rng = np.random.default_rng(0)
     f32 = np.float32
     if case == "scalar":
@@ -56,7 +58,7 @@ def _data(case, batch=256):
     if case == "hvp":
         return (rng.normal(size=100_000).astype(f32), rng.normal(size=100_000).astype(f32))
     return (rng.normal(0, 0.1, (128, 128)).astype(f32), np.zeros((32, 128), f32),
-            rng.normal(size=(50, 32, 128)).astype(f32))
+            rng.normal(size=(steps, 32, 128)).astype(f32))
 
 
 def _functions(m, grad, nn):
@@ -161,6 +163,29 @@ def child_tt(case, runs):
     return out
 
 
+def child_steps(kind, runs):
+    """The RNN gradient's steady state at each of ``RNN_STEPS`` (linear in the steps?)."""
+    if kind == "tt":
+        import tracer as tt
+        tt.config.compile_in_background = False
+        fns, conv = _tt()
+        fn = fns["rnn"]
+        block = lambda r: r                   # noqa: E731
+    else:
+        import jax
+        fns, conv = _jax()
+        fn, block = fns["rnn"], jax.block_until_ready
+    out = {}
+    for steps in RNN_STEPS:
+        args = [conv(a) for a in _data("rnn", steps=steps)]
+        call = lambda: block(fn(*args))       # noqa: E731
+        call()
+        if kind == "tt":
+            _until_native(call, fn)
+        out[str(steps)] = _median(call, runs)
+    return out
+
+
 def child_jax(case, runs):
     fns, conv = _jax()
     args = [conv(a) for a in _data(case)]
@@ -224,6 +249,14 @@ def main(quick):
         first, native = mlp.get(f"batch{b}", [None, None])
         print(f"  batch {b}: first call {_fmt(first)}, native after {_fmt(native)}")
     print(f"  kernels compiled for the new batch sizes: {mlp.get('batch_compiles', 'n/a')}")
+    cache_dir = tempfile.mkdtemp(prefix="tapejit-latency-")
+    tt_steps = _spawn("tt", "steps", cache_dir, runs)
+    jax_steps = _spawn("jax", "steps", cache_dir, runs) if jax else {}
+    print("\nRNN gradient, steady state by number of steps (native):")
+    for steps in RNN_STEPS:
+        t, j = tt_steps.get(str(steps)), jax_steps.get(str(steps))
+        ratio = f", ratio {t / j:.2f}" if t and j else ""
+        print(f"  T={steps}: tt {_fmt(t)}, jax {_fmt(j)}{ratio}")
     print("targets: 1st (empty) <= jax 1st; 1st (warm) < 0.3 s; new batch native < 5 ms "
           "without compiling; steady <= jax steady")
 
@@ -236,6 +269,9 @@ if __name__ == "__main__":
             import runtime.native  # noqa: F401
         else:
             import jax  # noqa: F401
-        print(json.dumps((child_tt if kind == "tt" else child_jax)(case, runs)))
+        if case == "steps":
+            print(json.dumps(child_steps(kind, runs)))
+        else:
+            print(json.dumps((child_tt if kind == "tt" else child_jax)(case, runs)))
     else:
         main("--quick" in sys.argv)

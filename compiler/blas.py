@@ -5,9 +5,13 @@ a few million multiply-adds, waking and synchronising the threads costs more tha
 arithmetic, and when the cores are busy with other processes a thread waiting for a
 descheduled sibling spins for a whole time slice (measured on two shared cores: a float32
 32x128 @ 128x128 product 380 us on two threads, 28 us on one; 256x784 @ 784x512 17 ms
-against 8 ms). ``matmul`` runs products of fewer than ``small_product`` multiply-adds
-(``tt.config.blas_single_thread_below``) with OpenBLAS limited to one thread for the
-call, and larger ones with the library's own threading.
+against 8 ms; the threads' spinning after a call also slows whatever runs next, so
+timing the call alone misleads: the MLP step of bench_latency at batch 256 took 16-21 ms
+with its two 100M multiply-add products on threads, 6-8 ms with every product on one).
+``matmul`` runs products of fewer than ``small_product`` multiply-adds
+(``tt.config.blas_single_thread_below``, default 2^28, about 10 ms on one core) with
+OpenBLAS limited to one thread for the call, and larger ones with the library's own
+threading, where splitting the work pays for the synchronisation even on shared cores.
 
 The limit is set through the OpenBLAS libraries loaded in this process (NumPy's, and
 SciPy's once Numba's ``np.dot`` has loaded it), found in ``/proc/self/maps``; where there
@@ -21,7 +25,7 @@ import threading
 
 import numpy as np
 
-small_product = 1 << 24        # multiply-adds; runtime.config keeps it in step
+small_product = 1 << 28        # multiply-adds; runtime.config keeps it in step
 
 _SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_",
             "scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_")

@@ -12,7 +12,7 @@ _DEFAULTS = {
     "log_compiles": False,
     "compile_in_background": True,
     "cache_size": 256,
-    "blas_single_thread_below": 1 << 24,
+    "blas_single_thread_below": 1 << 28,
 }
 
 

@@ -106,6 +106,7 @@ class Entry:
         self.single = rebuild is None
         self.dtypes = [n.dtype for n in graph.outputs]
         self.inline_only = inline_only
+        self.plain = self.single and not (self.cvals or self.variables or self.updated)
         self.exe = None
 
     def executable(self):
@@ -115,6 +116,8 @@ class Entry:
 
     def run(self, values):
         exe = self.exe or self.executable()
+        if self.plain:                  # no captures, Variables or updates; one output
+            return make(exe(*values)[0])
         if self.cvals:
             values = values + self.cvals
         if self.variables:
@@ -189,13 +192,14 @@ class Staged:
     def __call__(self, *args, **kwargs):
         if self._fast and not kwargs and STATE.trace is None and not STATE.tapes:
             try:
-                key = tuple([(a._value.shape, a._value.dtype) for a in args])
-            except AttributeError:
-                key = None
-            entry = self._entries.get(key) if key is not None else None
+                values = [a._value for a in args]
+                key = tuple([(v.shape, v.dtype) for v in values])
+            except AttributeError:          # not all eager Tensors: the general route
+                return self._call(args, kwargs)
+            entry = self._entries.get(key)
             if entry is not None:
                 self._hits += 1
-                return entry.run([a._value for a in args])
+                return entry.run(values)
         return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
