@@ -52,7 +52,10 @@ class Executable:
         self._lock = threading.Lock()
         self._pending = False
         self._failure = None
-        self._run = self._cold
+        # the callable serving calls now (compile decision, interpreter or native driver),
+        # without __call__'s debug_nans check: hot callers check settings["debug_nans"]
+        self.run_tier = self._cold
+        self.settings = _settings
 
     @property
     def program(self):
@@ -64,7 +67,8 @@ class Executable:
     def __call__(self, *args):
         if _settings["debug_nans"]:
             return self.program(*args, debug_nans=True)
-        return self._run(*args)
+        return self.run_tier(*args)
+
 
     def _cold(self, *args):
         self.calls += 1
@@ -108,7 +112,7 @@ class Executable:
         with self._lock:
             if self.native is None:
                 self.native = NativeProgram(self.graph, lowered)
-                self._run = self.native.run
+                self.run_tier = self.native.run
         return True
 
     def compile_estimate(self):
@@ -130,7 +134,7 @@ class Executable:
         warnings.warn(f"tapejit: could not compile a graph of {len(self.graph.nodes)} "
                       f"nodes ({self._failure}); running it interpreted",
                       CompileWarning, stacklevel=4)
-        self._run = self._interpreted
+        self.run_tier = self._interpreted
         return self.program(*args)
 
     def _interpreted(self, *args):
@@ -160,7 +164,7 @@ class Executable:
                 native = NativeProgram(self.graph)
                 outs = native.first_run(args)
                 self.native = native
-                self._run = native.run
+                self.run_tier = native.run
                 key = structure_key(self.graph)
                 _native[key] = max(_native.get(key, 0), self.calls)
                 return outs

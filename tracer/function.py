@@ -117,7 +117,9 @@ class Entry:
     def run(self, values):
         exe = self.exe or self.executable()
         if self.plain:                  # no captures, Variables or updates; one output
-            return make(exe(*values)[0])
+            if exe.settings["debug_nans"]:
+                return make(exe(*values)[0])
+            return make(exe.run_tier(*values)[0])
         if self.cvals:
             values = values + self.cvals
         if self.variables:
@@ -192,8 +194,12 @@ class Staged:
     def __call__(self, *args, **kwargs):
         if self._fast and not kwargs and STATE.trace is None and not STATE.tapes:
             try:
-                values = [a._value for a in args]
-                key = tuple([(v.shape, v.dtype) for v in values])
+                if len(args) == 1:
+                    v = args[0]._value
+                    values, key = [v], ((v.shape, v.dtype),)
+                else:
+                    values = [a._value for a in args]
+                    key = tuple([(v.shape, v.dtype) for v in values])
             except AttributeError:          # not all eager Tensors: the general route
                 return self._call(args, kwargs)
             entry = self._entries.get(key)
