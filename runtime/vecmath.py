@@ -218,28 +218,3 @@ def ipow(a, b):
         a *= a
         b >>= 1
     return r
-
-
-# -- LLVM's powi: pow(x, float(int)) can become llvm.powi (fast-math kernels did so; kernel
-# sources cached by older versions may still), which lowers to compiler-rt's
-# __powisf2/__powidf2; llvmlite's JIT does not provide them, so the call would jump to
-# address 0. Provide both, computed with the exact pow.
-
-def _register_powi():
-    import llvmlite.binding as llvm
-    from numba import cfunc
-
-    @cfunc(types.float32(types.float32, types.int32), error_model="numpy", cache=True)
-    def powisf2(a, n):
-        return a ** np.float32(n)
-
-    @cfunc(types.float64(types.float64, types.int32), error_model="numpy", cache=True)
-    def powidf2(a, n):
-        return a ** np.float64(n)
-    for name, fn in (("__powisf2", powisf2), ("__powidf2", powidf2)):
-        if not llvm.address_of_symbol(name):
-            llvm.add_symbol(name, fn.address)
-    return powisf2, powidf2
-
-
-_POWI = _register_powi()

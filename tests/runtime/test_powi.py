@@ -1,6 +1,6 @@
 """Compiled float powers whose exponent is an integer converted to float (Adam's
-beta ** step) run: fastmath turns them into llvm.powi, whose runtime helpers the JIT lacks
-unless runtime.vecmath provides them."""
+beta ** step) run and match NumPy. (Fast-math kernels once turned them into llvm.powi,
+whose runtime helpers the JIT lacks; kernels carry no fast-math flags now.)"""
 import numpy as np
 
 import tracer as tt
