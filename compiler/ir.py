@@ -167,8 +167,9 @@ class Graph:
         return format_graph(self)
 
 
-def format_graph(graph):
-    """Readable listing, one node a line: ``%3 = mul(%1, %2) : (4,) float32``."""
+def format_graph(graph, indent="  "):
+    """Readable listing, one node a line: ``%3 = mul(%1, %2) : (4,) float32``; the bodies
+    of control-flow nodes follow their node, indented (as deep as regions nest)."""
     names, lines = {}, []
     bound = {id(n): i for i, n in enumerate(graph.inputs)}
     for i, n in enumerate(graph.nodes):
@@ -179,7 +180,14 @@ def format_graph(graph):
             args = [names[id(x)] for x in n.inputs]
             args += [f"{k}={v!r}" for k, v in n.attrs]
             rhs = f"{n.prim.name}({', '.join(args)})"
-        lines.append(f"  %{i} = {rhs} : {n.shape} {n.dtype}")
+        lines.append(f"{indent}%{i} = {rhs} : {n.shape} {n.dtype}")
+        for attr in getattr(n.prim, "regions", ()):
+            bodies = n.params[attr]
+            for k, body in enumerate(bodies if isinstance(bodies, tuple) else (bodies,)):
+                label = f"{attr}[{k}]" if isinstance(bodies, tuple) else attr
+                sub = format_graph(body.graph, indent + "      ").split("\n")
+                lines.append(f"{indent}    {label}: {sub[0]}")
+                lines.extend(sub[1:])
     outs = ", ".join(names[id(o)] for o in graph.outputs)
     return "\n".join([f"graph({len(graph.inputs)} inputs) -> ({outs})"] + lines)
 

@@ -20,12 +20,20 @@ from runtime.executor import CompileWarning, executable
 
 def _parts(graph):
     """A body lowered for the loop: (graph, steps, kernel functions, kernel args, kernel
-    extents)."""
+    extents, kernel sources)."""
     from runtime.config import config
     from runtime.native import kernel_function
     low = pipeline.lower(graph, config.parallel_threshold)
     return (low.graph, low.steps, [kernel_function(k) for k in low.kernels],
-            [k.args for k in low.kernels], [k.extents for k in low.kernels])
+            [k.args for k in low.kernels], [k.extents for k in low.kernels],
+            [k.source for k in low.kernels])
+
+
+def _with_sources(call, kernel_sources):
+    """``call`` (a native loop) showing its body kernels before its own source."""
+    if getattr(call, "source", None):
+        call.source = "\n\n".join(list(kernel_sources) + [call.source])
+    return call
 
 
 def _typed_arg(v, spec):
@@ -111,11 +119,12 @@ def _body(body):
 
 def _scan(node):
     python = _python_scan(node)
-    graph, steps, fns, args, extents = _parts(node.params["body"].graph)
+    graph, steps, fns, args, extents, sources = _parts(node.params["body"].graph)
     source = loopgen.scan_source(node, graph, steps, args, extents)
     if source is None:
         return python
-    return _native(node, source, {f"_k{j}": f for j, f in enumerate(fns)}, python)
+    call = _native(node, source, {f"_k{j}": f for j, f in enumerate(fns)}, python)
+    return _with_sources(call, sources)
 
 
 def _python_scan(node):
@@ -148,14 +157,14 @@ def _cond(node):
 def _while(node):
     python = _python_while(node)
     p = node.params
-    cg, csteps, cfns, cargs, cext = _parts(p["cond"].graph)
-    bg, bsteps, bfns, bargs, bext = _parts(p["body"].graph)
+    cg, csteps, cfns, cargs, cext, csrc = _parts(p["cond"].graph)
+    bg, bsteps, bfns, bargs, bext, bsrc = _parts(p["body"].graph)
     source = loopgen.while_source(node, cg, csteps, cargs, bg, bsteps, bargs, cext, bext)
     if source is None:
         return python
     env = {f"_k{j}": f for j, f in enumerate(bfns)}
     env.update({f"_q{j}": f for j, f in enumerate(cfns)})
-    return _native(node, source, env, python)
+    return _with_sources(_native(node, source, env, python), csrc + bsrc)
 
 
 def _python_while(node):

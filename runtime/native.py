@@ -83,13 +83,26 @@ class NativeProgram:
         env.update((f"K{j}", fn) for j, fn in enumerate(self.kernels))
         calls = lowered.calls
         single = _all_products_small(calls)
-        env.update((f"C{j}", _bind_call(st.node, single)) for j, st in enumerate(calls))
+        self.calls = [_bind_call(st.node, single) for st in calls]
+        env.update((f"C{j}", fn) for j, fn in enumerate(self.calls))
         self.source = lowered.driver
         exec(compile(self.source, "<tapejit driver>", "exec"), env)
         self.run = _single_threaded(env["run"]) if single else env["run"]
         self.n_calls = len(calls)
         g = lowered.graph
         self.summary = f"{len(g.inputs)} inputs -> {len(g.outputs)} outputs, {len(g.nodes)} nodes"
+
+    def text(self):
+        """Every kernel, the driver, and the native loops the driver calls, as one text."""
+        parts = [self.lowered.source()]
+        for j, (fn, st) in enumerate(zip(self.calls, self.lowered.calls)):
+            if st.node.prim.name not in loops.RUNNERS:
+                continue
+            src = getattr(fn, "source", None)
+            parts.append(f"# C{j}: the {st.node.prim.name} loop, one native function\n{src}"
+                         if src else f"# C{j}: the {st.node.prim.name} runs its bodies' "
+                         f"compiled code from a Python loop")
+        return "\n\n".join(parts)
 
     def first_run(self, args):
         """Run once, compiling (or loading from disk) what the kernels need."""

@@ -358,7 +358,7 @@ class Staged:
             except Exception:  # noqa: BLE001  (then the interpreter is what runs)
                 pass
         native = getattr(exe, "native", None)
-        source = native.lowered.source() if native is not None else None
+        source = native.text() if native is not None else None
         return "\n".join([f"{self._name}: signature {key}", format_graph(entry.graph),
                           source or "(no native source: this graph runs on the NumPy "
                                     "interpreter tier)"])

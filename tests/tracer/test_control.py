@@ -239,3 +239,12 @@ def test_bad_arguments():
         tt.scan(lambda c, x: (c, None), 0.0)
     with pytest.raises(TypeError, match="scalar bool"):
         tt.while_loop(lambda v: v, lambda v: v, tt.constant(1.0))
+
+
+def test_explain_shows_loop_bodies_and_the_native_loop():
+    f = tt.function(lambda h, xs: tt.scan(lambda c, x: (tt.tanh(c * 0.5 + x), c), h, xs)[0])
+    text = f.explain(tt.constant(np.ones(3)), tt.constant(np.ones((5, 3))))
+    graph, native = text.split("def run", 1)
+    assert "scan(" in graph and "body: graph(2 inputs)" in graph and "tanh(" in graph
+    assert "the scan loop, one native function" in native
+    assert "for t in range(5)" in native and native.count("def kernel") >= 2
