@@ -21,7 +21,7 @@ def setup_commands():
 def test_readme_opens_with_exactly_two_setup_commands():
     first, second = setup_commands()
     assert first.startswith("pip install -e . && python examples/")
-    assert second == "pip install -e '.[test]' && python -m pytest -q"
+    assert second == "pip install -e '.[test]' && python -m pytest -q -n auto"
 
 
 def test_readme_main_example_exists():
