@@ -83,9 +83,12 @@ def test_workers_compile_each_signature_once_and_reuse_it(client, arrays):
     assert first and all(i.misses <= 2 and i.size == i.misses for i in first.values())
     for _ in range(2):
         _, (grad,) = step([p[0] - 0.01 * grad["w"], p[1] - 0.01 * grad["b"]])
-    again = g.cache_info(client)
-    assert all(again[a].misses == i.misses for a, i in first.items())
-    assert sum(i.hits + i.misses for i in again.values() if i is not None) == 3 * 4
+    again = {a: i for a, i in g.cache_info(client).items() if i is not None}
+    # each worker traces each chunk shape (100 or 50 rows) at most once, whichever chunks
+    # the scheduler gave it (under load it may move a task off its chunk's worker)
+    assert all(i.misses <= 2 and i.size == i.misses for i in again.values())
+    assert all(again[a].misses >= i.misses for a, i in first.items())
+    assert sum(i.hits + i.misses for i in again.values()) == 3 * 4
 
 
 def test_each_chunk_is_computed_where_it_lives(client, arrays):
