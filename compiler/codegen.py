@@ -82,6 +82,7 @@ class KernelWriter:
         self.members = {id(m): j for j, m in enumerate(kernel.members)}
         self.args, self.arg_ids, self.consts, self.loads = [], {}, {}, {}
         self.const_values = []          # literal values, passed as c<k> like the extents
+        self.literal = False            # reading a value written into the source
         self.pre, self.body = [], []
         self.flat = self._can_flatten()
         reds = kernel.reductions
@@ -136,6 +137,8 @@ class KernelWriter:
     def _const(self, node):
         p = node.params
         text = constant(p["value"], p["dtype"])
+        if self.literal:                # a pow exponent: its value shapes the code
+            return text
         name = self.consts.get(text)
         if name is None:
             k = len(self.consts)
@@ -266,7 +269,12 @@ class KernelWriter:
         if self._is_view(m):
             self.body.append(f"{v} = {self._read_chain(m, idx)}")
         else:
-            args = [self.read(x, idx) for x in m.inputs]
+            args = [self.read(x, idx) for x in m.inputs[:1]]
+            # pow's literal exponent stays in the source: LLVM turns pow(x, 2.0) into
+            # x * x (exact) only when it sees the value
+            self.literal = m.prim.name == "pow"
+            args += [self.read(x, idx) for x in m.inputs[1:]]
+            self.literal = False
             self.body.append(f"{v} = {ctor(m.dtype)}({scalar_expr(m, args)})")
         if not stored:
             return
