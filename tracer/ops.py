@@ -135,10 +135,8 @@ def squared_difference(x, y, name=None):
     return square(subtract(x, y))
 
 
-def relu(x, name=None):
-    """max(x, 0), with gradient 0 at 0."""
-    # ties of maximum go to the first argument, so the gradient at 0 is 0
-    return maximum(0, x)
+relu = _unary(P.relu, "relu",
+              doc="max(x, 0); its gradient is 1 where x > 0 and 0 elsewhere (at 0 and NaN too).")
 
 
 softplus = _unary(P.softplus, "softplus",

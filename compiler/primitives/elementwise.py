@@ -176,6 +176,23 @@ sigmoid = unary("sigmoid", _sigmoid,
 # have the wrong slope at 0)
 softplus = unary("softplus", _softplus, lambda g, out, x: (g * P.sigmoid(x),),
                  lambda args, dtype: _softplus_lowering(args[0], dtype), sample=(-4.0, 4.0))
+def _relu(x):
+    out = np.maximum(x, np.zeros((), np.result_type(x)))      # NaN stays NaN
+    return out if np.ndim(out) else out[()]
+
+
+def _relu_lowering(args, dtype):
+    x = args[0]
+    if dtype.kind != "f":
+        return f"max({x}, 0)"
+    return f"max_nan({x}, np.float32(0.0))" if dtype == np.float32 else f"max_nan({x}, 0.0)"
+
+
+# max(x, 0) with TensorFlow's and JAX's gradient: g where x > 0, else 0 (also at 0 and at
+# NaN, where maximum's tie rule would pass g through)
+relu = unary("relu", _relu, lambda g, out, x: (P.select(P.greater(x, full_like(x, 0)), g,
+                                                        full_like(g, 0)),),
+             _relu_lowering, dtypes=NUMERIC, smooth=False, exact=True)
 abs_ = unary("abs", np.abs, lambda g, out, x: (g * P.sign(x),), "abs({0})",
              dtypes=NUMERIC, smooth=False, exact=True)
 sign = unary("sign", np.sign, _zero_grad,

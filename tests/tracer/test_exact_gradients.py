@@ -95,3 +95,17 @@ def test_reduce_prod_second_derivative_exact_with_zeros_and_axes(tt_backend):
     x[0, 1, 2] = 0.0
     x[1, 0, 0] = x[1, 2, 3] = 0.0
     tt.testing.check_gradients(lambda v: tt.reduce_prod(v, axis=[0, 1]), [x], order=2)
+
+
+def test_relu_gradient_is_zero_at_zero_and_nan_as_tensorflow_and_jax(tt_backend):
+    x = np.array([-2.0, -0.0, 0.0, 1.5, np.nan, np.inf, -np.inf])
+    t = tt.constant(x)
+    with tt.GradientTape() as tape:
+        tape.watch(t)
+        y = tt.reduce_sum(tt.nn.relu(t) * 3.0)
+    np.testing.assert_array_equal(tape.gradient(y, t).numpy(), [0, 0, 0, 3, 0, 3, 0])
+    got = tt.grad(lambda v: tt.reduce_sum(tt.nn.relu(v)))(tt.constant(x))
+    np.testing.assert_array_equal(got.numpy(), [0, 0, 0, 1, 0, 1, 0])
+    y = tt.nn.relu(tt.constant(x)).numpy()
+    np.testing.assert_array_equal(y, np.maximum(x, 0))          # NaN stays NaN
+    assert tt.nn.relu(tt.constant([-3, 4])).numpy().tolist() == [0, 4]
