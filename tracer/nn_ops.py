@@ -56,7 +56,9 @@ def _expm1_below_zero(x):
 def elu(features, name=None):
     """x for x > 0, exp(x) - 1 otherwise."""
     x = _float_input(features, "nn.elu")
-    return ops.where(ops.greater(x, 0), x, _expm1_below_zero(x))
+    # x <= 0 picks the exponential side, so NaN takes x's side: value NaN and gradient 1
+    # there, as TensorFlow and PyTorch (their test is x < 0 / x <= 0 too)
+    return ops.where(ops.less_equal(x, 0), _expm1_below_zero(x), x)
 
 
 @public_op("nn.selu")
@@ -65,7 +67,7 @@ def selu(features, name=None):
     constants of Klambauer et al."""
     x = _float_input(features, "nn.selu")
     neg = ops.multiply(_SELU_ALPHA, _expm1_below_zero(x))
-    return ops.multiply(_SELU_SCALE, ops.where(ops.greater(x, 0), x, neg))
+    return ops.multiply(_SELU_SCALE, ops.where(ops.less_equal(x, 0), neg, x))
 
 
 @public_op("nn.silu")

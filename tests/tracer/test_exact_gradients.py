@@ -109,3 +109,16 @@ def test_relu_gradient_is_zero_at_zero_and_nan_as_tensorflow_and_jax(tt_backend)
     y = tt.nn.relu(tt.constant(x)).numpy()
     np.testing.assert_array_equal(y, np.maximum(x, 0))          # NaN stays NaN
     assert tt.nn.relu(tt.constant([-3, 4])).numpy().tolist() == [0, 4]
+
+
+def test_elu_and_selu_at_nan_take_the_identity_side_as_tensorflow_and_pytorch(tt_backend):
+    x = np.array([-2.0, 0.0, 1.5, np.nan])
+    for f, scale, neg0 in ((tt.nn.elu, 1.0, 1.0), (tt.nn.selu, 1.0507009873554805, None)):
+        t = tt.constant(x)
+        with tt.GradientTape() as tape:
+            tape.watch(t)
+            y = f(t)
+            s = tt.reduce_sum(y)
+        g = tape.gradient(s, t).numpy()
+        assert np.isnan(y.numpy()[3]) and g[3] == scale and g[2] == scale
+        assert g[0] > 0 and (neg0 is None or g[1] == neg0)
