@@ -113,8 +113,6 @@ def test_dropout_compiled_with_seed_argument_changes_per_call():
 
 
 def test_dropout_compiled_without_seed_draws_a_new_mask_each_call():
-    if not hasattr(tt.tracing, "variable_creation"):
-        pytest.skip("needs Variables updated inside tt.function (the control/state issue)")
     f = tt.function(lambda x: tt.nn.dropout(x, 0.5) + tt.nn.dropout(x, 0.5))
     x = np.ones((64, 64), np.float32)
     a, b = f(x).numpy(), f(x).numpy()

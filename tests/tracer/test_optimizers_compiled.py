@@ -40,8 +40,6 @@ def train(make, compiled, steps=20):
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_compiled_keras_step_matches_eager(name):
-    if not hasattr(tt.tracing, "variable_creation"):
-        pytest.skip("needs Variables updated inside tt.function (the control/state issue)")
     eager, opt_e, _ = train(OPTIMIZERS[name], False)
     compiled, opt_c, run = train(OPTIMIZERS[name], True)
     assert run.trace_count == 1
