@@ -9,6 +9,7 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.ir import Node
+from runtime.interpreter import owned as as_value  # noqa: F401  (outputs as tensor values)
 from tracer import dtypes
 from tracer.convert import convert_to_tensor
 from tracer.recording import (SETTINGS, STATE, bind, check_nan, commit, make,  # noqa: F401
@@ -31,21 +32,6 @@ def operand(a, op):
     if hasattr(a, "_read"):
         return a._read()
     return convert_to_tensor(a, op=op)
-
-
-def as_value(v, dtype):
-    """A runtime output as a tensor value: an owned array of ``dtype`` (so no tensor aliases
-    another's buffer), or a NumPy scalar for shape ()."""
-    if isinstance(v, np.generic) and v.dtype == dtype:
-        return v
-    a = np.asarray(v)
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    if a.ndim == 0:
-        return a[()]
-    if not a.flags.owndata or not a.flags.writeable:
-        a = np.array(a)
-    return a
 
 
 def as_tensor(a, op):

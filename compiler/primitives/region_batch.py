@@ -20,27 +20,16 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.batching import batch
+from compiler.primitives.batch_rules import lift, move_axis
 from compiler.ir import Graph
 from compiler.regions import Body, instantiate, leaves_like
 
 INT32 = np.dtype("int32")
 
 
-def _lift(x, size):
-    return P.broadcast_to(x, shape=(size,) + tuple(x.shape))
-
-
 def _spec(x, size=None):
     shape = tuple(x.shape)
     return ((size,) + shape if size is not None else shape), x.dtype.str
-
-
-def _move(x, src, dst):
-    if src == dst:
-        return x
-    perm = [i for i in range(x.ndim) if i != src]
-    perm.insert(dst, src)
-    return P.transpose(x, perm=tuple(perm))
 
 
 def _leaves(body, size, in_batched):
@@ -55,7 +44,7 @@ def batch_body(body, size, in_batched, force=None):
     mapping = {id(x): leaf for x, leaf, b in zip(body.inputs, leaves, in_batched) if b}
     outs, flags = batch(list(body.outputs), mapping, size)
     if force is not None:
-        outs = [_lift(o, size) if f and not b else o for o, b, f in zip(outs, flags, force)]
+        outs = [lift(o, size) if f and not b else o for o, b, f in zip(outs, flags, force)]
         flags = [b or f for b, f in zip(flags, force)]
     return Body(Graph(leaves, outs)), flags
 
@@ -102,7 +91,7 @@ def cond(node, size, xs, batched):
                       for (s, d), f in zip(out_types, flags))
         region = P.cond(index, *ops, branches=new, out_types=types)
         return _outputs(region, flags)
-    ops = [o if b else _lift(o, size) for o, b in zip(ops, batched[1:])]
+    ops = [o if b else lift(o, size) for o, b in zip(ops, batched[1:])]
     results = []
     for br in branches:
         body, _ = batch_body(br, size, [True] * len(ops), force=[True] * len(out_types))
@@ -130,9 +119,9 @@ def scan(node, size, xs, batched):
     new_body, flags = batch_body(body, size, in_b,
                                  force=carry_b + [False] * (len(body.outputs) - nk))
     ins = list(xs[:nc])
-    ins += [c if b or not f else _lift(c, size)
+    ins += [c if b or not f else lift(c, size)
             for c, b, f in zip(xs[nc:nc + nk], batched[nc:nc + nk], carry_b)]
-    ins += [_move(x, 0, 1) if b else x for x, b in zip(xs[nc + nk:], xs_b)]
+    ins += [move_axis(x, 0, 1) if b else x for x, b in zip(xs[nc + nk:], xs_b)]
     types = [((size,) + tuple(s) if f else tuple(s), d)
              for (s, d), f in zip(p["out_types"][:nk], carry_b)]
     types += [((length, size) + tuple(s)[1:] if f else tuple(s), d)
@@ -140,7 +129,7 @@ def scan(node, size, xs, batched):
     region = P.scan(*ins, body=new_body, n_consts=nc, n_carry=nk, length=length,
                     reverse=p["reverse"], out_types=tuple(types))
     outs = _outputs(region, carry_b + flags[nk:])
-    return outs[:nk] + [(_move(y, 1, 0), True) if f else (y, False) for y, f in outs[nk:]]
+    return outs[:nk] + [(move_axis(y, 1, 0), True) if f else (y, False) for y, f in outs[nk:]]
 
 
 # -- while_loop ----------------------------------------------------------------------------
@@ -180,13 +169,13 @@ def while_loop(node, size, xs, batched):
     if not out_flags(cond_body, size, in_b)[0]:
         new_cond, _ = batch_body(cond_body, size, in_b)
         new_body, _ = batch_body(body, size, in_b, force=carry_b)
-        ins = [x if b or not f else _lift(x, size) for x, b, f in zip(xs, batched, in_b)]
+        ins = [x if b or not f else lift(x, size) for x, b, f in zip(xs, batched, in_b)]
         types = tuple(_spec(x) for x in ins[nc:])
         region = P.while_loop(*ins, cond=new_cond, body=new_body, n_consts=nc,
                               max_iter=p["max_iter"], out_types=types)
         return _outputs(region, carry_b)
     # a per-example predicate: every carry is batched, finished examples keep their carry
-    ins = [x if b else _lift(x, size) for x, b in zip(xs, batched)]
+    ins = [x if b else lift(x, size) for x, b in zip(xs, batched)]
     bc = _all_batched_cond(cond_body, size)
     bb, _ = batch_body(body, size, [True] * len(xs), force=[True] * nk)
     types = tuple(_spec(x) for x in ins[nc:])
@@ -211,10 +200,10 @@ def while_grad(node, size, xs, batched):
         new_cond, _ = batch_body(cond_body, size, in_b)
         new_body, _ = batch_body(body, size, in_b, force=carry_b)
         new_vjp, _ = batch_body(body_vjp, size, in_b + [True] * nf, force=every)
-        ins = [x if b or not f else _lift(x, size)
+        ins = [x if b or not f else lift(x, size)
                for x, b, f in zip(xs, batched, in_b + [True] * nf)]
     else:
-        ins = [x if b else _lift(x, size) for x, b in zip(xs, batched)]
+        ins = [x if b else lift(x, size) for x, b in zip(xs, batched)]
         bc = _all_batched_cond(cond_body, size)
         bb, _ = batch_body(body, size, [True] * n_in, force=[True] * nk)
         bv, _ = batch_body(body_vjp, size, [True] * len(xs), force=every)
