@@ -198,12 +198,7 @@ class GradientTape:
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or "
                              f"'zero', got {unconnected_gradients!r}")
-        if self._used and not self._persistent:
-            raise RuntimeError("GradientTape.gradient can only be called once on "
-                               "non-persistent tapes.")
-        if self._recording and not self._persistent:
-            self._pop()  # as TensorFlow: a non-persistent tape stops at its gradient call
-        self._used = True
+        self._use()
         src_leaves, rebuild = nest.flatten(sources, "GradientTape.gradient")
         srcs = [_source_tensor(s) for s in src_leaves]
         tgt_leaves, _ = nest.flatten(target, "GradientTape.gradient")
@@ -285,15 +280,20 @@ class GradientTape:
             return active.__contains__
         return lambda n: n in active and n not in leaves
 
-    def jacobian(self, target, sources, unconnected_gradients="none",
-                 experimental_use_pfor=True, parallel_iterations=None):
-        """d target[i...] / d source[j...], shaped target.shape + source.shape."""
+    def _use(self):
+        """Start a gradient computation: a non-persistent tape allows one and stops
+        recording at it (as TensorFlow)."""
         if self._used and not self._persistent:
             raise RuntimeError("GradientTape.gradient can only be called once on "
                                "non-persistent tapes.")
         if self._recording and not self._persistent:
             self._pop()
         self._used = True
+
+    def jacobian(self, target, sources, unconnected_gradients="none",
+                 experimental_use_pfor=True, parallel_iterations=None):
+        """d target[i...] / d source[j...], shaped target.shape + source.shape."""
+        self._use()
         src_leaves, rebuild = nest.flatten(sources)
         srcs = [_source_tensor(s) for s in src_leaves]
         t = _source_tensor(target, "target")
@@ -318,12 +318,7 @@ class GradientTape:
                        parallel_iterations=None, experimental_use_pfor=True):
         """Per-example Jacobians (TensorFlow): target (b, y...) and source (b, x...) give
         (b, y..., x...), example i of target depending only on example i of source."""
-        if self._used and not self._persistent:
-            raise RuntimeError("GradientTape.gradient can only be called once on "
-                               "non-persistent tapes.")
-        if self._recording and not self._persistent:
-            self._pop()
-        self._used = True
+        self._use()
         return _batch_jacobian(self._gradients, _source_tensor(target, "target"),
                                _source_tensor(source), unconnected_gradients)
 
