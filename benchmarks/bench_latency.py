@@ -22,13 +22,13 @@ state no slower than JAX.
 """
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+from _timing import median_time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -109,20 +109,6 @@ def _jax():
     return fns, conv
 
 
-def _median(call, runs, min_seconds=0.05):
-    call()
-    t0 = time.perf_counter()
-    call()
-    n = max(1, int(min_seconds / max(time.perf_counter() - t0, 1e-7)))
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            call()
-        times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
-
-
 def _native(fn):
     entries = list(fn._entries.values())
     return bool(entries) and all(e.exe is not None and e.exe.native is not None
@@ -149,7 +135,7 @@ def child_tt(case, runs):
     call()
     out = {"first": time.perf_counter() - t0}
     out["native"] = out["first"] + _until_native(call, fn)
-    out["steady"] = _median(call, runs)
+    out["steady"] = median_time(call, runs)
     if case == "mlp":
         before = runtime.cache_stats()["compiles"]
         for b in NEW_BATCHES:
@@ -182,7 +168,7 @@ def child_steps(kind, runs):
         call()
         if kind == "tt":
             _until_native(call, fn)
-        out[str(steps)] = _median(call, runs)
+        out[str(steps)] = median_time(call, runs)
     return out
 
 
@@ -193,7 +179,7 @@ def child_jax(case, runs):
     call = lambda: jax.block_until_ready(fns[case](*args))   # noqa: E731
     t0 = time.perf_counter()
     call()
-    return {"first": time.perf_counter() - t0, "steady": _median(call, runs)}
+    return {"first": time.perf_counter() - t0, "steady": median_time(call, runs)}
 
 
 def _spawn(kind, case, cache_dir, runs):

@@ -20,7 +20,6 @@ spends more time waking threads than multiplying these small matrices.
 Target: the compiled MLP step no slower than JAX jit.
 """
 import os
-import statistics
 import sys
 import time
 
@@ -28,27 +27,13 @@ if "--blas-threads" in sys.argv:
     os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--blas-threads") + 1]
 
 import numpy as np  # noqa: E402
+from _timing import median_time  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tracer as tt  # noqa: E402
 
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
-
-
-def median_time(fn, runs=7, min_seconds=0.2):
-    """Median seconds per call over ``runs`` batches sized to last ``min_seconds``."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    n = max(1, int(min_seconds / max(time.perf_counter() - t0, 1e-7)))
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
 
 
 # -- data and initial parameters (NumPy, shared by every framework) -------------------------

@@ -16,31 +16,15 @@ gradients by vmap(grad), (b) Hessian-vector products by jvp(grad), (c) jacfwd vs
 (d) peak memory of a deep MLP gradient with and without checkpoint per layer.
 """
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+from _timing import median_time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _median_time(fn, runs=7, min_seconds=0.05):
-    """Median seconds per call over ``runs`` batches sized to last ``min_seconds``."""
-    fn()
-    n, t0 = 1, time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    n = max(1, int(min_seconds / once))
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
 
 
 # -- the cases, written once for a namespace ``m`` (tracer or jax.numpy) ---------------------
@@ -154,7 +138,7 @@ def _scalar_overhead():
     import tracer as tt
     g = tt.grad(lambda x: tt.sin(x) ** 2)
     x = tt.constant(0.3)
-    return _median_time(lambda: g(x), runs=9, min_seconds=0.02)
+    return median_time(lambda: g(x), runs=9, min_seconds=0.02)
 
 
 def _fmt(s):
@@ -171,12 +155,12 @@ def main(quick):
     rows = []
     for case, title in CASES:
         call, first = _first_call(lambda: _tt_case(case))
-        per = _median_time(call, runs=3 if quick else 7)
+        per = median_time(call, runs=3 if quick else 7)
         second = _second_process(case, cache_dir)
         row = [title, _fmt(per), _fmt(first), _fmt(second)]
         if has_jax:
             jcall, jfirst = _first_call(lambda: _jax_case(case))
-            jper = _median_time(jcall, runs=3 if quick else 7)
+            jper = median_time(jcall, runs=3 if quick else 7)
             row += [_fmt(jper), _fmt(jfirst), f"{per / jper:.2f}x"]
         rows.append(row)
         print(" | ".join(row), flush=True)
@@ -214,15 +198,15 @@ def bench_per_example(quick):
     pe = tt.vmap(tt.grad(loss), in_axes=(None, 0, 0))
     args = [tt.constant(a) for a in (w, X, y)]
     np.testing.assert_allclose(pe(*args).numpy(), numpy_grads(), rtol=2e-3, atol=1e-5)
-    rows = [("numpy (hand-written, batched)", _median_time(numpy_grads)),
-            ("tt.vmap(tt.grad(loss))", _median_time(lambda: pe(*args)))]
+    rows = [("numpy (hand-written, batched)", median_time(numpy_grads)),
+            ("tt.vmap(tt.grad(loss))", median_time(lambda: pe(*args)))]
     if _jax():
         import jax
         import jax.numpy as jnp
         jl = lambda w, x, t: jax.nn.softplus(-t * jnp.sum(x * w))
         jf = jax.jit(jax.vmap(jax.grad(jl), in_axes=(None, 0, 0)))
         ja = [jnp.asarray(a) for a in (w, X, y)]
-        rows.append(("jax jit(vmap(grad))", _median_time(
+        rows.append(("jax jit(vmap(grad))", median_time(
             lambda: jax.block_until_ready(jf(*ja)))))
     return "(a) per-example gradients, logistic loss, 256 x 784 float32", rows, \
         "target: <= 1.3x numpy, ahead of jax"
@@ -240,9 +224,9 @@ def bench_hvp(quick):
     args = [tt.constant(x), tt.constant(v)]
     np.testing.assert_allclose(fwd_rev(*args).numpy(), rev_rev(*args).numpy(), rtol=1e-3,
                                atol=1e-2)
-    rows = [("tt jvp(grad) (forward-over-reverse)", _median_time(lambda: fwd_rev(*args))),
+    rows = [("tt jvp(grad) (forward-over-reverse)", median_time(lambda: fwd_rev(*args))),
             ("tt grad(<grad, v>) (reverse-over-reverse)",
-             _median_time(lambda: rev_rev(*args)))]
+             median_time(lambda: rev_rev(*args)))]
     if _jax():
         import jax
         import jax.numpy as jnp
@@ -251,7 +235,7 @@ def bench_hvp(quick):
             return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
         jh = jax.jit(lambda x, v: jax.jvp(jax.grad(jrosen), (x,), (v,))[1])
         ja = [jnp.asarray(x), jnp.asarray(v)]
-        rows.append(("jax jit(jvp(grad))", _median_time(
+        rows.append(("jax jit(jvp(grad))", median_time(
             lambda: jax.block_until_ready(jh(*ja)))))
     return "(b) Rosenbrock Hessian-vector product, n = 1e5 float32", rows, \
         "target: jvp(grad) ahead of jax's forward-over-reverse"
@@ -268,8 +252,8 @@ def bench_jacobians(quick):
         f = lambda x: tt.tanh(tt.matmul(W, x[:, None]))[:, 0]
         jf, jr = tt.jacfwd(f), tt.jacrev(f)
         np.testing.assert_allclose(jf(x).numpy(), jr(x).numpy(), atol=1e-12)
-        rows += [(f"jacfwd R^{n} -> R^{m}", _median_time(lambda: jf(x))),
-                 (f"jacrev R^{n} -> R^{m}", _median_time(lambda: jr(x)))]
+        rows += [(f"jacfwd R^{n} -> R^{m}", median_time(lambda: jf(x))),
+                 (f"jacrev R^{n} -> R^{m}", median_time(lambda: jr(x)))]
     return "(c) Jacobians, float64", rows, \
         "target: jacfwd wins on R^10 -> R^1000, jacrev on R^1000 -> R^10"
 
@@ -312,7 +296,7 @@ def peak_memory_child(variant):
     """Run in a subprocess: peak RSS growth of one gradient call (after a warm call)."""
     call = _mlp_grad(variant)
     call()
-    per = _median_time(call, runs=3)
+    per = median_time(call, runs=3)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")                        # reset the peak RSS (VmHWM) to the current RSS
     before = _status_kb("VmRSS")
