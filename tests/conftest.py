@@ -12,3 +12,14 @@ def _synchronous_compiles():
     yield
     runtime.wait_for_compiles()
     runtime.config.compile_in_background = saved
+
+
+@pytest.fixture
+def debug_nans():
+    """tt.config.debug_nans on for one test."""
+    saved = runtime.config.debug_nans
+    runtime.config.debug_nans = True
+    try:
+        yield
+    finally:
+        runtime.config.debug_nans = saved

@@ -7,16 +7,6 @@ import pytest
 import tracer as tt
 
 
-@pytest.fixture
-def debug_nans():
-    saved = tt.config.debug_nans
-    tt.config.debug_nans = True
-    try:
-        yield
-    finally:
-        tt.config.debug_nans = saved
-
-
 def test_debug_nans_decides_per_element(debug_nans):
     with pytest.raises(FloatingPointError, match="^log: produced NaN"):
         tt.log(tt.constant([np.nan, -1.0]))

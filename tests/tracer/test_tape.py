@@ -385,16 +385,6 @@ def test_threads_each_have_their_own_tapes():
 
 # -- debug_nans --------------------------------------------------------------------------------
 
-@pytest.fixture
-def debug_nans():
-    saved = tt.config.debug_nans
-    tt.config.debug_nans = True
-    try:
-        yield
-    finally:
-        tt.config.debug_nans = saved
-
-
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_debug_nans_forward_raises_naming_the_op(debug_nans):
     with pytest.raises(FloatingPointError, match="^log:"):
