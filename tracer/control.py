@@ -161,7 +161,8 @@ def while_loop(cond_fn, body_fn, loop_vars, maximum_iterations=None):
     """Repeat ``loop_vars = body_fn(*loop_vars)`` while ``cond_fn(*loop_vars)`` (a scalar
     bool) holds, at most ``maximum_iterations`` times; returns the final ``loop_vars``.
     ``loop_vars`` is a tuple/list of arguments (or one tensor), as ``tf.while_loop``.
-    Differentiable in reverse mode: the forward pass keeps the carry of every iteration."""
+    Differentiable to any order with respect to ``loop_vars`` and captured tensors, in
+    reverse and forward mode: the forward pass keeps the carry of every iteration."""
     if not callable(cond_fn) or not callable(body_fn):
         raise TypeError("while_loop: cond_fn and body_fn must be callables")
     limit = _max_iterations(maximum_iterations)
@@ -207,8 +208,8 @@ def _static_bound(b):
 
 def fori_loop(lower, upper, body_fn, init_val):
     """``val = body_fn(i, val)`` for ``i`` in ``range(lower, upper)`` (JAX's
-    ``lax.fori_loop``). With static bounds it is a ``scan`` (differentiable to any order);
-    with traced bounds a ``while_loop``."""
+    ``lax.fori_loop``). With static bounds it is a ``scan``, with traced bounds a
+    ``while_loop`` (both differentiable to any order)."""
     lo, hi = _static_bound(lower), _static_bound(upper)
     if lo is not None and hi is not None:
 

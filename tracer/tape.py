@@ -235,7 +235,9 @@ class GradientTape:
         cts = iter(cts)
         cts = [next(cts) if n is not None else None for n in src_nodes]
         live = [c for c in cts if c is not None]
-        if traced:
+        if traced:                  # inside tt.function: outer tapes differentiate it again
+            for tape in outer:
+                _register(tape, live, None, values)
             return [make(None, c) if c is not None else None for c in cts]
         graph = _eval_graph(live, values)
         graph = pipeline.optimize(graph)
@@ -409,5 +411,5 @@ def _register(tape, outputs, out_values, values):
     for n in order:
         if n not in active and n in values:
             tape.values[n] = values[n]
-    for n, v in zip(outputs, out_values):
+    for n, v in zip(outputs, out_values or ()):
         tape.values[n] = v

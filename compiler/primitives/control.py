@@ -11,7 +11,10 @@ Gradients are regions again: the VJP of a cond is a cond of the branches' VJPs; 
 scan is a forward scan storing the carry each step starts from (everything else in the
 body is recomputed from it) and a scan in the other direction over those carries, the xs
 and the ys' cotangents, carrying the carry's cotangent and the captured values' summed
-cotangents. So gradients of gradients are scans of scans, to any order.
+cotangents. So gradients of gradients are scans of scans, to any order. The VJP of a
+while_loop is a ``while_grad`` (the loop again, keeping each iteration's carry, then the
+body's VJP in reverse order); the VJP of a ``while_grad`` is the tangent loop (forward mode)
+and that loop's own ``while_grad``, so while loops are differentiable to any order too.
 """
 import numpy as np
 
@@ -224,8 +227,13 @@ def _while_impl(*ins, cond, body, n_consts, max_iter, out_types):
 
 
 def _while_vjp(cts, out, *ins, cond, body, n_consts, max_iter, out_types):
-    nc = n_consts
-    fc = [j for j in range(nc) if _float(ins[j])]
+    return _while_reverse(cts, ins, cond, body, n_consts, max_iter, out_types, n_consts)
+
+
+def _while_reverse(cts, ins, cond, body, nc, max_iter, out_types, n_wrt):
+    """Cotangents of a while_loop's inputs (a ``while_grad`` node) given its outputs'
+    cotangents ``cts``; of the captured values only the first ``n_wrt`` get one."""
+    fc = [j for j in range(n_wrt) if _float(ins[j])]
     fk = [j for j in range(len(out_types)) if _float(out_types[j])]
     prim, gs, grads = _body_vjp(body, [nc + j for j in fk] + fc, fk)
     gbody = Body(Graph(prim + gs, grads))
@@ -295,26 +303,35 @@ def _tangent_body(body, body_vjp, nc, nf, n_acc):
 
 def _while_grad_vjp(cts, out, *ins, cond, body, body_vjp, n_consts, max_iter, out_types,
                     needed):
+    """``while_grad(x, g) = J(x)^T g`` for the loop ``F`` (x: captured values and initial
+    carries, J its Jacobian). With cotangents ``w`` of the outputs, ``<w, J^T g> = <J w, g>``:
+    the tangent loop (the forward loop carrying ``J w``, the transpose of ``body_vjp``)
+    gives the cotangent of ``g`` as its tangent output, and that of ``x`` as its own
+    reverse mode with cotangent ``g`` on the tangent output and zero on the carries, ``w``
+    held fixed (Hessian-vector products). That is a ``while_grad`` again: any order."""
     nc, nk = n_consts, len(body.outputs)
     nf = len(ins) - nc - nk
     n_acc = len(out_types) - nf
-    if any(needed[:nc + nk]):
-        raise NotImplementedError(
-            "while_loop: the gradient of a while_loop's gradient (second order) is not "
-            "available; write the loop with tt.fori_loop (static bounds) or tt.scan, whose "
-            "gradients are differentiable to any order")
-    # the cotangents of the final carry's cotangent: while_grad is linear in it, and its
-    # transpose runs the forward loop again carrying a tangent (forward mode of the loop)
     seeds = [cts[i] if cts[i] is not None else _zeros(out_types[i]) for i in range(nf)]
     acc = [cts[nf + i] if cts[nf + i] is not None else _zeros(out_types[nf + i])
            for i in range(n_acc)]
     inputs, outputs, cond_inputs = _tangent_body(body, body_vjp, nc, nf, n_acc)
     cond_graph = Graph(inputs, instantiate(cond.graph, cond_inputs))
     types = tuple(_spec(x) for x in list(ins[nc:nc + nk]) + seeds)
-    loop = while_loop(*ins[:nc], *acc, *ins[nc:nc + nk], *seeds, cond=Body(cond_graph),
-                      body=Body(Graph(inputs, outputs)), n_consts=nc + n_acc,
-                      max_iter=max_iter, out_types=types)
-    return (None,) * (nc + nk) + tuple(tuple_get(loop, index=nk + i) for i in range(nf))
+    loop_ins = list(ins[:nc]) + acc + list(ins[nc:nc + nk]) + seeds
+    loop_cond, loop_body = Body(cond_graph), Body(Graph(inputs, outputs))
+    res = [None] * len(ins)
+    if any(needed[:nc + nk]):
+        # gradient of <g, tangent output> w.r.t. the captured values and initial carries
+        back = _while_reverse((None,) * nk + tuple(ins[nc + nk:]), loop_ins, loop_cond,
+                              loop_body, nc + n_acc, max_iter, types, nc)
+        res[:nc] = back[:nc]
+        res[nc:nc + nk] = back[nc + n_acc:nc + n_acc + nk]
+    if any(needed[nc + nk:]):
+        loop = while_loop(*loop_ins, cond=loop_cond, body=loop_body, n_consts=nc + n_acc,
+                          max_iter=max_iter, out_types=types)
+        res[nc + nk:] = [tuple_get(loop, index=nk + i) for i in range(nf)]
+    return tuple(res)
 
 
 # reverse mode of while_loop: cotangents of the carries and captured values from the final
