@@ -50,6 +50,14 @@ class KernelSource:
     parallel_threshold: int
 
     @property
+    def extent_names(self):
+        """The names of ``extents`` in the kernel's signature: ``n<d>`` (extents), ``nf``
+        (the flat size), ``c<k>`` (literal values)."""
+        head = self.source[self.source.index("def kernel(") + 11:]
+        params = [p.strip() for p in head[:head.index(")")].split(",")]
+        return [p for p in params if p and not p.startswith("a")]
+
+    @property
     def key(self):
         """Content hash: kernels with equal source are one compiled function."""
         return codegen.source_key(self.source)
@@ -58,11 +66,14 @@ class KernelSource:
 @dataclass(frozen=True)
 class Lowered:
     """What the native tier runs: the graph it lowered, its steps (``fusion.Kernel`` and
-    ``fusion.Call``), the kernel sources in step order and the driver source."""
+    ``fusion.Call``), the kernel sources in step order and the driver source, with the
+    values of its globals (``driver.Driver``: extents ``e<j>_<k>``, literals ``L<i>``)."""
     graph: object
     steps: list
     kernels: list
     driver: str
+    driver_values: dict
+    driver_literals: dict
 
     @property
     def calls(self):
@@ -83,6 +94,6 @@ def lower(graph, parallel_threshold):
             source, args, extents = codegen.kernel_code(st, parallel_threshold, cache=False)
             kernels.append(KernelSource(st, source, tuple(args), tuple(extents),
                                         parallel_threshold))
-    source = driver.driver_source(graph, steps, [list(k.args) for k in kernels],
-                                  [list(k.extents) for k in kernels])
-    return Lowered(graph, steps, kernels, source)
+    drv = driver.driver_source(graph, steps, [list(k.args) for k in kernels],
+                               [list(k.extents) for k in kernels])
+    return Lowered(graph, steps, kernels, drv.source, drv.values, drv.literals)

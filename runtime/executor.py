@@ -105,13 +105,13 @@ class Executable:
         hot = _native.get(structure_key(self.graph))   # calls it had when it compiled
         if hot is None or (self.compile is None and hot < _settings["jit_threshold"]):
             return False
-        from runtime.native import NativeProgram, ready
-        lowered = ready(self.graph)
-        if lowered is None:
+        from runtime.native import instant
+        program = instant(self.graph, structure_key(self.graph))
+        if program is None:
             return False
         with self._lock:
             if self.native is None:
-                self.native = NativeProgram(self.graph, lowered)
+                self.native = program
                 self.run_tier = self.native.run
         return True
 
@@ -158,7 +158,7 @@ class Executable:
 
     def compile_now(self, args):
         """Compile (or load) the native program and run it once on ``args``."""
-        from runtime.native import NativeProgram
+        from runtime.native import NativeProgram, remember
         with self._lock:
             if self.native is None:
                 native = NativeProgram(self.graph)
@@ -167,6 +167,7 @@ class Executable:
                 self.run_tier = native.run
                 key = structure_key(self.graph)
                 _native[key] = max(_native.get(key, 0), self.calls)
+                remember(key, native)
                 return outs
         return self.native.run(*args)
 

@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from compiler import blas, pipeline
-from runtime import diskcache, loops, numbacache
+from runtime import diskcache, loops, numbacache, templates
 from runtime.config import config, stats
 from runtime.interpreter import owned
 
@@ -49,12 +49,29 @@ def _bind_call(node, single):
     return functools.partial(node.prim.impl, **params) if params else node.prim.impl
 
 
-def _all_products_small(calls):
+def _all_products_small(nodes):
     """Whether the driver calls matrix products and all of them are small: then the
     whole run holds BLAS at one thread (one switch per run, not two per product)."""
-    sizes = [blas.is_small(st.node.inputs[0].shape, st.node.inputs[1].shape)
-             for st in calls if st.node.prim.name == "matmul"]
+    sizes = [blas.is_small(n.inputs[0].shape, n.inputs[1].shape)
+             for n in nodes if n.prim.name == "matmul"]
     return bool(sizes) and all(sizes)
+
+
+_codes = OrderedDict()              # driver source -> code object (shape-free text)
+
+
+def _driver_code(source):
+    with _lock:
+        code = _codes.get(source)
+        if code is not None:
+            _codes.move_to_end(source)
+            return code
+    code = compile(source, "<tapejit driver>", "exec")
+    with _lock:
+        _codes[source] = code
+        while len(_codes) > _MAX_KERNELS:
+            _codes.popitem(last=False)
+    return code
 
 
 def _single_threaded(run):
@@ -72,25 +89,44 @@ def _single_threaded(run):
 
 class NativeProgram:
     """A compiled graph: ``run(*inputs)`` returns the list of outputs. Kernels compile
-    lazily on the first ``run``; ``first_run`` does that and accounts for it."""
+    lazily on the first ``run``; ``first_run`` does that and accounts for it.
 
-    def __init__(self, graph, lowered=None):
-        if lowered is None:
-            lowered = pipeline.lower(graph, config.parallel_threshold)
-        self.lowered = lowered
+    Built from ``lowered`` (lowered here when None), or from a ``templates.Template`` of
+    the same structure and ``instance`` (its ``instantiate(graph)``): the template's
+    kernels and driver code with this graph's calls, extents and literal values."""
+
+    def __init__(self, graph, lowered=None, template=None, instance=None):
+        self.graph = graph
+        if template is None:
+            if lowered is None:
+                lowered = pipeline.lower(graph, config.parallel_threshold)
+            shared, nodes, values = lowered, [st.node for st in lowered.calls], \
+                lowered.driver_values
+            g = lowered.graph
+        else:
+            shared = template.lowered
+            g, nodes, values = instance
+        self._lowered = lowered
         env = {"np": np, "OWN": owned}
-        self.kernels = [kernel_function(ks) for ks in lowered.kernels]
+        env.update(values)
+        self.kernels = [kernel_function(ks) for ks in shared.kernels]
         env.update((f"K{j}", fn) for j, fn in enumerate(self.kernels))
-        calls = lowered.calls
-        single = _all_products_small(calls)
-        self.calls = [_bind_call(st.node, single) for st in calls]
+        single = _all_products_small(nodes)
+        self.calls = [_bind_call(n, single) for n in nodes]
         env.update((f"C{j}", fn) for j, fn in enumerate(self.calls))
-        self.source = lowered.driver
-        exec(compile(self.source, "<tapejit driver>", "exec"), env)
+        self.source = shared.driver
+        exec(_driver_code(self.source), env)
         self.run = _single_threaded(env["run"]) if single else env["run"]
-        self.n_calls = len(calls)
-        g = lowered.graph
+        self.n_calls = len(nodes)
         self.summary = f"{len(g.inputs)} inputs -> {len(g.outputs)} outputs, {len(g.nodes)} nodes"
+
+    @property
+    def lowered(self):
+        """The graph's ``pipeline.Lowered`` (lowered on first use for a program built
+        from a template)."""
+        if self._lowered is None:
+            self._lowered = pipeline.lower(self.graph, config.parallel_threshold)
+        return self._lowered
 
     def text(self):
         """Every kernel, the driver, and the native loops the driver calls, as one text."""
@@ -135,14 +171,44 @@ def ready(graph):
     source is already compiled in this process (at any shape) and no step is a region
     (whose loops compile on first use); else None."""
     lowered = pipeline.lower(graph, config.parallel_threshold)
-    if any(loops.RUNNERS.get(st.node.prim.name) for st in lowered.calls):
+    if _has_loops(lowered) or not _compiled(lowered.kernels):
         return None
+    return lowered
+
+
+def _has_loops(lowered):
+    return any(loops.RUNNERS.get(st.node.prim.name) for st in lowered.calls)
+
+
+def _compiled(kernel_sources):
     with _lock:
-        for ks in lowered.kernels:
+        for ks in kernel_sources:
             held = _kernels.get(ks.key)
             if held is None or not held[0].overloads:
-                return None
-    return lowered
+                return False
+    return True
+
+
+def instant(graph, key):
+    """A NativeProgram for ``graph`` when running it compiles nothing (see ``ready``),
+    else None. A graph of a structure (``key``) lowered before at shapes of the same
+    class reuses that lowering and its driver code (``templates``): no lowering."""
+    threshold = config.parallel_threshold
+    found = templates.find(key, graph, threshold)
+    if found is not None and _compiled(found[0].lowered.kernels):
+        return NativeProgram(graph, template=found[0], instance=found[1])
+    lowered = ready(graph)
+    if lowered is None:
+        return None
+    templates.remember(key, graph, lowered, threshold)
+    return NativeProgram(graph, lowered)
+
+
+def remember(key, program):
+    """Keep a freshly lowered program as the template of its structure ``key``."""
+    low = program._lowered
+    if low is not None and not _has_loops(low):
+        templates.remember(key, program.graph, low, config.parallel_threshold)
 
 
 def _hits(fn):
@@ -155,3 +221,5 @@ def clear():
         for _fn, modname in _kernels.values():
             diskcache.release(modname)
         _kernels.clear()
+        _codes.clear()
+    templates.clear()

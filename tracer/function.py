@@ -293,8 +293,12 @@ class Staged:
         outputs = outputs + [n for _, n in updates]
         inputs = (ctx.arg_nodes + [n for _, n in ctx.captured] +
                   [n for _, n in ctx.variables])
-        foreign = _foreign_leaves(outputs, inputs)
-        graph = pipeline.optimize(Graph(inputs + foreign, outputs))
+        try:                    # one walk when no leaf of an enclosing trace is reached
+            graph, foreign = Graph(inputs, outputs), []
+        except ValueError:
+            foreign = _foreign_leaves(outputs, inputs)
+            graph = Graph(inputs + foreign, outputs)
+        graph = pipeline.optimize(graph)
         return Entry(graph, ctx.captured, ctx.variables, plan, rebuild, bool(foreign),
                      [v for v, _ in updates])
 

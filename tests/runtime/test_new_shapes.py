@@ -69,3 +69,34 @@ def test_outputs_are_owned_in_both_tiers():
                     assert not np.shares_memory(a, b)
             assert not np.shares_memory(arrays[1], x.numpy())   # a view is copied
             np.testing.assert_array_equal(outs[1].numpy(), x.numpy().T)
+
+
+def test_new_batch_sizes_reuse_the_lowering_and_agree():
+    # a gradient with a bias broadcast, a product and a mean (a literal 1/batch)
+    def loss(w, b, x):
+        return tt.reduce_mean(tt.tanh(tt.matmul(x, w) + b) ** 2)
+    g = tt.function(tt.grad(loss, argnums=(0, 1)))
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(5, 3))
+    b = rng.normal(size=3)
+
+    def expected(x):
+        y = np.tanh(x @ w + b)
+        dz = 2 * y * (1 - y * y) / y.size
+        return x.T @ dz, dz.sum(axis=0)
+    with _setting(jit_threshold=1):
+        g(tt.constant(w), tt.constant(b), tt.constant(rng.normal(size=(8, 5))))
+        templated = 0
+        for batch in (1, 3, 17, 2, 64):
+            x = rng.normal(size=(batch, 5))
+            got = g(tt.constant(w), tt.constant(b), tt.constant(x))
+            entry = f_entry(g, (w, b, x))
+            assert entry.exe.native is not None
+            templated += entry.exe.native._lowered is None      # built from a template
+            for o, e in zip(got, expected(x)):
+                np.testing.assert_allclose(o.numpy(), e, rtol=1e-10, atol=1e-12)
+        assert templated >= 3                  # 3, 17, 64 (1 is a class of its own)
+
+
+def f_entry(f, arrays):
+    return f._entries[tuple((a.shape, a.dtype) for a in arrays)]
