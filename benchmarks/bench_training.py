@@ -7,7 +7,8 @@ Cases:
 
 Each step is forward + gradient + Adam update. tapejit runs it eagerly on a tape with the
 Keras-style ``tt.optimizers.Adam`` ("eager tape") and as one ``tt.function`` with the
-functional ``tt.optimizers.adam`` ("compiled"); peers, when importable: PyTorch eager
+functional ``tt.optimizers.adam`` ("compiled") or with Variables and the Keras-style
+``tt.optimizers.Adam`` ("compiled Vars"); peers, when importable: PyTorch eager
 (``torch.optim.Adam``) and JAX ``jit`` (the same Adam written in jax.numpy). Times are
 medians of cached calls.
 
@@ -102,6 +103,25 @@ def tt_compiled(case, params, x, y):
     return step
 
 
+def tt_compiled_variables(case, params, x, y):
+    """The Keras form compiled: Variables and ``tt.optimizers.Adam`` inside one
+    ``tt.function`` (the parameters and slots are Variables updated at each call)."""
+    variables = {k: tt.Variable(v) for k, v in params.items()}
+    opt = tt.optimizers.Adam(LR, epsilon=EPS)
+    keys = sorted(variables)
+    xt, yt = tt.constant(x), tt.constant(y)
+
+    @tt.function
+    def train(x, y):
+        with tt.GradientTape() as tape:
+            loss = tt_loss(case, variables, x, y)
+        grads = tape.gradient(loss, [variables[k] for k in keys])
+        opt.apply_gradients(zip(grads, [variables[k] for k in keys]))
+        return loss
+
+    return lambda: train(xt, yt)
+
+
 # -- peers ----------------------------------------------------------------------------------
 
 def torch_eager(case, params, x, y):
@@ -170,6 +190,7 @@ def jax_jit(case, params, x, y):
 
 
 RUNNERS = [("tapejit eager tape", tt_eager), ("tapejit compiled", tt_compiled),
+           ("tapejit compiled Vars", tt_compiled_variables),
            ("PyTorch eager", torch_eager), ("JAX jit", jax_jit)]
 
 
