@@ -75,7 +75,9 @@ class Executable:
         if self._failure is not None:
             return self._fail(args)
         if self.calls == 1 and self.compile is not False and self._instant():
-            return self.native.first_run(args)
+            outs = self.native.first_run(args)
+            self.run_tier = self.native.run     # first_run may bind a faster driver
+            return outs
         if self._pending or not self._wants_native():
             return self._interpret(args)
         if _settings["compile_in_background"]:

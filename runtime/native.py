@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 
 import numpy as np
+from numba.core import types as numba_types
 
 from compiler import blas, pipeline
 from runtime import diskcache, loops, numbacache, templates
@@ -20,6 +21,7 @@ from runtime.config import config, stats
 from runtime.interpreter import owned
 
 _MAX_KERNELS = 4096
+_SCALAR_TYPES = (numba_types.Number, numba_types.Boolean)
 _kernels = OrderedDict()
 _lock = threading.RLock()
 
@@ -115,6 +117,7 @@ class NativeProgram:
         self.calls = [_bind_call(n, single) for n in nodes]
         env.update((f"C{j}", fn) for j, fn in enumerate(self.calls))
         self.source = shared.driver
+        self._env, self._single = env, single
         exec(_driver_code(self.source), env)
         self.run = _single_threaded(env["run"]) if single else env["run"]
         self.n_calls = len(nodes)
@@ -163,7 +166,29 @@ class NativeProgram:
             print(f"tapejit: compiled {self.summary}: {len(self.kernels)} kernels "
                   f"({compiled} compiled, {loaded} from disk), {self.n_calls} calls, "
                   f"{seconds:.3f} s", flush=True)
+        self._bind_entry_points()
         return outs
+
+    def _bind_entry_points(self):
+        """When every kernel has one compiled signature and it takes scalars only (a
+        scalar function and its derivatives), the driver calls the compiled entry points
+        directly, skipping Numba's per-call type dispatch. Scalars are converted by
+        value, so a 0-d array where a NumPy scalar was compiled still computes the same;
+        arrays (whose layout selects the compiled code) always go through dispatch."""
+        entries = []
+        for k in self.kernels:
+            if len(k.overloads) != 1:
+                return
+            (sig, cres), = k.overloads.items()
+            if not all(isinstance(t, _SCALAR_TYPES) for t in sig):
+                return
+            entries.append(cres.entry_point)
+        if not entries:
+            return
+        env = dict(self._env)
+        env.update((f"K{j}", fn) for j, fn in enumerate(entries))
+        exec(_driver_code(self.source), env)
+        self.run = _single_threaded(env["run"]) if self._single else env["run"]
 
 
 def ready(graph):

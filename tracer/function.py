@@ -34,6 +34,7 @@ from tracer.variable import Variable
 from tracer.tracing import TraceContext, record_spliced as _record, substitute
 
 CacheInfo = namedtuple("CacheInfo", "hits misses size")
+_new_tensor = Tensor.__new__
 _ARRAYS = (np.ndarray, np.generic)
 
 
@@ -167,6 +168,20 @@ def _output_plan(out):
 
 # -- the staged callable ---------------------------------------------------------------------
 
+# NumPy scalar types whose type alone fixes the dtype (and the shape: ())
+_SCALAR_TYPES = frozenset(np.dtype(c).type for c in "?bhilqBHILQefdgFDG")
+
+
+def _hot_slot(v, entry):
+    """(value type, dtype, shape, entry) matching one-argument calls with ``v``'s
+    signature: a NumPy scalar by its type alone (dtype None), an array by type, dtype
+    (identical descriptor) and shape."""
+    entry.executable()
+    if type(v) in _SCALAR_TYPES:
+        return (type(v), None, None, entry)
+    return (type(v), v.dtype, v.shape, entry)
+
+
 class Staged:
     """A traced, compiled and cached callable (``tt.function`` and the transforms).
 
@@ -190,21 +205,34 @@ class Staged:
         self._params = None
         self.trace_count = 0
         self._hits = self._misses = 0
+        self._hot = (None, None, None, None)    # see _hot_slot
 
     def __call__(self, *args, **kwargs):
-        if self._fast and not kwargs and STATE.trace is None and not STATE.tapes:
+        if not kwargs and self._fast and STATE.trace is None and not STATE.tapes:
+            if len(args) == 1 and type(args[0]) is Tensor:
+                v = args[0]._value
+                hot = self._hot             # the last one-argument signature called
+                if type(v) is hot[0] and (hot[1] is None or
+                                          v.dtype is hot[1] and v.shape == hot[2]):
+                    self._hits += 1
+                    entry = hot[3]
+                    exe = entry.exe
+                    if entry.plain and not exe.settings["debug_nans"]:
+                        t = _new_tensor(Tensor)         # tracer.recording.make, inlined
+                        t._value = exe.run_tier(v)[0]
+                        t._node = None
+                        return t
+                    return entry.run([v])
             try:
-                if len(args) == 1:
-                    v = args[0]._value
-                    values, key = [v], ((v.shape, v.dtype),)
-                else:
-                    values = [a._value for a in args]
-                    key = tuple([(v.shape, v.dtype) for v in values])
+                values = [a._value for a in args]
+                key = tuple([(v.shape, v.dtype) for v in values])
             except AttributeError:          # not all eager Tensors: the general route
                 return self._call(args, kwargs)
             entry = self._entries.get(key)
             if entry is not None:
                 self._hits += 1
+                if len(values) == 1:
+                    self._hot = _hot_slot(values[0], entry)
                 return entry.run(values)
         return self._call(args, kwargs)
 
