@@ -55,8 +55,8 @@ def driver_source(graph, steps, kernel_args, kernel_extents=None):
         reads = [names[id(x)] for x in kernel_args[nk]]
         ext = [f"e{nk}_{k}" for k in range(len(kernel_extents[nk]))] if kernel_extents else []
         values.update(zip(ext, kernel_extents[nk] if kernel_extents else ()))
-        lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
-        body.append((f"{lhs} = K{nk}({', '.join(reads + ext)})", reads, outs))
+        lhs = ", ".join(outs) + ("," if len(outs) == 1 else "") + " = " if outs else ""
+        body.append((f"{lhs}K{nk}({', '.join(reads + ext)})", reads, outs))
         nk += 1
     bound = {id(n) for n in graph.inputs}
     fresh = {id(m) for st in steps if not isinstance(st, Call) for m in st.stored}

@@ -7,7 +7,7 @@ and runs what ``lower`` returns, and ``tt.function.explain`` prints that same ``
 """
 from dataclasses import dataclass
 
-from compiler import codegen, driver, fusion, regions, rewrites
+from compiler import codegen, driver, fusion, regions, rewrites, vm
 
 PASSES = [
     # control flow: every pass applied inside region bodies, loop-invariant work hoisted
@@ -29,6 +29,8 @@ LOWERING = [
                 "at run time so it serves every shape (codegen.kernel_code)"),
     ("driver", "straight-line Python calling kernels K<j> and calls C<j> in order "
                "(driver.driver_source)"),
+    ("vm", "optional (on_vm): runs of kernels that would otherwise compile become block-VM "
+           "segments, instructions for one precompiled interpreter (compiler.vm)"),
 ]
 
 
@@ -97,3 +99,35 @@ def lower(graph, parallel_threshold):
     drv = driver.driver_source(graph, steps, [list(k.args) for k in kernels],
                                [list(k.extents) for k in kernels])
     return Lowered(graph, steps, kernels, drv.source, drv.values, drv.literals)
+
+
+def on_vm(lowered, use, parallel_threshold):
+    """``lowered`` with each run of consecutive kernels that ``use(kernel_source)`` picks
+    and the block VM can run replaced by one VM segment (``vm.Program`` in ``kernels``,
+    ``vm.Segment`` in ``steps``); the driver is written again."""
+    sources = {id(ks.kernel): ks for ks in lowered.kernels}
+    last, outputs = {}, {id(o) for o in lowered.graph.outputs}
+    for i, st in enumerate(lowered.steps):
+        reads = st.node.inputs if isinstance(st, fusion.Call) else sources[id(st)].args
+        for x in reads:
+            last[id(x)] = i
+
+    def pick(k):
+        return vm.vm_dtype(k, parallel_threshold) if use(sources[id(k)]) else None
+
+    def needed_after(nodes, end):
+        return [m for m in nodes if last.get(id(m), -1) >= end or id(m) in outputs]
+    steps = vm.segments(lowered.steps, pick, needed_after)
+    kernels, args, extents = [], [], []
+    for st in steps:
+        if isinstance(st, vm.Segment):
+            kernels.append(vm.encode(st))
+            args.append(list(st.args))
+            extents.append([])
+        elif not isinstance(st, fusion.Call):
+            ks = sources[id(st)]
+            kernels.append(ks)
+            args.append(list(ks.args))
+            extents.append(list(ks.extents))
+    drv = driver.driver_source(lowered.graph, steps, args, extents)
+    return Lowered(lowered.graph, steps, kernels, drv.source, drv.values, drv.literals)

@@ -13,6 +13,7 @@ _DEFAULTS = {
     "compile_in_background": True,
     "cache_size": 256,
     "blas_single_thread_below": 1 << 28,
+    "vm_threshold": 64,
 }
 
 
@@ -50,7 +51,7 @@ class Config:
             raise AttributeError(f"tt.config has no setting {name!r}; valid settings are "
                                  f"{', '.join(sorted(self._values))}")
         if name in ("jit_threshold", "parallel_threshold", "cache_size",
-                    "blas_single_thread_below") and \
+                    "blas_single_thread_below", "vm_threshold") and \
                 (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ValueError(f"tt.config.{name} must be a non-negative int, got {value!r}")
         if name == "cache_size" and value < 1:

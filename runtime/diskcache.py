@@ -135,6 +135,15 @@ def load_kernel(source, cache_dir):
     return fn, modname
 
 
+def on_disk(source, cache_dir):
+    """Whether compiled code for ``source`` is in the disk cache (an index file exists)."""
+    if not cache_dir:
+        return False
+    name = entry_name(source)
+    version = f"py{sys.version_info[0]}{sys.version_info[1]}{getattr(sys, 'abiflags', '')}"
+    return os.path.exists(os.path.join(cache_dir, f"{name}.kernel-{name[:12]}.{version}.nbi"))
+
+
 def _exec(source, filename, modname):
     module = types.ModuleType(modname or "tapejit_kernel_memory")
     module.__file__ = filename

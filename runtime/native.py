@@ -16,7 +16,7 @@ import numpy as np
 from numba.core import types as numba_types
 
 from compiler import blas, pipeline
-from runtime import diskcache, loops, numbacache, templates
+from runtime import diskcache, loops, numbacache, templates, vm
 from runtime.config import config, stats
 from runtime.interpreter import owned
 
@@ -101,7 +101,7 @@ class NativeProgram:
         self.graph = graph
         if template is None:
             if lowered is None:
-                lowered = pipeline.lower(graph, config.parallel_threshold)
+                lowered = _with_vm(pipeline.lower(graph, config.parallel_threshold))
             shared, nodes, values = lowered, [st.node for st in lowered.calls], \
                 lowered.driver_values
             g = lowered.graph
@@ -111,7 +111,8 @@ class NativeProgram:
         self._lowered = lowered
         env = {"np": np, "OWN": owned}
         env.update(values)
-        self.kernels = [kernel_function(ks) for ks in shared.kernels]
+        self.kernels = [kernel_function(ks) if isinstance(ks, pipeline.KernelSource)
+                        else vm.Runner(ks) for ks in shared.kernels]
         env.update((f"K{j}", fn) for j, fn in enumerate(self.kernels))
         single = _all_products_small(nodes)
         self.calls = [_bind_call(n, single) for n in nodes]
@@ -145,12 +146,14 @@ class NativeProgram:
 
     def first_run(self, args):
         """Run once, compiling (or loading from disk) what the kernels need."""
-        before = [(len(k.overloads), _hits(k)) for k in self.kernels]
+        fns = list({id(f): f for f in (getattr(k, "dispatcher", k)
+                                       for k in self.kernels)}.values())
+        before = [(len(k.overloads), _hits(k)) for k in fns]
         t0 = time.perf_counter()
         outs = self.run(*args)
         seconds = time.perf_counter() - t0
         compiled = loaded = saved = 0
-        for k, (n, h) in zip(self.kernels, before):
+        for k, (n, h) in zip(fns, before):
             new, hits = len(k.overloads) - n, _hits(k) - h
             loaded += hits
             compiled += max(new - hits, 0)
@@ -177,7 +180,7 @@ class NativeProgram:
         arrays (whose layout selects the compiled code) always go through dispatch."""
         entries = []
         for k in self.kernels:
-            if len(k.overloads) != 1:
+            if isinstance(k, vm.Runner) or len(k.overloads) != 1:
                 return
             (sig, cres), = k.overloads.items()
             if not all(isinstance(t, _SCALAR_TYPES) for t in sig):
@@ -189,6 +192,22 @@ class NativeProgram:
         env.update((f"K{j}", fn) for j, fn in enumerate(entries))
         exec(_driver_code(self.source), env)
         self.run = _single_threaded(env["run"]) if self._single else env["run"]
+
+
+def _with_vm(lowered):
+    """``lowered``, or, when it would compile more than ``config.vm_threshold`` kernels
+    (not compiled in this process nor on disk), with those the block VM can run turned
+    into VM segments: compile cost stays bounded however large the graph."""
+    new = set()
+    with _lock:
+        for ks in lowered.kernels:
+            held = _kernels.get(ks.key)
+            if (held is None or not held[0].overloads) and not diskcache.on_disk(
+                    ks.source, config.cache_dir):
+                new.add(ks.key)
+    if len(new) <= config.vm_threshold:
+        return lowered
+    return pipeline.on_vm(lowered, lambda ks: ks.key in new, config.parallel_threshold)
 
 
 def ready(graph):
@@ -232,8 +251,13 @@ def instant(graph, key):
 def remember(key, program):
     """Keep a freshly lowered program as the template of its structure ``key``."""
     low = program._lowered
-    if low is not None and not _has_loops(low):
+    if low is not None and not _has_loops(low) and not _on_vm(low):
         templates.remember(key, program.graph, low, config.parallel_threshold)
+
+
+def _on_vm(lowered):
+    """Whether some step runs on the block VM (whose programs are shape-specific)."""
+    return any(not isinstance(ks, pipeline.KernelSource) for ks in lowered.kernels)
 
 
 def _hits(fn):

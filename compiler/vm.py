@@ -1,0 +1,461 @@
+"""The block VM: loop kernels as instructions for one precompiled native interpreter.
+
+Compiling a kernel costs about 20 ms per fused operation (Numba's typing and lowering,
+then LLVM), so a graph of 10^4 distinct operations would take many minutes. The block
+VM is compiled once per float dtype (from this registry, and cached on disk like a
+kernel); a kernel it can run becomes a few integer rows instead of machine code:
+
+- registers are rows of ``BLOCK`` values; a kernel runs block by block over its flat
+  extent, each instruction over one block (operands in cache, no Python per operation);
+- ``LOADV``/``LOADS``/``CONST`` fill a register from a buffer (per element / its single
+  element) or a literal; ``STORE`` writes a register to a buffer; ``RED_*`` fold a
+  register into an accumulator, written to its buffer when the kernel ends;
+- every elementwise primitive with a ``Scalar`` lowering is one opcode per operand
+  kinds (the VM's float dtype or bool, kept as 0/1 in float registers); its body is the
+  lowering's own source, so values are those of the compiled kernel bit for bit
+  (sums and products accumulate per block, so they may round differently).
+
+A ``Segment`` is a run of consecutive VM kernels, executed by one native call: buffers
+that do not leave it live in one arena, placed by liveness. This module writes text and
+integer tables only; ``runtime.vm`` compiles the VM and runs segments.
+"""
+import hashlib
+import itertools
+
+import numpy as np
+
+from compiler.codegen import KernelWriter, constant, ctor
+from compiler.fusion import LOOP_REDUCTIONS, Kernel, is_view, moves, view_chain
+from compiler.primitives.core import PRIMITIVES, Scalar
+
+BLOCK = 256
+DTYPES = (np.dtype("float64"), np.dtype("float32"))
+LOADV, LOADS, CONST, STORE = 0, 1, 2, 3
+_REDUCE = {"add": 4, "mul": 5, "max": 6, "min": 7}
+FIRST_OP = 16
+_BOOL = np.dtype("bool")
+
+
+def _signatures():
+    """(primitive, operand kinds, result kind) for every elementwise opcode: kinds are
+    "f" (the VM's float dtype) or "b" (bool); in a fixed order, so numbering is stable."""
+    rows = []
+    for name in sorted(PRIMITIVES):
+        p = PRIMITIVES[name]
+        if p.kind != "elementwise" or not isinstance(p.lowering, Scalar) or not p.cases:
+            continue
+        arity = len(p.cases[0].shapes)
+        for kinds in itertools.product("fb", repeat=arity):
+            for out in _results(p, kinds):
+                rows.append((name, "".join(kinds), out))
+    return rows
+
+
+def _results(p, kinds):
+    """Result kinds the primitive gives for operand kinds (none: it does not take them)."""
+    from compiler.ir import Node          # leaf nodes to ask ``infer``
+    outs = []
+    for dt in (np.dtype("float64"),):
+        leaves = [Node(PRIMITIVES["literal"], (), {}, (), dt if k == "f" else _BOOL)
+                  for k in kinds]
+        attrs = [{"dtype": d} for d in (dt, _BOOL)] if p.name == "cast" else [{}]
+        for a in attrs:
+            try:
+                _, out = p.infer(*leaves, **a)
+            except (TypeError, ValueError):
+                continue
+            kind = "b" if np.dtype(out) == _BOOL else "f" if np.dtype(out) == dt else None
+            if kind and kind not in outs:
+                outs.append(kind)
+    return outs
+
+
+_TABLE = None
+
+
+def table():
+    """{(primitive, operand kinds, result kind): opcode}."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = {sig: FIRST_OP + i for i, sig in enumerate(_signatures())}
+    return _TABLE
+
+
+# -- the VM's source ------------------------------------------------------------------
+
+_HEADER = ("import math\nimport numpy as np\nfrom numba import njit, carray\n"
+           "from runtime.vecmath import *\nfrom runtime.vmsupport import as_pointer\n")
+
+
+def vm_source(dtype):
+    """The module source of the VM for ``dtype`` (function ``kernel``)."""
+    dtype = np.dtype(dtype)
+    c = ctor(dtype)
+    ops = []
+    for (name, kinds, out), op in table().items():
+        args = [f"r{k}[j]" if kind == "f" else f"(r{k}[j] != 0)"
+                for k, kind in enumerate(kinds)]
+        last = dtype if kinds[-1] == "f" else _BOOL
+        expr = PRIMITIVES[name].lowering.source(args, last)
+        value = f"{c}({expr})" if out == "f" else f"({c}(1) if ({expr}) else {c}(0))"
+        ops += [f"elif op == {op}:   # {name} {kinds}->{out}",
+                "    " + "; ".join(["rd = R[d]"] + [f"r{k} = R[{'abe'[k]}]"
+                                                   for k in range(len(kinds))]),
+                "    for j in range(bl):", f"        rd[j] = {value}"]
+    step = [f"if op == {LOADV}:",
+            "    v = carray(as_pointer(ptrs[a], acc), sizes[a])[s:s + bl]",
+            "    rd = R[d]",
+            "    for j in range(bl):",
+            "        rd[j] = v[j]",
+            f"elif op == {LOADS}:",
+            "    x = carray(as_pointer(ptrs[a], acc), 1)[0]",
+            "    rd = R[d]",
+            "    for j in range(bl):",
+            "        rd[j] = x",
+            f"elif op == {CONST}:",
+            "    x = consts[a]",
+            "    rd = R[d]",
+            "    for j in range(bl):",
+            "        rd[j] = x",
+            f"elif op == {STORE}:",
+            "    v = carray(as_pointer(ptrs[d], acc), sizes[d])[s:s + bl]",
+            "    r0 = R[a]",
+            "    for j in range(bl):",
+            "        v[j] = r0[j]"]
+    for red, code in _REDUCE.items():
+        step += [f"elif op == {code}:", "    t = acc[d]", "    r0 = R[a]",
+                 "    for j in range(bl):",
+                 f"        t = {_FOLD[red]}(t, r0[j])", "    acc[d] = t"]
+    step += ops
+    tag = hashlib.sha256("\n".join(step).encode()).hexdigest()[:16]
+    inits = []
+    for red, code in _REDUCE.items():
+        inits += [f"{'if' if not inits else 'elif'} code[q, 0] == {code}:",
+                  f"    acc[code[q, 1]] = {c}({_IDENTITY[red]})"]
+    pad = " " * 16
+    lines = [_HEADER, f"# opcodes {tag}", "",
+             "@njit(error_model='numpy', cache=False)",
+             "def kernel(code, consts, addrs, sizes, arena_size, nregs, nacc):",
+             f"    arena = np.empty(max(arena_size, 1), {c})",
+             "    base = arena.ctypes.data",
+             "    ptrs = addrs.copy()",
+             "    for k in range(ptrs.shape[0]):",
+             "        if ptrs[k] < 0:",
+             f"            ptrs[k] = base + (-ptrs[k] - 1) * {dtype.itemsize}",
+             f"    R = np.empty((max(nregs, 1), {BLOCK}), {c})",
+             f"    acc = np.empty(max(nacc, 1), {c})",
+             "    pc = 0",
+             "    while pc < code.shape[0]:",
+             "        n, first, last = code[pc, 1], pc + 1, pc + 1 + code[pc, 2]",
+             "        for q in range(first, last):"]
+    lines += ["            " + x for x in inits]
+    lines += ["        s = 0",
+              "        while s < n:",
+              f"            bl = min({BLOCK}, n - s)",
+              "            for q in range(first, last):",
+              "                op, d, a, b, e = code[q, 0], code[q, 1], code[q, 2], "
+              "code[q, 3], code[q, 4]"]
+    lines += [pad + x for x in step]
+    lines += [f"            s += {BLOCK}",
+              "        for q in range(first, last):",
+              f"            if {min(_REDUCE.values())} <= code[q, 0] <= "
+              f"{max(_REDUCE.values())} and code[q, 3] >= 0:",
+              "                v = carray(as_pointer(ptrs[code[q, 3]], acc), 1)",
+              "                v[0] = acc[code[q, 1]]",
+              "        pc = last",
+              "    return arena.size    # holds the arena (its memory is read by address)",
+              ""]
+    return "\n".join(lines)
+
+
+_FOLD = {"add": "acc_add", "mul": "acc_mul", "max": "max_nan", "min": "min_nan"}
+_IDENTITY = {"add": "0", "mul": "1", "max": "-np.inf", "min": "np.inf"}
+
+
+# -- kernels as instructions ------------------------------------------------------------
+
+
+def vm_dtype(kernel, parallel_threshold):
+    """The float dtype of the VM that can run ``kernel``, or None: a flat loop (or a
+    scalar) that is not parallel, over one float dtype and bool, whose operations all
+    have opcodes and whose operands are literals or buffers of its extent or of one
+    element."""
+    if kernel.shape != ():
+        w = KernelWriter(kernel, parallel_threshold)
+        if not w.flat or w.parallel:
+            return None
+    size = int(np.prod(kernel.shape, dtype=np.int64))
+    floats, members = set(), {id(m) for m in kernel.members}
+    for m in kernel.members:
+        if is_view(m) and id(m) not in kernel.bound:
+            continue
+        for x in (m,) + tuple(m.inputs):
+            if x.dtype.kind == "f":
+                floats.add(x.dtype)
+            elif x.dtype != _BOOL:
+                return None
+        if m.prim.name in LOOP_REDUCTIONS:
+            if m.shape != ():
+                return None
+        elif (m.prim.name, _kinds(m.inputs), _kind(m)) not in table():
+            return None
+        for x in m.inputs:
+            root = _root(x, kernel.bound)
+            if root is None or (id(root) not in members and not _loadable(root, size)):
+                return None
+    if len(floats) != 1 or next(iter(floats)) not in DTYPES:
+        return None
+    return next(iter(floats))
+
+
+def _kind(x):
+    return "b" if x.dtype == _BOOL else "f"
+
+
+def _kinds(xs):
+    return "".join(_kind(x) for x in xs)
+
+
+def _root(x, bound):
+    """The node a flat loop reads for ``x`` (through views that only alias), or None."""
+    for v in view_chain(x, bound):
+        if moves(v):
+            return None
+    while is_view(x) and id(x) not in bound:
+        x = x.inputs[0]
+    return x
+
+
+def _literal(x, inputs):
+    return (x.prim.name == "literal" and id(x) not in inputs and
+            np.ndim(x.params["value"]) == 0)
+
+
+def _loadable(root, size):
+    if root.prim.name == "literal" and np.ndim(root.params["value"]) == 0:
+        return True
+    return root.size in (size, 1)
+
+
+class Program:
+    """A segment's instructions and buffer table, ready for ``runtime.vm``.
+
+    ``code``/``consts`` feed the VM; ``addrs`` holds -(offset + 1) for arena buffers and
+    0 where the caller puts an address: ``inputs[k]`` is the slot of the segment's k-th
+    argument, ``outputs[k]`` that of its k-th result (node ``stored[k]``)."""
+
+    def __init__(self, dtype, code, consts, sizes, addrs, arena, nregs, nacc, inputs,
+                 outputs, results, listing):
+        self.dtype, self.code, self.consts = dtype, code, consts
+        self.sizes, self.addrs, self.arena = sizes, addrs, arena
+        self.nregs, self.nacc = nregs, nacc
+        self.inputs, self.outputs = inputs, outputs
+        self.results = results          # (shape, dtype) of each result
+        self.listing = listing
+
+    @property
+    def source(self):
+        """The instructions as text (for ``explain``)."""
+        return self.listing
+
+
+class Segment:
+    """Consecutive kernels the VM runs in one call: ``args`` are the nodes it reads from
+    outside, ``stored`` those it returns (read by later steps or graph outputs)."""
+
+    def __init__(self, kernels, dtype, args, stored):
+        self.kernels, self.dtype = kernels, dtype
+        self.args, self.stored = args, stored
+
+    def __repr__(self):
+        return f"Segment({len(self.kernels)} kernels, {self.dtype})"
+
+
+def segments(steps, on_vm, needed_after):
+    """``steps`` with each run of consecutive kernels for which ``on_vm(kernel)`` gives
+    a dtype (the same one) replaced by a ``Segment``. ``needed_after(nodes, i)``: which
+    of ``nodes`` a step from index ``i`` on, or a graph output, reads."""
+    out, run, run_dtype = [], [], None
+
+    def close(end):
+        if run:
+            out.append(_segment(run, run_dtype, needed_after, end))
+            run.clear()
+    for i, st in enumerate(steps):
+        dt = on_vm(st) if isinstance(st, Kernel) else None
+        if dt is None or (run and dt != run_dtype):
+            close(i)
+        if dt is None:
+            out.append(st)
+        else:
+            run.append(st)
+            run_dtype = dt
+    close(len(steps))
+    return out
+
+
+def _segment(kernels, dtype, needed_after, end):
+    made, args, seen = set(), [], set()
+    for k in kernels:
+        members = {id(m) for m in k.members}
+        for m in k.members:
+            for x in m.inputs:
+                root = _root(x, k.bound)
+                if (id(root) in members or id(root) in made or id(root) in seen or
+                        _literal(root, k.inputs)):
+                    continue
+                seen.add(id(root))
+                args.append(root)
+        made.update(id(m) for m in k.stored)
+    stored = [m for k in kernels for m in k.stored]
+    return Segment(list(kernels), dtype, args, needed_after(stored, end))
+
+
+def encode(seg):
+    """The ``Program`` of a ``Segment``: buffers placed, registers allocated."""
+    slots = _Slots(seg)
+    consts, const_index, rows, listing = [], {}, [], []
+    names = itertools.count()
+    for i, k in enumerate(seg.kernels):
+        slots.before(i)
+        n = int(np.prod(k.shape, dtype=np.int64))
+        body = _KernelCode(k, n, slots, consts, const_index, seg.dtype, names).rows()
+        rows.append(([-1, n, len(body), 0, 0], (), ()))
+        rows += body
+        listing.append(f"# kernel {i}: {n} elements, {len(body)} instructions")
+        slots.after(i)
+    code, nregs = _allocate(rows)
+    nacc = max([r[1] + 1 for r in code if min(_REDUCE.values()) <= r[0] <= max(
+        _REDUCE.values())] + [0])
+    listing += [" ".join(str(v) for v in r) for r in code]
+    return Program(seg.dtype, np.array(code, np.int64).reshape(-1, 5),
+                   np.array(consts, seg.dtype), np.array(slots.sizes, np.int64),
+                   np.array(slots.addrs, np.int64), slots.top, nregs, nacc,
+                   slots.inputs, slots.outputs, [(m.shape, m.dtype) for m in seg.stored],
+                   "\n".join(listing))
+
+
+class _Slots:
+    """Buffers of a segment: caller-given (arguments and results) and arena buffers,
+    placed at offsets reused once their last reader has run."""
+
+    def __init__(self, seg):
+        self.index, self.sizes, self.addrs = {}, [], []
+        self.inputs = [self._new(x, 0) for x in seg.args]
+        self.outputs = [self._new(x, 0) for x in seg.stored]
+        last = {}
+        for i, k in enumerate(seg.kernels):
+            for m in k.members:
+                for x in m.inputs:
+                    last[id(_root(x, k.bound))] = i
+        self.seg, self.last, self.free, self.top, self.live = seg, last, {}, 0, []
+
+    def _new(self, node, addr):
+        self.index[id(node)] = len(self.sizes)
+        self.sizes.append(max(node.size, 1))
+        self.addrs.append(addr)
+        return len(self.sizes) - 1
+
+    def before(self, i):
+        for m in self.seg.kernels[i].stored:
+            if id(m) in self.index:
+                continue
+            size = max(m.size, 1)
+            spare = self.free.get(size)
+            if spare:
+                offset = spare.pop()
+            else:
+                offset, self.top = self.top, self.top + size
+            self._new(m, -(offset + 1))
+            self.live.append((m, offset, size))
+
+    def after(self, i):
+        keep = []
+        for m, offset, size in self.live:
+            if self.last.get(id(m), -1) <= i:
+                self.free.setdefault(size, []).append(offset)
+            else:
+                keep.append((m, offset, size))
+        self.live = keep
+
+    def slot(self, node):
+        return self.index[id(node)]
+
+
+class _KernelCode:
+    """One kernel's instructions over virtual registers (rows: (row, defs, uses))."""
+
+    def __init__(self, k, n, slots, consts, const_index, dtype, names):
+        self.k, self.n, self.slots = k, n, slots
+        self.consts, self.const_index, self.dtype = consts, const_index, dtype
+        self.reg, self.out, self.names = {}, [], names
+
+    def _vreg(self):
+        return ("v", next(self.names))
+
+    def operand(self, x):
+        root = _root(x, self.k.bound)
+        r = self.reg.get(id(root))
+        if r is not None:
+            return r
+        r = self.reg[id(root)] = self._vreg()
+        if _literal(root, self.k.inputs):
+            value = np.asarray(root.params["value"]).astype(self.dtype)[()]
+            key = value.tobytes()
+            if key not in self.const_index:
+                self.const_index[key] = len(self.consts)
+                self.consts.append(value)
+            self.out.append(([CONST, r, self.const_index[key], 0, 0], (r,), ()))
+            return r
+        slot = self.slots.slot(root)
+        op = LOADV if self.slots.sizes[slot] == self.n and self.n != 1 else LOADS
+        self.out.append(([op, r, slot, 0, 0], (r,), ()))
+        return r
+
+    def rows(self):
+        for m in self.k.members:
+            stored = any(m is s for s in self.k.stored)
+            if is_view(m) and id(m) not in self.k.bound:
+                r = self.operand(m)
+            elif m.prim.name in LOOP_REDUCTIONS:
+                acc = sum(1 for row in self.out if row[0][0] in _REDUCE.values())
+                src = self.operand(m.inputs[0])
+                slot = self.slots.slot(m) if stored else -1
+                self.out.append(([_REDUCE[LOOP_REDUCTIONS[m.prim.name]], acc, src, slot, 0],
+                                 (), (src,)))
+                continue
+            else:
+                srcs = [self.operand(x) for x in m.inputs]
+                r = self.reg[id(m)] = self._vreg()
+                op = table()[(m.prim.name, _kinds(m.inputs), _kind(m))]
+                fields = (srcs + [0, 0, 0])[:3]
+                self.out.append(([op, r] + fields, (r,), tuple(srcs)))
+            if stored:
+                self.out.append(([STORE, self.slots.slot(m), r, 0, 0], (), (r,)))
+        return self.out
+
+
+def _allocate(rows):
+    """Rows with virtual registers replaced by physical ones (a register is reused once
+    its value's last reader has run); returns (code, number of registers)."""
+    last = {}
+    for i, (_, _, uses) in enumerate(rows):
+        for v in uses:
+            last[v] = i
+    phys, free, count, code = {}, [], 0, []
+    for i, (row, defs, uses) in enumerate(rows):
+        row = [phys.get(f, f) if isinstance(f, tuple) else f for f in row]
+        for v in set(uses):
+            if last[v] == i:
+                free.append(phys[v])
+        for v in defs:
+            if free:
+                phys[v] = free.pop()
+            else:
+                phys[v] = count
+                count += 1
+            row[row.index(v)] = phys[v]
+            if v not in last:
+                free.append(phys[v])
+        code.append(row)
+    return code, count
