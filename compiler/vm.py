@@ -176,10 +176,10 @@ _IDENTITY = {"add": "0", "mul": "1", "max": "-np.inf", "min": "np.inf"}
 
 
 def vm_dtype(kernel, parallel_threshold):
-    """The float dtype of the VM that can run ``kernel``, or None: a flat loop (or a
-    scalar) that is not parallel, over one float dtype and bool, whose operations all
-    have opcodes and whose operands are literals or buffers of its extent or of one
-    element."""
+    """The float dtype of the VM that can run ``kernel`` (bool when it has no floats:
+    any VM can), or None: a flat loop (or a scalar) that is not parallel, over one float
+    dtype and bool, whose operations all have opcodes and whose operands are literals or
+    buffers of its extent or of one element."""
     if kernel.shape != ():
         w = KernelWriter(kernel, parallel_threshold)
         if not w.flat or w.parallel:
@@ -203,6 +203,8 @@ def vm_dtype(kernel, parallel_threshold):
             root = _root(x, kernel.bound)
             if root is None or (id(root) not in members and not _loadable(root, size)):
                 return None
+    if not floats:
+        return _BOOL                    # joins any VM (bool is 0/1 in float registers)
     if len(floats) != 1 or next(iter(floats)) not in DTYPES:
         return None
     return next(iter(floats))
@@ -283,6 +285,8 @@ def segments(steps, on_vm, needed_after):
             run.clear()
     for i, st in enumerate(steps):
         dt = on_vm(st) if isinstance(st, Kernel) else None
+        if dt == _BOOL:
+            dt = run_dtype if run else DTYPES[0]
         if dt is None or (run and dt != run_dtype):
             close(i)
         if dt is None:

@@ -1,0 +1,167 @@
+"""The block VM (compiler.vm, runtime.vm): every opcode against the interpreter and the
+compiled kernels, segments of many kernels at block edges and empty extents, and the
+policy that sends a graph there (tt.config.vm_threshold)."""
+import numpy as np
+import pytest
+
+import runtime
+import tracer as tt
+from compiler import Graph, pipeline, vm
+from compiler import primitives as P
+from runtime.config import config
+from runtime.native import NativeProgram
+
+GRID = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e-300, 3.0,
+                 -7.25, 2.0, 0.75])
+
+
+def _on_vm(graph):
+    """The graph's native program with every kernel the VM can run on the VM."""
+    lowered = pipeline.on_vm(pipeline.lower(graph, config.parallel_threshold),
+                             lambda ks: True, config.parallel_threshold)
+    return NativeProgram(graph, lowered)
+
+
+def _graph(fn, *args):
+    """The graph ``tt.function(fn)`` traces for these arguments."""
+    f = tt.function(fn)
+    key, _ = f._signature(args, {})
+    return f._entry(key, args, {}).graph
+
+
+@pytest.fixture
+def settings():
+    """Set tt.config values for one test."""
+    saved = dict(object.__getattribute__(config, "_values"))
+    yield config
+    config.update(vm_threshold=saved["vm_threshold"], jit_threshold=saved["jit_threshold"])
+
+
+def _segments(program):
+    return [st for st in program.lowered.steps if isinstance(st, vm.Segment)]
+
+
+def _every_opcode(dtype):
+    """One graph applying every opcode of the table to grid operands; its inputs."""
+    x, y = (g.reshape(-1).astype(dtype) for g in np.meshgrid(GRID, GRID, indexing="ij"))
+    values = {"f": (x, y), "b": (x > 0, y < 0)}
+    inputs, arrays, outputs = [], [], []
+    for (name, kinds, out), _ in vm.table().items():
+        nodes = []
+        for k, kind in enumerate(kinds):
+            a = values[kind][k % 2]
+            arrays.append(a)
+            inputs.append(P.input(shape=a.shape, dtype=a.dtype))
+            nodes.append(inputs[-1])
+        attrs = {"dtype": np.dtype(bool) if out == "b" else np.dtype(dtype)} \
+            if name == "cast" else {}
+        outputs.append(P.PRIMITIVES[name](*nodes, **attrs))
+    for red in ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min"):
+        for a in (x[3:9], x):              # without and with NaN
+            arrays.append(a)
+            inputs.append(P.input(shape=a.shape, dtype=a.dtype))
+            outputs.append(P.PRIMITIVES[red](inputs[-1], axes=(0,)))
+    return Graph(inputs, outputs), arrays
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_vm_runs_every_opcode_as_the_compiled_kernels_and_the_interpreter(dtype):
+    graph, arrays = _every_opcode(dtype)
+    program = _on_vm(graph)
+    assert _segments(program) and not any(isinstance(st, pipeline.fusion.Kernel)
+                                          for st in program.lowered.steps)
+    with np.errstate(all="ignore"):
+        got = program.run(*arrays)
+        want = runtime.evaluate(graph, arrays, "interpret")
+    rtol = 1e-12 if dtype == "float64" else 4e-6
+    for g, w, o in zip(got, want, graph.outputs):
+        g, w = np.asarray(g), np.asarray(w)
+        what = f"{o.prim.name} {[str(x.dtype) for x in o.inputs]}"
+        assert g.dtype == w.dtype and g.shape == w.shape, what
+        if w.dtype.kind != "f":
+            np.testing.assert_array_equal(g, w, err_msg=what)
+        else:
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol, equal_nan=True,
+                                       err_msg=what)
+
+
+def test_vm_elementwise_values_are_the_kernels_bit_for_bit():
+    # the VM's opcodes are the lowerings' own source: the same machine operations
+    graph, arrays = _every_opcode("float64")
+    n = len(vm.table())
+    sub = Graph(graph.inputs, graph.outputs[:n])
+    with np.errstate(all="ignore"):
+        on_vm = _on_vm(sub).run(*arrays)
+        compiled = runtime.evaluate(sub, arrays, "compiled")
+    for a, b in zip(on_vm, compiled):
+        a, b = np.asarray(a), np.asarray(b)
+        assert np.array_equal(a, b, equal_nan=True) and np.array_equal(
+            np.signbit(a), np.signbit(b)) if a.dtype.kind == "f" else np.array_equal(a, b)
+
+
+def _chain(x, y, s):
+    """Many kernels: reductions between elementwise runs, a scalar operand, a mask."""
+    v = [x, y]
+    for k in range(12):
+        a, b = v[-1], v[-2]
+        if k % 4 == 0:
+            v.append(a - tt.reduce_mean(a))
+        elif k % 4 == 1:
+            v.append(tt.where(a > b, tt.tanh(a) * s, tt.exp(-b * b)))
+        elif k % 4 == 2:
+            v.append(tt.maximum(a, b * 0.5) + tt.sqrt(a * a + 1.0))
+        else:
+            v.append(tt.sin(a) / (1.0 + tt.abs(b)) + tt.reduce_sum(b * b) * 0.01)
+    return tt.reduce_sum(v[-1]) + tt.reduce_sum(v[-3] * v[-2]), v[-1], v[-2] > 0
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 256, 257, 1000])
+def test_vm_segments_agree_with_the_interpreter_across_block_edges(n):
+    rng = np.random.default_rng(n)
+    x, y = rng.normal(size=n), rng.normal(size=n)
+    graph = _graph(_chain, tt.constant(x), tt.constant(y), tt.constant(1.5))
+    args = [x, y, np.float64(1.5)]
+    program = _on_vm(graph)
+    assert _segments(program)
+    with np.errstate(all="ignore"):
+        got = program.run(*args)
+        want = runtime.evaluate(graph, args, "interpret")
+    for g, w in zip(got, want):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_vm_threshold_sends_graphs_with_many_new_kernels_to_the_vm(monkeypatch, settings):
+    # kernels already compiled (or on disk) keep running compiled; the rest go to the VM
+    # only when there are more than vm_threshold of them
+    x = tt.constant(np.linspace(-2, 2, 50))
+    graph = _graph(_chain, x, x, tt.constant(2.0))
+    on_disk = set()
+    monkeypatch.setattr("runtime.diskcache.on_disk", lambda source, d: source in on_disk)
+
+    def segments(threshold):
+        settings.vm_threshold = threshold
+        return [st for st in NativeProgram(graph).lowered.steps
+                if isinstance(st, vm.Segment)]
+    assert segments(0)
+    assert not segments(10_000)
+    on_disk.update(ks.source for ks in pipeline.lower(graph, config.parallel_threshold).kernels)
+    assert not segments(0)                    # nothing to compile: compiled kernels run
+
+
+def test_vm_serves_compiled_gradients_of_a_large_function(settings):
+    # a function whose gradient needs more new kernels than the threshold runs on the VM,
+    # with the interpreter's values
+    def f(x):
+        return tt.reduce_sum(_chain(x, tt.cos(x), 0.5)[0] * x)
+    x = tt.constant(np.linspace(-1.5, 1.5, 300))
+    settings.jit_threshold = 10 ** 9
+    want = tt.function(tt.grad(f))(x).numpy()
+    settings.update(jit_threshold=1, vm_threshold=0)
+    g = tt.function(tt.grad(f))
+    got = g(x).numpy()
+    exe = next(iter(g._entries.values())).exe
+    assert exe.native is not None and any(
+        isinstance(st, vm.Segment) for st in exe.native.lowered.steps)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
