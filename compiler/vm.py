@@ -26,6 +26,7 @@ import numpy as np
 
 from compiler.codegen import KernelWriter, constant, ctor
 from compiler.fusion import LOOP_REDUCTIONS, Kernel, is_view, moves, view_chain
+from compiler.ir import Node
 from compiler.primitives.core import PRIMITIVES, Scalar
 
 BLOCK = 256
@@ -53,7 +54,6 @@ def _signatures():
 
 def _results(p, kinds):
     """Result kinds the primitive gives for operand kinds (none: it does not take them)."""
-    from compiler.ir import Node          # leaf nodes to ask ``infer``
     outs = []
     for dt in (np.dtype("float64"),):
         leaves = [Node(PRIMITIVES["literal"], (), {}, (), dt if k == "f" else _BOOL)
@@ -318,7 +318,7 @@ def _segment(kernels, dtype, needed_after, end):
 def encode(seg):
     """The ``Program`` of a ``Segment``: buffers placed, registers allocated."""
     slots = _Slots(seg)
-    consts, const_index, rows, listing = [], {}, [], []
+    consts, const_index, rows = [], {}, []
     names = itertools.count()
     for i, k in enumerate(seg.kernels):
         slots.before(i)
@@ -326,17 +326,16 @@ def encode(seg):
         body = _KernelCode(k, n, slots, consts, const_index, seg.dtype, names).rows()
         rows.append(([-1, n, len(body), 0, 0], (), ()))
         rows += body
-        listing.append(f"# kernel {i}: {n} elements, {len(body)} instructions")
         slots.after(i)
     code, nregs = _allocate(rows)
     nacc = max([r[1] + 1 for r in code if min(_REDUCE.values()) <= r[0] <= max(
         _REDUCE.values())] + [0])
-    listing += [" ".join(str(v) for v in r) for r in code]
+    listing = _listing(code, consts, slots)
     return Program(seg.dtype, np.array(code, np.int64).reshape(-1, 5),
                    np.array(consts, seg.dtype), np.array(slots.sizes, np.int64),
                    np.array(slots.addrs, np.int64), slots.top, nregs, nacc,
                    slots.inputs, slots.outputs, [(m.shape, m.dtype) for m in seg.stored],
-                   "\n".join(listing))
+                   listing)
 
 
 class _Slots:
@@ -463,3 +462,33 @@ def _allocate(rows):
                 free.append(phys[v])
         code.append(row)
     return code, count
+
+
+def _listing(code, consts, slots):
+    """The segment's instructions as text: r<k> registers, b<k> buffers, a<k> sums."""
+    sigs = {op: sig for sig, op in table().items()}
+    folds = {v: k for k, v in _REDUCE.items()}
+    where = {s: f"argument {k}" for k, s in enumerate(slots.inputs)}
+    where.update({s: f"result {k}" for k, s in enumerate(slots.outputs)})
+    lines = [f"# block VM segment ({len(slots.sizes)} buffers, arena {slots.top} values): " +
+             ", ".join(f"b{k} = {where.get(k, 'arena')} [{slots.sizes[k]}]"
+                       for k in range(len(slots.sizes)))]
+    for op, d, a, b, e in code:
+        if op == -1:
+            lines.append(f"kernel over {d} values, {a} instructions:")
+        elif op == LOADV:
+            lines.append(f"    r{d} = b{a}[i]")
+        elif op == LOADS:
+            lines.append(f"    r{d} = b{a}[0]")
+        elif op == CONST:
+            lines.append(f"    r{d} = {float(consts[a])!r}")
+        elif op == STORE:
+            lines.append(f"    b{d}[i] = r{a}")
+        elif op in folds:
+            lines.append(f"    a{d} = {folds[op]}(a{d}, r{a})" + (f"; b{b}[0] = a{d} at the end"
+                                                                 if b >= 0 else ""))
+        else:
+            name, kinds, _ = sigs[op]
+            args = ", ".join(f"r{r}" for r in (a, b, e)[:len(kinds)])
+            lines.append(f"    r{d} = {name}({args})")
+    return "\n".join(lines)

@@ -196,8 +196,8 @@ class NativeProgram:
 
 def _with_vm(lowered):
     """``lowered``, or, when it would compile more than ``config.vm_threshold`` kernels
-    (not compiled in this process nor on disk), with those the block VM can run turned
-    into VM segments: compile cost stays bounded however large the graph."""
+    (not compiled in this process nor on disk), with the kernels the block VM can run
+    turned into VM segments: compile cost stays bounded however large the graph."""
     new = set()
     with _lock:
         for ks in lowered.kernels:
@@ -207,7 +207,9 @@ def _with_vm(lowered):
                 new.add(ks.key)
     if len(new) <= config.vm_threshold:
         return lowered
-    return pipeline.on_vm(lowered, lambda ks: ks.key in new, config.parallel_threshold)
+    # every kernel the VM can run goes there, compiled ones too: one native call per run
+    # of kernels instead of a Python call per kernel
+    return pipeline.on_vm(lowered, lambda ks: True, config.parallel_threshold)
 
 
 def ready(graph):
