@@ -351,7 +351,7 @@ class _Slots:
             for m in k.members:
                 for x in m.inputs:
                     last[id(_root(x, k.bound))] = i
-        self.seg, self.last, self.free, self.top, self.live = seg, last, {}, 0, []
+        self.seg, self.last, self.free, self.top, self.dying = seg, last, {}, 0, {}
 
     def _new(self, node, addr):
         self.index[id(node)] = len(self.sizes)
@@ -360,6 +360,7 @@ class _Slots:
         return len(self.sizes) - 1
 
     def before(self, i):
+        """Place kernel i's arena buffers (on space freed by earlier kernels if it fits)."""
         for m in self.seg.kernels[i].stored:
             if id(m) in self.index:
                 continue
@@ -370,16 +371,12 @@ class _Slots:
             else:
                 offset, self.top = self.top, self.top + size
             self._new(m, -(offset + 1))
-            self.live.append((m, offset, size))
+            self.dying.setdefault(max(self.last.get(id(m), i), i), []).append((offset, size))
 
     def after(self, i):
-        keep = []
-        for m, offset, size in self.live:
-            if self.last.get(id(m), -1) <= i:
-                self.free.setdefault(size, []).append(offset)
-            else:
-                keep.append((m, offset, size))
-        self.live = keep
+        """Free the arena buffers whose last reader is kernel i."""
+        for offset, size in self.dying.pop(i, ()):
+            self.free.setdefault(size, []).append(offset)
 
     def slot(self, node):
         return self.index[id(node)]
