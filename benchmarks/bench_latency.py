@@ -144,7 +144,8 @@ def child_tt(case, runs):
             t0 = time.perf_counter()
             bcall()
             first = time.perf_counter() - t0
-            out[f"batch{b}"] = [first, first + _until_native(bcall, fn)]
+            out[f"batch{b}"] = [first, first + _until_native(bcall, fn),
+                                median_time(bcall, runs)]
         out["batch_compiles"] = runtime.cache_stats()["compiles"] - before
     return out
 
@@ -179,7 +180,14 @@ def child_jax(case, runs):
     call = lambda: jax.block_until_ready(fns[case](*args))   # noqa: E731
     t0 = time.perf_counter()
     call()
-    return {"first": time.perf_counter() - t0, "steady": median_time(call, runs)}
+    out = {"first": time.perf_counter() - t0, "steady": median_time(call, runs)}
+    for b in NEW_BATCHES if case == "mlp" else ():
+        bargs = [conv(a) for a in _data("mlp", b)]
+        bcall = lambda: jax.block_until_ready(fns[case](*bargs))   # noqa: E731
+        t0 = time.perf_counter()
+        bcall()
+        out[f"batch{b}"] = [time.perf_counter() - t0, None, median_time(bcall, runs)]
+    return out
 
 
 def _spawn(kind, case, cache_dir, runs):
@@ -207,6 +215,18 @@ def _has_jax():
         return False
 
 
+def _new_batches(tt_out, jax_out):
+    for b in NEW_BATCHES:
+        first, native, steady = tt_out.get(f"batch{b}", [None, None, None])
+        line = (f"  batch {b}: first call {_fmt(first)}, native after {_fmt(native)}, "
+                f"steady {_fmt(steady)}")
+        if jax_out:
+            jfirst, _, jsteady = jax_out.get(f"batch{b}", [None, None, None])
+            line += f"; jax first call {_fmt(jfirst)}, steady {_fmt(jsteady)}"
+        print(line)
+    print(f"  kernels compiled for the new batch sizes: {tt_out.get('batch_compiles', 'n/a')}")
+
+
 def main(quick):
     runs = 3 if quick else 7
     jax = _has_jax()
@@ -225,16 +245,14 @@ def main(quick):
         rows.append(row)
         print(" | ".join(row), flush=True)
         if case == "mlp":
-            mlp = warm
+            mlp = (warm, j if jax else {})
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     print()
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    print("\nMLP at new batch sizes (batch 256 already compiled, warm cache):")
-    for b in NEW_BATCHES:
-        first, native = mlp.get(f"batch{b}", [None, None])
-        print(f"  batch {b}: first call {_fmt(first)}, native after {_fmt(native)}")
-    print(f"  kernels compiled for the new batch sizes: {mlp.get('batch_compiles', 'n/a')}")
+    print("\nMLP at new batch sizes (batch 256 already compiled, warm cache; the first call "
+          "includes its own run, steady is a later call at that batch):")
+    _new_batches(*(mlp or ({}, {})))
     cache_dir = tempfile.mkdtemp(prefix="tapejit-latency-")
     tt_steps = _spawn("tt", "steps", cache_dir, runs)
     jax_steps = _spawn("jax", "steps", cache_dir, runs) if jax else {}
