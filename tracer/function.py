@@ -14,6 +14,7 @@ Invariants:
   which differentiates them like any recorded operation (intermediates are recomputed
   from the inputs in the gradient graph, so higher orders work).
 """
+import functools
 import inspect
 import threading
 from collections import OrderedDict, namedtuple
@@ -52,7 +53,7 @@ def _leaf_key(x, where):
     try:
         hash(x)
     except TypeError:
-        raise TypeError(f"{where} is a {type(x).__name__}, which is neither a tensor nor "
+        raise TypeError(f"{_describe(where)} is a {type(x).__name__}, which is neither a tensor nor "
                         f"hashable; pass tensors, NumPy arrays, numbers, strings, or "
                         f"hashable values") from None
     return ("static", type(x), _bits(x))
@@ -71,7 +72,7 @@ def _bits(x):
 def _arg_key(x, where, static):
     if static:
         if _is_tensor_like(x):
-            raise TypeError(f"{where} is listed in static_argnums but is a tensor; static "
+            raise TypeError(f"{_describe(where)} is listed in static_argnums but is a tensor; static "
                             f"arguments must be hashable Python values (numbers, strings, "
                             f"tuples), tensors are traced")
         return _leaf_key(x, where)
@@ -80,6 +81,11 @@ def _arg_key(x, where, static):
         shape = repr(rebuild(list(range(len(leaves)))))
         return ("tree", shape, tuple(_leaf_key(v, where) for v in leaves))
     return _leaf_key(x, where)
+
+
+def _describe(where):
+    """An argument's description for errors (``where`` may compute it on demand)."""
+    return where() if callable(where) else where
 
 
 def _leaf_value(x):
@@ -209,8 +215,13 @@ class Staged:
 
     def __call__(self, *args, **kwargs):
         if not kwargs and self._fast and STATE.trace is None and not STATE.tapes:
-            if len(args) == 1 and type(args[0]) is Tensor:
-                v = args[0]._value
+            if len(args) == 1:
+                v = args[0]
+                if type(v) is Tensor:
+                    v = v._value
+                elif self._prepare is not None or not (type(v) is np.ndarray or
+                                                       type(v) in _SCALAR_TYPES):
+                    v = None                # not a leaf passed as it is: no hot match
                 hot = self._hot             # the last one-argument signature called
                 if type(v) is hot[0] and (hot[1] is None or
                                           v.dtype is hot[1] and v.shape == hot[2]):
@@ -245,7 +256,11 @@ class Staged:
             return self._inline(entry, leaves)
         if STATE.tapes:
             return self._recorded(entry, leaves)
-        return entry.run([_leaf_value(x) for x in leaves])
+        values = [_leaf_value(x) for x in leaves]
+        if len(leaves) == 1 and len(args) == 1 and leaves[0] is args[0] and self._fast and \
+                not kwargs and not entry.inline_only:
+            self._hot = _hot_slot(values[0], entry)
+        return entry.run(values)
 
     # -- signatures and tracing --------------------------------------------------------------
     def _names(self):
@@ -272,7 +287,7 @@ class Staged:
         items = list(enumerate(args)) + sorted(kwargs.items())
         for i, a in items:
             static = i in self._static
-            k = _arg_key(a, self._where(i), static)
+            k = _arg_key(a, functools.partial(self._where, i), static)
             key.append(k if type(i) is int else (i, k))
             if static:
                 continue
