@@ -121,6 +121,7 @@ def on_vm(lowered, use, parallel_threshold):
     kernels, args, extents = [], [], []
     for st in steps:
         if isinstance(st, vm.Segment):
+            st.keys = [sources[id(k)].key for k in st.kernels]
             kernels.append(vm.encode(st))
             args.append(list(st.args))
             extents.append([])

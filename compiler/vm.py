@@ -268,6 +268,7 @@ class Segment:
     def __init__(self, kernels, dtype, args, stored):
         self.kernels, self.dtype = kernels, dtype
         self.args, self.stored = args, stored
+        self.keys = []                  # the kernels' source keys (set by the pipeline)
 
     def __repr__(self):
         return f"Segment({len(self.kernels)} kernels, {self.dtype})"

@@ -19,6 +19,7 @@ import time
 import warnings
 from collections import OrderedDict
 
+from compiler import pipeline
 from runtime import background
 from runtime.config import config, stats
 from runtime.interpreter import Program
@@ -32,6 +33,11 @@ _settings = object.__getattribute__(config, "_values")   # read on the hot path
 SMALL_GRAPH = 2000
 SECONDS_PER_SHAPE = 0.01
 SECONDS_PER_NODE = 0.0005
+# A program whose kernels run on the block VM (runtime.vm) gets them compiled once the
+# time spent running it there reaches about a second per distinct kernel (what compiling
+# one costs): a long-lived program ends up specialised, paying at most twice the better
+# of the two routes.
+SECONDS_PER_KERNEL = 1.0
 
 
 class CompileWarning(UserWarning):
@@ -52,6 +58,8 @@ class Executable:
         self._lock = threading.Lock()
         self._pending = False
         self._failure = None
+        self.vm_seconds = 0.0            # time spent running block-VM segments
+        self._upgrading = False
         # the callable serving calls now (compile decision, interpreter or native driver),
         # without __call__'s debug_nans check: hot callers check settings["debug_nans"]
         self.run_tier = self._cold
@@ -166,12 +174,41 @@ class Executable:
                 native = NativeProgram(self.graph)
                 outs = native.first_run(args)
                 self.native = native
-                self.run_tier = native.run
+                self.run_tier = self._on_vm if native.vm_kernels else native.run
                 key = structure_key(self.graph)
                 _native[key] = max(_native.get(key, 0), self.calls)
                 remember(key, native)
                 return outs
         return self.native.run(*args)
+
+
+    def _on_vm(self, *args):
+        """A call of a program with block-VM segments: timed, so that its kernels get
+        compiled once they have cost as much time as compiling them would."""
+        native = self.native
+        t0 = time.perf_counter()
+        outs = native.run(*args)
+        self.vm_seconds += time.perf_counter() - t0
+        if (self.vm_seconds >= SECONDS_PER_KERNEL * native.vm_kernels and
+                not self._upgrading and native is self.native):
+            self._upgrading = True
+            if not _settings["compile_in_background"] or not background.submit(
+                    lambda: self._specialise(args)):
+                self._specialise(args)
+        return outs
+
+    def _specialise(self, args):
+        """Replace the VM-based program by one whose kernels are all compiled."""
+        from runtime.native import NativeProgram
+        try:
+            native = NativeProgram(self.graph, pipeline.lower(self.graph,
+                                                              _settings["parallel_threshold"]))
+            native.first_run(args)
+        except Exception:                # noqa: BLE001  (the VM program keeps serving)
+            return
+        with self._lock:
+            self.native = native
+            self.run_tier = native.run
 
 
 _native = {}            # structure_key of graphs run natively -> calls when compiled

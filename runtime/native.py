@@ -16,6 +16,7 @@ import numpy as np
 from numba.core import types as numba_types
 
 from compiler import blas, pipeline
+from compiler import vm as cvm
 from runtime import diskcache, loops, numbacache, templates, vm
 from runtime.config import config, stats
 from runtime.interpreter import owned
@@ -113,6 +114,10 @@ class NativeProgram:
         env.update(values)
         self.kernels = [kernel_function(ks) if isinstance(ks, pipeline.KernelSource)
                         else vm.Runner(ks) for ks in shared.kernels]
+        # distinct kernels run on the block VM instead of compiled (the executor compiles
+        # them once the program has run long enough)
+        self.vm_kernels = len({key for st in shared.steps if isinstance(st, cvm.Segment)
+                               for key in st.keys})
         env.update((f"K{j}", fn) for j, fn in enumerate(self.kernels))
         single = _all_products_small(nodes)
         self.calls = [_bind_call(n, single) for n in nodes]

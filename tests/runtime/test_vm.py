@@ -165,3 +165,20 @@ def test_vm_serves_compiled_gradients_of_a_large_function(settings):
     assert exe.native is not None and any(
         isinstance(st, vm.Segment) for st in exe.native.lowered.steps)
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
+def test_a_long_running_program_on_the_vm_gets_its_kernels_compiled(monkeypatch, settings):
+    # once the time spent on the VM reaches the compile estimate, the kernels compile and
+    # take over, with the same values
+    monkeypatch.setattr("runtime.executor.SECONDS_PER_KERNEL", 0.0)
+    settings.update(jit_threshold=1, vm_threshold=0)
+    x = tt.constant(np.linspace(-2, 2, 64))
+    f = tt.function(lambda x: _chain(x, tt.sin(x), 0.25)[0])
+    first = f(x).numpy()
+    exe = next(iter(f._entries.values())).exe
+    assert exe.native.vm_kernels > 0
+    second = f(x).numpy()                 # on the VM; reaches the estimate: compiles
+    assert exe.native.vm_kernels == 0 and not _segments(exe.native)
+    third = f(x).numpy()
+    np.testing.assert_allclose(second, first, rtol=1e-12)
+    np.testing.assert_allclose(third, first, rtol=1e-12)
