@@ -171,7 +171,9 @@ def test_a_long_running_program_on_the_vm_gets_its_kernels_compiled(monkeypatch,
     # once the time spent on the VM reaches the compile estimate, the kernels compile and
     # take over, with the same values
     monkeypatch.setattr("runtime.executor.SECONDS_PER_KERNEL", 0.0)
-    settings.update(jit_threshold=1, vm_threshold=0)
+    monkeypatch.setattr("runtime.native._with_vm", lambda low: pipeline.on_vm(
+        low, lambda ks: True, config.parallel_threshold))     # even if compiled before
+    settings.update(jit_threshold=1)
     x = tt.constant(np.linspace(-2, 2, 64))
     f = tt.function(lambda x: _chain(x, tt.sin(x), 0.25)[0])
     first = f(x).numpy()
