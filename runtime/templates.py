@@ -161,7 +161,7 @@ class Template:
         nodes, mine = lowered.nodes, self.lowered.graph.nodes
         if len(nodes) != len(mine):
             return None
-        values = {}
+        values = {k: v for k, v in self.lowered.driver_values.items() if k[:4] == "ONE_"}
         for j, pairs in self.extents:
             for k, (name, v) in enumerate(pairs):
                 if name[0] == "n":

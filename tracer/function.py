@@ -179,13 +179,13 @@ _SCALAR_TYPES = frozenset(np.dtype(c).type for c in "?bhilqBHILQefdgFDG")
 
 
 def _hot_slot(v, entry):
-    """(value type, dtype, shape, entry) matching one-argument calls with ``v``'s
-    signature: a NumPy scalar by its type alone (dtype None), an array by type, dtype
-    (identical descriptor) and shape."""
-    entry.executable()
+    """(value type, dtype, shape, entry, executable of a plain entry or None) matching
+    one-argument calls with ``v``'s signature: a NumPy scalar by its type alone (dtype
+    None), an array by type, dtype (identical descriptor) and shape."""
+    exe = entry.executable() if entry.plain else None
     if type(v) in _SCALAR_TYPES:
-        return (type(v), None, None, entry)
-    return (type(v), v.dtype, v.shape, entry)
+        return (type(v), None, None, entry, exe)
+    return (type(v), v.dtype, v.shape, entry, exe)
 
 
 class Staged:
@@ -211,7 +211,7 @@ class Staged:
         self._params = None
         self.trace_count = 0
         self._hits = self._misses = 0
-        self._hot = (None, None, None, None)    # see _hot_slot
+        self._hot = (None, None, None, None, None)    # see _hot_slot
 
     def __call__(self, *args, **kwargs):
         if not kwargs and self._fast and STATE.trace is None and not STATE.tapes:
@@ -226,14 +226,13 @@ class Staged:
                 if type(v) is hot[0] and (hot[1] is None or
                                           v.dtype is hot[1] and v.shape == hot[2]):
                     self._hits += 1
-                    entry = hot[3]
-                    exe = entry.exe
-                    if entry.plain and not exe.settings["debug_nans"]:
+                    exe = hot[4]
+                    if exe is not None and not exe.settings["debug_nans"]:
                         t = _new_tensor(Tensor)         # tracer.recording.make, inlined
                         t._value = exe.run_tier(v)[0]
                         t._node = None
                         return t
-                    return entry.run([v])
+                    return hot[3].run([v])
             try:
                 values = [a._value for a in args]
                 key = tuple([(v.shape, v.dtype) for v in values])
