@@ -73,7 +73,7 @@ class _Match:
                 return False
             if n1.prim.name == "literal" and not self._literal(n1, n2):
                 return False
-            if n1.attrs != n2.attrs and not self._attrs(n1, n2):
+            if n1.sig[1] != n2.sig[1] and not self._attrs(n1, n2):   # attrs, floats by bits
                 return False
             view = n1.prim.view
             if view is not None and n1.prim.name not in _SAFE_VIEWS and (
@@ -85,7 +85,7 @@ class _Match:
         return True
 
     def _attrs(self, n1, n2):
-        p1, p2 = n1.params, n2.params
+        p1, p2 = dict(n1.sig[1]), dict(n2.sig[1])
         if p1.keys() != p2.keys():
             return False
         for k, v in p1.items():
