@@ -17,159 +17,19 @@ kernel); a kernel it can run becomes a few integer rows instead of machine code:
 
 A ``Segment`` is a run of consecutive VM kernels, executed by one native call: buffers
 that do not leave it live in one arena, placed by liveness. This module writes text and
-integer tables only; ``runtime.vm`` compiles the VM and runs segments.
+integer tables only (``compiler.vmsource`` writes the VM's own source); ``runtime.vm``
+compiles the VM and runs segments.
 """
-import hashlib
 import itertools
 
 import numpy as np
 
-from compiler.codegen import KernelWriter, constant, ctor
+from compiler.codegen import KernelWriter
 from compiler.fusion import LOOP_REDUCTIONS, Kernel, is_view, moves, view_chain
-from compiler.ir import Node
-from compiler.primitives.core import PRIMITIVES, Scalar
+from compiler.vmsource import (BOOL, CONST, DTYPES, LOADS, LOADV, REDUCE, STORE,
+                               table, vm_source)
 
-BLOCK = 256
-DTYPES = (np.dtype("float64"), np.dtype("float32"))
-LOADV, LOADS, CONST, STORE = 0, 1, 2, 3
-_REDUCE = {"add": 4, "mul": 5, "max": 6, "min": 7}
-FIRST_OP = 16
-_BOOL = np.dtype("bool")
-
-
-def _signatures():
-    """(primitive, operand kinds, result kind) for every elementwise opcode: kinds are
-    "f" (the VM's float dtype) or "b" (bool); in a fixed order, so numbering is stable."""
-    rows = []
-    for name in sorted(PRIMITIVES):
-        p = PRIMITIVES[name]
-        if p.kind != "elementwise" or not isinstance(p.lowering, Scalar) or not p.cases:
-            continue
-        arity = len(p.cases[0].shapes)
-        for kinds in itertools.product("fb", repeat=arity):
-            for out in _results(p, kinds):
-                rows.append((name, "".join(kinds), out))
-    return rows
-
-
-def _results(p, kinds):
-    """Result kinds the primitive gives for operand kinds (none: it does not take them)."""
-    outs = []
-    for dt in (np.dtype("float64"),):
-        leaves = [Node(PRIMITIVES["literal"], (), {}, (), dt if k == "f" else _BOOL)
-                  for k in kinds]
-        attrs = [{"dtype": d} for d in (dt, _BOOL)] if p.name == "cast" else [{}]
-        for a in attrs:
-            try:
-                _, out = p.infer(*leaves, **a)
-            except (TypeError, ValueError):
-                continue
-            kind = "b" if np.dtype(out) == _BOOL else "f" if np.dtype(out) == dt else None
-            if kind and kind not in outs:
-                outs.append(kind)
-    return outs
-
-
-_TABLE = None
-
-
-def table():
-    """{(primitive, operand kinds, result kind): opcode}."""
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = {sig: FIRST_OP + i for i, sig in enumerate(_signatures())}
-    return _TABLE
-
-
-# -- the VM's source ------------------------------------------------------------------
-
-_HEADER = ("import math\nimport numpy as np\nfrom numba import njit, carray\n"
-           "from runtime.vecmath import *\nfrom runtime.vmsupport import as_pointer\n")
-
-
-def vm_source(dtype):
-    """The module source of the VM for ``dtype`` (function ``kernel``)."""
-    dtype = np.dtype(dtype)
-    c = ctor(dtype)
-    ops = []
-    for (name, kinds, out), op in table().items():
-        args = [f"r{k}[j]" if kind == "f" else f"(r{k}[j] != 0)"
-                for k, kind in enumerate(kinds)]
-        last = dtype if kinds[-1] == "f" else _BOOL
-        expr = PRIMITIVES[name].lowering.source(args, last)
-        value = f"{c}({expr})" if out == "f" else f"({c}(1) if ({expr}) else {c}(0))"
-        ops += [f"elif op == {op}:   # {name} {kinds}->{out}",
-                "    " + "; ".join(["rd = R[d]"] + [f"r{k} = R[{'abe'[k]}]"
-                                                   for k in range(len(kinds))]),
-                "    for j in range(bl):", f"        rd[j] = {value}"]
-    step = [f"if op == {LOADV}:",
-            "    v = carray(as_pointer(ptrs[a], acc), sizes[a])[s:s + bl]",
-            "    rd = R[d]",
-            "    for j in range(bl):",
-            "        rd[j] = v[j]",
-            f"elif op == {LOADS}:",
-            "    x = carray(as_pointer(ptrs[a], acc), 1)[0]",
-            "    rd = R[d]",
-            "    for j in range(bl):",
-            "        rd[j] = x",
-            f"elif op == {CONST}:",
-            "    x = consts[a]",
-            "    rd = R[d]",
-            "    for j in range(bl):",
-            "        rd[j] = x",
-            f"elif op == {STORE}:",
-            "    v = carray(as_pointer(ptrs[d], acc), sizes[d])[s:s + bl]",
-            "    r0 = R[a]",
-            "    for j in range(bl):",
-            "        v[j] = r0[j]"]
-    for red, code in _REDUCE.items():
-        step += [f"elif op == {code}:", "    t = acc[d]", "    r0 = R[a]",
-                 "    for j in range(bl):",
-                 f"        t = {_FOLD[red]}(t, r0[j])", "    acc[d] = t"]
-    step += ops
-    tag = hashlib.sha256("\n".join(step).encode()).hexdigest()[:16]
-    inits = []
-    for red, code in _REDUCE.items():
-        inits += [f"{'if' if not inits else 'elif'} code[q, 0] == {code}:",
-                  f"    acc[code[q, 1]] = {c}({_IDENTITY[red]})"]
-    pad = " " * 16
-    lines = [_HEADER, f"# opcodes {tag}", "",
-             "@njit(error_model='numpy', cache=False)",
-             "def kernel(code, consts, addrs, sizes, arena_size, nregs, nacc):",
-             f"    arena = np.empty(max(arena_size, 1), {c})",
-             "    base = arena.ctypes.data",
-             "    ptrs = addrs.copy()",
-             "    for k in range(ptrs.shape[0]):",
-             "        if ptrs[k] < 0:",
-             f"            ptrs[k] = base + (-ptrs[k] - 1) * {dtype.itemsize}",
-             f"    R = np.empty((max(nregs, 1), {BLOCK}), {c})",
-             f"    acc = np.empty(max(nacc, 1), {c})",
-             "    pc = 0",
-             "    while pc < code.shape[0]:",
-             "        n, first, last = code[pc, 1], pc + 1, pc + 1 + code[pc, 2]",
-             "        for q in range(first, last):"]
-    lines += ["            " + x for x in inits]
-    lines += ["        s = 0",
-              "        while s < n:",
-              f"            bl = min({BLOCK}, n - s)",
-              "            for q in range(first, last):",
-              "                op, d, a, b, e = code[q, 0], code[q, 1], code[q, 2], "
-              "code[q, 3], code[q, 4]"]
-    lines += [pad + x for x in step]
-    lines += [f"            s += {BLOCK}",
-              "        for q in range(first, last):",
-              f"            if {min(_REDUCE.values())} <= code[q, 0] <= "
-              f"{max(_REDUCE.values())} and code[q, 3] >= 0:",
-              "                v = carray(as_pointer(ptrs[code[q, 3]], acc), 1)",
-              "                v[0] = acc[code[q, 1]]",
-              "        pc = last",
-              "    return arena.size    # holds the arena (its memory is read by address)",
-              ""]
-    return "\n".join(lines)
-
-
-_FOLD = {"add": "acc_add", "mul": "acc_mul", "max": "max_nan", "min": "min_nan"}
-_IDENTITY = {"add": "0", "mul": "1", "max": "-np.inf", "min": "np.inf"}
+__all__ = ["vm_source", "table", "vm_dtype", "segments", "encode", "Segment", "Program"]
 
 
 # -- kernels as instructions ------------------------------------------------------------
@@ -192,7 +52,7 @@ def vm_dtype(kernel, parallel_threshold):
         for x in (m,) + tuple(m.inputs):
             if x.dtype.kind == "f":
                 floats.add(x.dtype)
-            elif x.dtype != _BOOL:
+            elif x.dtype != BOOL:
                 return None
         if m.prim.name in LOOP_REDUCTIONS:
             if m.shape != ():
@@ -204,14 +64,14 @@ def vm_dtype(kernel, parallel_threshold):
             if root is None or (id(root) not in members and not _loadable(root, size)):
                 return None
     if not floats:
-        return _BOOL                    # joins any VM (bool is 0/1 in float registers)
+        return BOOL                    # joins any VM (bool is 0/1 in float registers)
     if len(floats) != 1 or next(iter(floats)) not in DTYPES:
         return None
     return next(iter(floats))
 
 
 def _kind(x):
-    return "b" if x.dtype == _BOOL else "f"
+    return "b" if x.dtype == BOOL else "f"
 
 
 def _kinds(xs):
@@ -286,7 +146,7 @@ def segments(steps, on_vm, needed_after):
             run.clear()
     for i, st in enumerate(steps):
         dt = on_vm(st) if isinstance(st, Kernel) else None
-        if dt == _BOOL:
+        if dt == BOOL:
             dt = run_dtype if run else DTYPES[0]
         if dt is None or (run and dt != run_dtype):
             close(i)
@@ -329,8 +189,8 @@ def encode(seg):
         rows += body
         slots.after(i)
     code, nregs = _allocate(rows)
-    nacc = max([r[1] + 1 for r in code if min(_REDUCE.values()) <= r[0] <= max(
-        _REDUCE.values())] + [0])
+    nacc = max([r[1] + 1 for r in code if min(REDUCE.values()) <= r[0] <= max(
+        REDUCE.values())] + [0])
     listing = _listing(code, consts, slots)
     return Program(seg.dtype, np.array(code, np.int64).reshape(-1, 5),
                    np.array(consts, seg.dtype), np.array(slots.sizes, np.int64),
@@ -419,10 +279,10 @@ class _KernelCode:
             if is_view(m) and id(m) not in self.k.bound:
                 r = self.operand(m)
             elif m.prim.name in LOOP_REDUCTIONS:
-                acc = sum(1 for row in self.out if row[0][0] in _REDUCE.values())
+                acc = sum(1 for row in self.out if row[0][0] in REDUCE.values())
                 src = self.operand(m.inputs[0])
                 slot = self.slots.slot(m) if stored else -1
-                self.out.append(([_REDUCE[LOOP_REDUCTIONS[m.prim.name]], acc, src, slot, 0],
+                self.out.append(([REDUCE[LOOP_REDUCTIONS[m.prim.name]], acc, src, slot, 0],
                                  (), (src,)))
                 continue
             else:
@@ -465,7 +325,7 @@ def _allocate(rows):
 def _listing(code, consts, slots):
     """The segment's instructions as text: r<k> registers, b<k> buffers, a<k> sums."""
     sigs = {op: sig for sig, op in table().items()}
-    folds = {v: k for k, v in _REDUCE.items()}
+    folds = {v: k for k, v in REDUCE.items()}
     where = {s: f"argument {k}" for k, s in enumerate(slots.inputs)}
     where.update({s: f"result {k}" for k, s in enumerate(slots.outputs)})
     lines = [f"# block VM segment ({len(slots.sizes)} buffers, arena {slots.top} values): " +
