@@ -199,7 +199,7 @@ class Executable:
 
     def _specialise(self, args):
         """Replace the VM-based program by one whose kernels are all compiled."""
-        from runtime.native import NativeProgram
+        from runtime.native import NativeProgram, remember
         try:
             native = NativeProgram(self.graph, pipeline.lower(self.graph,
                                                               _settings["parallel_threshold"]))
@@ -209,6 +209,7 @@ class Executable:
         with self._lock:
             self.native = native
             self.run_tier = native.run
+        remember(structure_key(self.graph), native)    # other shapes may now reuse it
 
 
 _native = {}            # structure_key of graphs run natively -> calls when compiled

@@ -192,3 +192,11 @@ def test_a_long_running_program_on_the_vm_gets_its_kernels_compiled(monkeypatch,
     third = f(x).numpy()
     np.testing.assert_allclose(second, first, rtol=1e-12)
     np.testing.assert_allclose(third, first, rtol=1e-12)
+    # the compiled program is the template for other lengths: native at once, no VM
+    y = tt.constant(np.linspace(-1, 1, 80))
+    got = f(y).numpy()
+    other = next(e.exe for e in f._entries.values() if e.exe is not exe)
+    assert other.native is not None and other.native.vm_kernels == 0
+    settings.jit_threshold = 10 ** 9
+    want = tt.function(lambda x: _chain(x, tt.sin(x), 0.25)[0])(y).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
