@@ -212,6 +212,9 @@ class Staged:
         self.trace_count = 0
         self._hits = self._misses = 0
         self._hot = (None, None, None, None, None)    # see _hot_slot
+        # what a Python float argument becomes when ``prepare`` would convert it (tt.grad
+        # and the other transforms of one argument): the hot path converts it itself
+        self._python_float = getattr(prepare, "python_float", None)
 
     def __call__(self, *args, **kwargs):
         if not kwargs and self._fast and STATE.trace is None and not STATE.tapes:
@@ -219,6 +222,8 @@ class Staged:
                 v = args[0]
                 if type(v) is Tensor:
                     v = v._value
+                elif type(v) is float and self._python_float is not None:
+                    v = self._python_float(v)
                 elif self._prepare is not None or not (type(v) is np.ndarray or
                                                        type(v) in _SCALAR_TYPES):
                     v = None                # not a leaf passed as it is: no hot match

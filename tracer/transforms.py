@@ -8,7 +8,7 @@ one, so ``grad(grad(f))`` is a single graph and derivatives of any order compose
 """
 from compiler import autodiff
 from compiler import primitives as P
-from tracer import nest
+from tracer import dtypes, nest
 from tracer.convert import convert_to_tensor
 from tracer.engine import make
 from tracer.function import Staged
@@ -38,6 +38,9 @@ def _prepare(nums, op, name):
             if not (type(a) is Tensor or isinstance(a, (Variable, list, tuple, dict))):
                 args[i] = convert_to_tensor(a, op=op)
         return tuple(args)
+    # a one-argument call whose argument is differentiated: a Python float becomes a
+    # scalar of this type, so the cached call path can convert it without preparing
+    prepare.python_float = dtypes.python_default(0.0).type if set(nums) <= {0, -1} else None
     return prepare
 
 

@@ -94,3 +94,23 @@ def test_argument_errors_still_name_the_argument():
     f = tt.function(lambda x, opts: x)
     with pytest.raises(TypeError, match="argument 'opts' \\(position 1\\) of <lambda>"):
         f(tt.constant(1.0), {1, 2})
+
+
+def test_python_floats_take_the_hot_path_of_transforms_as_float32(compiled, monkeypatch):
+    # tt.grad(f)(0.3): the float becomes a float32 scalar, as the general route makes it
+    g = tt.grad(lambda x: tt.sin(x) ** 2)
+    want = float(g(tt.constant(np.float32(0.3))))
+    assert float(g(0.3)) == want and g(0.3).dtype == np.float32
+    calls = []
+    prepare = g._prepare
+
+    def counted(args):
+        calls.append(args)
+        return prepare(args)
+    monkeypatch.setattr(g, "_prepare", counted)
+    for v in (0.3, -1.25, 0.3, float("nan")):
+        got = g(v)
+        np.testing.assert_array_equal(got.numpy(), g(tt.constant(np.float32(v))).numpy())
+    assert calls == []                             # never prepared: the cached route
+    h = tt.grad(lambda x, y: x * y, argnums=1)       # two arguments: the general route
+    assert float(h(2.0, 3.0)) == 2.0
