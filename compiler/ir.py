@@ -10,6 +10,7 @@ Invariants:
 - Every walk is iterative: graphs of 10^5 nodes must work.
 """
 import itertools
+import struct
 
 import numpy as np
 
@@ -83,18 +84,36 @@ class Node:
                 f"dtype={self.dtype})")
 
 
+def float_key(v):
+    """A Python float's bits as a hashable key: ``0.0`` and ``-0.0`` differ, every NaN
+    equals itself and NaNs of other sign or payload differ (``float.hex`` keeps the sign
+    of zero but not of NaN)."""
+    return v.hex() if v == v else struct.pack("<d", v).hex()
+
+
 def _key_value(v):
     # floats enter keys by their bits: 0.0 == -0.0 and nan != nan would otherwise merge
     # distinct literals (x + -0.0 is not x + 0.0) and make NaN literals never match
     if isinstance(v, float):
-        return ("float", v.hex())
+        return ("float", float_key(v))
     if isinstance(v, tuple):
         return tuple(_key_value(x) for x in v)
     return v
 
 
+_PLAIN = frozenset([int, str, bool, type(None)])
+
+
 def _key_attrs(attrs):
-    return tuple((k, _key_value(v)) for k, v in attrs)
+    # the common attrs (ints, strings, tuples of ints) are their own key: no copy
+    for _, v in attrs:
+        t = type(v)
+        if t in _PLAIN:
+            continue
+        if t is tuple and all([type(x) in _PLAIN for x in v]):
+            continue
+        return tuple([(k, _key_value(v)) for k, v in attrs])
+    return attrs
 
 
 def freeze_attrs(attrs):
@@ -102,27 +121,43 @@ def freeze_attrs(attrs):
     return tuple(sorted(attrs.items())) if attrs else ()
 
 
-def toposort(outputs, stop=None):
+_LIST = object()
+
+
+def toposort(outputs, stop=None, expand=None):
     """Nodes reachable from ``outputs`` in dependency order (inputs first), iteratively.
 
     ``stop(node)`` true makes a node a leaf of the walk: it is listed but its inputs are
-    not visited.
+    not visited. ``expand(node)`` is the converse (inputs visited only where it is true);
+    give one or neither.
     """
+    # depth first, inputs in order; a node is listed once all its inputs are. Nodes are
+    # hashed by identity (they never define __eq__), so the sets hold them directly. The
+    # stack holds nodes only (no per-visit objects: a 10^5-deep walk allocates nothing the
+    # garbage collector must trace): ``_LIST`` above a node means "its inputs are done".
     order, seen = [], set()
-    stack = [(n, False) for n in reversed(outputs)]
+    append, mark = order.append, seen.add
+    stack = list(reversed(outputs))
+    pop, push = stack.pop, stack.append
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = pop()
+        if node is _LIST:
+            append(pop())
             continue
-        if id(node) in seen:
+        if node in seen:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
-        if stop is None or not stop(node):
-            for x in reversed(node.inputs):
-                if id(x) not in seen:
-                    stack.append((x, False))
+        mark(node)
+        ins = node.inputs
+        if not ins or (stop is not None and stop(node)) or \
+                (expand is not None and not expand(node)):
+            append(node)                # a leaf of the walk: listed now
+            continue
+        push(node)
+        push(_LIST)
+        for i in range(len(ins) - 1, -1, -1):
+            x = ins[i]
+            if x not in seen:
+                push(x)
     return order
 
 
@@ -131,15 +166,18 @@ class Graph:
 
     ``inputs`` are the nodes whose values are bound at run time, in call order; any node
     may serve as an input (a forward value already known), and the walk stops there.
+    ``nodes``: that walk's result when the caller already has it (``toposort(outputs,
+    stop=<in inputs>)``), so it is not walked twice.
     """
 
-    def __init__(self, inputs, outputs):
+    def __init__(self, inputs, outputs, nodes=None):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
-        pos = {id(n): i for i, n in enumerate(self.inputs)}
-        self.nodes = toposort(self.outputs, stop=lambda n: id(n) in pos)
+        bound = set(self.inputs)
+        self.nodes = toposort(self.outputs, stop=bound.__contains__) if nodes is None \
+            else list(nodes)
         missing = [n for n in self.nodes
-                   if not n.inputs and id(n) not in pos and n.prim.name == "input"]
+                   if not n.inputs and n.prim.name == "input" and n not in bound]
         if missing:
             raise ValueError(f"graph: {len(missing)} input leaf(s) reachable from the outputs "
                              f"are not bound, first {missing[0]!r}")
@@ -150,14 +188,15 @@ class Graph:
         """Canonical structural key: primitives, attrs, wiring, shapes, dtypes."""
         if self._key is None:
             index, rows = {}, []
-            bound = {id(n): i for i, n in enumerate(self.inputs)}
+            bound = {n: i for i, n in enumerate(self.inputs)}     # nodes hash by identity
             for i, n in enumerate(self.nodes):
-                index[id(n)] = i
-                if id(n) in bound:
-                    rows.append(("arg", bound[id(n)], n.shape, n.dtype.str))
+                index[n] = i
+                b = bound.get(n)
+                if b is not None:
+                    rows.append(("arg", b, n.shape, n.dtype.str))
                 else:
-                    rows.append((n.sig, tuple(index[id(x)] for x in n.inputs)))
-            outs = tuple(index[id(o)] for o in self.outputs)
+                    rows.append((n.sig, tuple([index[x] for x in n.inputs])))
+            outs = tuple([index[o] for o in self.outputs])
             # the input count too: graphs that differ only in unused inputs take different
             # argument lists, so they must not share an executable
             self._key = (tuple(rows), outs, len(self.inputs))

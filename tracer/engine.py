@@ -12,6 +12,7 @@ from compiler.ir import Node
 from runtime.interpreter import owned as as_value  # noqa: F401  (outputs as tensor values)
 from tracer import dtypes
 from tracer.convert import convert_to_tensor
+from tracer.literals import filled
 from tracer.recording import (SETTINGS, STATE, bind, check_nan, commit, make,  # noqa: F401
                               node_of, op_name, public_op, traced_result, watching)
 from tracer.tensor import Tensor, check_traceable  # noqa: F401  (engine.check_traceable)
@@ -128,8 +129,9 @@ def _record_elementwise(prim, args, out, promote):
             if a._value.dtype != d or a._value.shape != shape:
                 break
             ins.append(a._node or node_of(a))
-        elif shape == () and d.kind == "f":
-            ins.append(_literal(a, d))   # weak float/int scalar in a float op: a literal
+        elif d.kind == "f" and STATE.trace is None:
+            # weak float/int scalar in a float op: a shared literal (broadcast to shape)
+            ins.append(filled(a, d, shape))
         else:
             break
     else:
@@ -140,20 +142,6 @@ def _record_elementwise(prim, args, out, promote):
     new = []
     node = _elementwise_node(prim, args, shape, promote, new)
     commit(hit, node, out, args, new)
-
-
-_LITERALS = {}
-
-
-def _literal(value, d):
-    """A shared literal node (nodes are immutable symbols, so sharing is safe)."""
-    key = (type(value), value, d)
-    n = _LITERALS.get(key)
-    if n is None:
-        if len(_LITERALS) > 4096:
-            _LITERALS.clear()
-        n = _LITERALS[key] = P.literal(value, d)
-    return n
 
 
 def _elementwise_general(prim, op, args, accept, promote):

@@ -182,14 +182,22 @@ class GradientTape:
         leaf as a constant row, or one computed from such (e.g. a broadcast of an unwatched
         operand) as computed rows over them."""
         index, values = self._index, self.values
+        if not x.inputs or x in values:
+            self._note(x, _constant_row(x))
+            return
+        if all(y in index or not y.inputs for y in x.inputs):    # e.g. a broadcast literal
+            for y in x.inputs:
+                if y not in index:
+                    self._note(y, _constant_row(y))
+            self._note(x, (x.sig, tuple([index[y] for y in x.inputs]), False))
+            return
         for m in toposort([x], stop=lambda m: m in index or m in values or not m.inputs):
             if m in index:
                 continue
             if m.inputs and m not in values:
                 self._note(m, (m.sig, tuple([index[y] for y in m.inputs]), False))
             else:
-                self._note(m, m.sig if m.prim.name == "literal" else
-                           ("const", m.shape, m.dtype.str))
+                self._note(m, _constant_row(m))
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
@@ -326,6 +334,11 @@ class GradientTape:
 
 
 
+def _constant_row(m):
+    """The log row of a constant: a literal by its value, any other by shape and dtype."""
+    return m.sig if m.prim.name == "literal" else ("const", m.shape, m.dtype.str)
+
+
 def _source_tensor(s, what="source"):
     if isinstance(s, Variable):
         # inside tt.function a Variable stands for its traced value (updates included)
@@ -370,7 +383,7 @@ def _eval_graph(outputs, values):
     """A graph computing ``outputs`` whose inputs are the nodes with known values."""
     order = toposort(outputs, stop=values.__contains__)
     inputs = [n for n in order if n in values]
-    return Graph(inputs, outputs)
+    return Graph(inputs, outputs, nodes=order)
 
 
 def _build_plan(order, index, pairs, src_nodes, values, active):
