@@ -25,54 +25,73 @@ def vjp(outputs, cotangents, sources, active=None):
     it (a tape's boundary). Returns a list with a node or ``None`` per source.
     """
     is_active = active or (lambda n: True)
-    order = toposort(outputs, stop=lambda n: not is_active(n))
-    source_ids = {id(s) for s in sources}
-    # only nodes on a path from a source carry gradient
-    reach = set()
-    for n in order:
-        if id(n) in source_ids or (is_active(n) and any(id(x) in reach for x in n.inputs)):
-            if _float(n):
-                reach.add(id(n))
-    forward = {id(n) for n in order}
-    tagged = set()      # nodes, not ids: a rule's dropped result may free its id for reuse
+    order = toposort(outputs, expand=active)
+    # nodes are hashed by identity: the sets and dicts below hold them (and so keep every
+    # node alive while the walk runs)
+    reach = _reach(order, set(sources), is_active)
+    forward = set(order)
+    tagged = set()
     ct = {}
     for out, g in zip(outputs, cotangents):
-        if id(out) in reach and g is not None:
+        if out in reach and g is not None:
             _accumulate(ct, out, g)
     for n in reversed(order):
-        g = ct.get(id(n))
+        g = ct.get(n)
         if g is None or not n.inputs or not is_active(n) or not n.prim.differentiable:
             continue
-        if not any(id(x) in reach for x in n.inputs):
+        needed = tuple([x in reach for x in n.inputs])
+        if True not in needed:
             continue
         if n.prim is P.tuple_get:   # one output's cotangent, kept for the region's rule
             _accumulate_part(ct, n.inputs[0], n.params["index"], g)
             continue
-        if n.dtype.kind == "V":      # a region's rule takes one cotangent per output
-            g = [g.get(i) for i in range(len(n.params["out_types"]))]
-        if n.prim.vjp_needs:
-            needed = tuple(id(x) in reach for x in n.inputs)
-            grads = n.prim.vjp(g, n, *n.inputs, needed=needed, **n.params)
-        else:
-            grads = n.prim.vjp(g, n, *n.inputs, **n.params)
-        if len(grads) != len(n.inputs):
-            raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
-                               f"{len(n.inputs)} inputs")
+        grads = _rule(n, g, needed)
         _tag_origin([gx for gx in grads if gx is not None], n.op_name, forward, tagged)
-        for x, gx in zip(n.inputs, grads):
-            if gx is not None and id(x) in reach:
+        for x, gx, need in zip(n.inputs, grads, needed):
+            if gx is not None and need:
                 _accumulate(ct, x, gx)
-    return [ct.get(id(s)) for s in sources]
+    return [ct.get(s) for s in sources]
+
+
+def _reach(order, sources, is_active):
+    """The float nodes of ``order`` on a path from a source: only they carry gradient."""
+    reach = set()
+    for n in order:
+        if n in sources:
+            hit = True
+        else:
+            hit = False
+            for x in n.inputs:
+                if x in reach:
+                    hit = is_active(n)
+                    break
+        if hit and _float(n):
+            reach.add(n)
+    return reach
+
+
+def _rule(n, g, needed):
+    """The cotangents of ``n``'s inputs from its primitive's gradient rule."""
+    if n.dtype.kind == "V":          # a region's rule takes one cotangent per output
+        g = [g.get(i) for i in range(len(n.params["out_types"]))]
+    if n.prim.vjp_needs:
+        grads = n.prim.vjp(g, n, *n.inputs, needed=needed, **n.params)
+    else:
+        grads = n.prim.vjp(g, n, *n.inputs, **n.params)
+    if len(grads) != len(n.inputs):
+        raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
+                           f"{len(n.inputs)} inputs")
+    return grads
 
 
 def _tag_origin(grads, name, forward, seen):
     """Mark the nodes a gradient rule just built with the forward op's name, so a
     NaN found later in the gradient can name the operation whose gradient it was. ``seen``
     is shared by the whole walk: each node is looked at once (linear in the gradient)."""
-    stack = list(grads)
+    stack = grads
     while stack:
         m = stack.pop()
-        if m in seen or id(m) in forward or not m.inputs or m.origin is not None:
+        if m in seen or m in forward or not m.inputs or m.origin is not None:
             continue
         seen.add(m)
         m.origin = name
@@ -80,7 +99,7 @@ def _tag_origin(grads, name, forward, seen):
 
 
 def _accumulate_part(ct, region, index, g):
-    parts = ct.setdefault(id(region), {})
+    parts = ct.setdefault(region, {})
     prev = parts.get(index)
     parts[index] = g if prev is None else P.add(prev, g)
 
@@ -89,5 +108,5 @@ def _accumulate(ct, x, g):
     if g.shape != x.shape or g.dtype != x.dtype:
         raise RuntimeError(f"gradient of {x.prim.name}: cotangent has shape {g.shape} "
                            f"{g.dtype}, expected {x.shape} {x.dtype}")
-    prev = ct.get(id(x))
-    ct[id(x)] = g if prev is None else prev + g
+    prev = ct.get(x)
+    ct[x] = g if prev is None else P.add(prev, g)

@@ -131,9 +131,12 @@ def fold_constants(n):
     # elementwise op over fills = a fill of the op applied to the scalars
     if n.prim.kind != "elementwise" or not n.inputs:
         return None
-    values = [full_value(x) for x in n.inputs]
-    if any(v is None for v in values):
-        return None
+    values = []
+    for x in n.inputs:
+        v = full_value(x)
+        if v is None:
+            return None
+        values.append(v)
     args = [np.array(v, dtype=x.dtype)[()] for v, x in zip(values, n.inputs)]
     try:
         with np.errstate(all="ignore"):
@@ -155,11 +158,13 @@ def rules_for(prim, rules):
 def rewrite(graph, rules=RULES):
     """One forward walk: rebuild each node on canonical inputs, apply ``rules`` until none
     fires, then hash-cons (CSE). Unreached nodes drop out (DCE)."""
+    # ``known`` maps each node seen (hashed by identity) to its canonical node, keeping
+    # both alive while the walk runs
     table, known, applicable = {}, {}, {}
     for n in graph.inputs:
-        known[id(n)] = (n, n)
+        known[n] = n
     for n in graph.nodes:
-        if id(n) in known:
+        if n in known:
             continue
         node = _canonical(n, table, known)
         for _ in range(8):
@@ -174,40 +179,39 @@ def rewrite(graph, rules=RULES):
             if new is None or new is node or _crosses_inputs(new, known):
                 break
             node = _intern(new, table, known)
-        known[id(n)] = (n, node)
-    return Graph(graph.inputs, [known[id(o)][1] for o in graph.outputs])
+        known[n] = node
+    return Graph(graph.inputs, [known[o] for o in graph.outputs])
 
 
 def _crosses_inputs(node, known):
     """Whether a rule looked through a bound input (neg(neg(x)) -> x where neg(x) is a graph
     input): the result would reach an input leaf the graph does not bind."""
-    if id(node) in known:
+    if node in known:
         return False
-    return any(m.prim.name == "input" and id(m) not in known
-               for m in toposort([node], stop=lambda m: id(m) in known))
+    return any(m.prim.name == "input" and m not in known
+               for m in toposort([node], stop=known.__contains__))
 
 
 def _canonical(n, table, known):
     """The canonical node for ``n``, whose inputs are all already known."""
-    ins = tuple([known[id(x)][1] for x in n.inputs])
-    key = (n.sig, tuple([id(x) for x in ins]))
+    ins = tuple([known[x] for x in n.inputs])
+    # nodes never overload ==, so tuple equality (and hashing) is identity here
+    key = (n.sig, ins)
     c = table.get(key)
     if c is None:
-        # nodes never overload ==, so tuple equality is identity here
-        c = n if ins == tuple(n.inputs) else n.rebuild(ins)
+        c = n if ins == n.inputs else n.rebuild(ins)
         table[key] = c
-        known[id(c)] = (c, c)
-    known[id(n)] = (n, c)
+        known[c] = c
+    known[n] = c
     return c
 
 
 def _intern(node, table, known):
     """The canonical node equal to ``node`` (same primitive, attrs, inputs), registering
-    ``node`` and any fresh nodes under it. ``known`` maps id -> (node, canonical) and
-    keeps both alive so ids are never reused while the walk runs."""
-    if id(node) in known:
-        return known[id(node)][1]
-    for n in toposort([node], stop=lambda m: id(m) in known):
-        if id(n) not in known:
+    ``node`` and any fresh nodes under it."""
+    if node in known:
+        return known[node]
+    for n in toposort([node], stop=known.__contains__):
+        if n not in known:
             _canonical(n, table, known)
-    return known[id(node)][1]
+    return known[node]

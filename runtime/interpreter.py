@@ -29,29 +29,34 @@ class NanError(FloatingPointError):
     """tt.config.debug_nans: an operation produced NaN from non-NaN inputs."""
 
 
+_NO_PARAMS = {}       # shared by every step without attrs (only ever unpacked)
+
+
 class Program:
     def __init__(self, graph):
-        index = {id(n): i for i, n in enumerate(graph.nodes)}
-        arg_slots = {index[id(n)] for n in graph.inputs if id(n) in index}
-        self.input_slots = [index.get(id(n)) for n in graph.inputs]
-        self.size = len(graph.nodes)
+        nodes = graph.nodes
+        index = {n: i for i, n in enumerate(nodes)}       # nodes hash by identity
+        arg_slots = {index[n] for n in graph.inputs if n in index}
+        self.input_slots = [index.get(n) for n in graph.inputs]
+        self.size = len(nodes)
+        rows = [None if i in arg_slots else tuple([index[x] for x in n.inputs])
+                for i, n in enumerate(nodes)]
         last_use = {}
-        for i, n in enumerate(graph.nodes):
-            if i in arg_slots:
-                continue
-            for x in n.inputs:
-                last_use[index[id(x)]] = i
-        outs = {index[id(o)] for o in graph.outputs}
+        for i, ins in enumerate(rows):
+            if ins is not None:
+                for j in ins:
+                    last_use[j] = i
+        outs = {index[o] for o in graph.outputs}
         steps = []
-        bound = arg_slots
-        for i, n in enumerate(graph.nodes):
-            if i in bound:
+        for i, ins in enumerate(rows):
+            if ins is None:
                 continue
-            ins = tuple(index[id(x)] for x in n.inputs)
-            free = tuple(j for j in set(ins) if last_use.get(j) == i and j not in outs)
-            steps.append((i, n.prim.impl, ins, n.params, free, n))
+            n = nodes[i]
+            free = tuple([j for j in (set(ins) if len(ins) > 1 else ins)
+                          if last_use[j] == i and j not in outs])
+            steps.append((i, n.prim.impl, ins, n.params if n.attrs else _NO_PARAMS, free, n))
         self.steps = steps
-        self.output_slots = [index[id(o)] for o in graph.outputs]
+        self.output_slots = [index[o] for o in graph.outputs]
         self.output_dtypes = [o.dtype for o in graph.outputs]
 
     def __call__(self, *args, debug_nans=False):

@@ -137,11 +137,13 @@ class Primitive:
     def __call__(self, *inputs, **attrs):
         """Build a node, inferring shape and dtype now (errors surface at the caller)."""
         for x in inputs:
-            if not isinstance(x, Node):
+            if type(x) is not Node and not isinstance(x, Node):
                 raise TypeError(f"{self.name}: inputs must be IR nodes, got "
                                 f"{type(x).__name__}")
         shape, dtype = self.infer(*inputs, **attrs)
-        return Node(self, inputs, freeze_attrs(attrs), tuple(shape), np.dtype(dtype))
+        return Node(self, inputs, freeze_attrs(attrs) if attrs else (),
+                    shape if type(shape) is tuple else tuple(shape),
+                    dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
 
     def __repr__(self):
         return f"<primitive {self.name}>"
