@@ -64,6 +64,7 @@ TRACER_ORDER = [
     "tensor",           # data and Python protocols, no operators
     "recording",        # make, node_of, bind; watching/commit (the recording protocol)
     "convert",          # convert_to_tensor
+    "literals",         # shared literal nodes for Python scalars on tapes
     "engine",           # operands, broadcasting and promotion, elementwise
     "shape_ops", "ops",
     "matrix",           # tt.linalg's factorizations and solves (re-exported by linalg)
