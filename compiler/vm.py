@@ -94,8 +94,9 @@ def _literal(x, inputs):
 
 
 def _loadable(root, size):
-    if root.prim.name == "literal" and np.ndim(root.params["value"]) == 0:
-        return True
+    """A literal scalar (a constant), or a buffer of the kernel's size or of one element."""
+    if root.prim.name == "literal":
+        return np.ndim(root.params["value"]) == 0
     return root.size in (size, 1)
 
 
