@@ -193,14 +193,22 @@ def _crosses_inputs(node, known):
 
 
 def _canonical(n, table, known):
-    """The canonical node for ``n``, whose inputs are all already known."""
-    ins = tuple([known[x] for x in n.inputs])
-    # nodes never overload ==, so tuple equality (and hashing) is identity here
-    key = (n.sig, ins)
-    c = table.get(key)
+    """The canonical node for ``n``, whose inputs are all already known. ``table`` maps a
+    signature to {inputs: canonical node}: nodes never overload ==, so tuple equality and
+    hashing are identity here, and a node already on canonical inputs is keyed by its own
+    inputs tuple (no new objects for the garbage collector to trace)."""
+    old = n.inputs
+    ins = tuple([known[x] for x in old])
+    if ins == old:
+        ins = old
+    sig = n.sig
+    by_inputs = table.get(sig)
+    if by_inputs is None:
+        by_inputs = table[sig] = {}
+    c = by_inputs.get(ins)
     if c is None:
-        c = n if ins == n.inputs else n.rebuild(ins)
-        table[key] = c
+        c = n if ins is old else n.rebuild(ins)
+        by_inputs[ins] = c
         known[c] = c
     known[n] = c
     return c

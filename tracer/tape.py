@@ -175,7 +175,10 @@ class GradientTape:
                 if x not in index:
                     self._log_constant(x)
             ins = tuple([index[x] for x in n.inputs])
-        self._note(n, (n.sig, ins, n in self.values))
+        log = self._log
+        index[n] = len(log)
+        log.append((n.sig, ins, n in self.values))
+        self._order.append(n)
 
     def _log_constant(self, x):
         """Log an input this tape does not differentiate through: a value it holds or a

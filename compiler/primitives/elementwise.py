@@ -209,14 +209,20 @@ logical_not = unary("logical_not", np.logical_not, None, "(not {0})", dtypes=BOO
 # -- binary --------------------------------------------------------------------------------
 
 add = binary("add", np.add, lambda g, out, x, y: (g, g), "({0} + {1})", dtypes=NUMERIC, exact=True)
-sub = binary("sub", np.subtract, lambda g, out, x, y: (g, -g), "({0} - {1})",
-             dtypes=NUMERIC, exact=True)
-mul = binary("mul", np.multiply, lambda g, out, x, y: (g * y, g * x),
-             "({0} * {1})", dtypes=NUMERIC, exact=True)
+# these rules build only the cotangents the walk uses (``needed``): x * 0.5 on a tape
+# needs none for its literal operand
+sub = binary("sub", np.subtract,
+             lambda g, out, x, y, needed: (g, -g if needed[1] else None), "({0} - {1})",
+             dtypes=NUMERIC, exact=True, vjp_needs=True)
+mul = binary("mul", np.multiply,
+             lambda g, out, x, y, needed: (g * y if needed[0] else None,
+                                           g * x if needed[1] else None),
+             "({0} * {1})", dtypes=NUMERIC, exact=True, vjp_needs=True)
 # d(x/y)/dy = -x/y^2 = -out/y
 div = binary("div", np.true_divide,
-             lambda g, out, x, y: (g / y, -(g * out / y)),
-             "({0} / {1})", promote=_true_divide_dtype,
+             lambda g, out, x, y, needed: (g / y if needed[0] else None,
+                                           -(g * out / y) if needed[1] else None),
+             "({0} / {1})", promote=_true_divide_dtype, vjp_needs=True,
              make=lambda rng, shapes: [rng.uniform(-2, 2, shapes[0]),
                                        _away_from_zero(rng, shapes[1])], exact=True)
 
