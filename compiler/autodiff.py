@@ -46,7 +46,7 @@ def vjp(outputs, cotangents, sources, active=None):
             _accumulate_part(ct, n.inputs[0], n.params["index"], g)
             continue
         grads = _rule(n, g, needed)
-        _tag_origin([gx for gx in grads if gx is not None], n.op_name, forward, tagged)
+        _tag_origin([gx for gx in grads if gx is not None], n, forward, tagged)
         for x, gx, need in zip(n.inputs, grads, needed):
             if gx is not None and need:
                 _accumulate(ct, x, gx)
@@ -70,30 +70,36 @@ def _reach(order, sources, is_active):
     return reach
 
 
+_NO_PARAMS = {}     # the params of every node without attrs (only ever unpacked)
+
+
 def _rule(n, g, needed):
     """The cotangents of ``n``'s inputs from its primitive's gradient rule."""
     if n.dtype.kind == "V":          # a region's rule takes one cotangent per output
         g = [g.get(i) for i in range(len(n.params["out_types"]))]
+    params = n.params if n.attrs else _NO_PARAMS
     if n.prim.vjp_needs:
-        grads = n.prim.vjp(g, n, *n.inputs, needed=needed, **n.params)
+        grads = n.prim.vjp(g, n, *n.inputs, needed=needed, **params)
     else:
-        grads = n.prim.vjp(g, n, *n.inputs, **n.params)
+        grads = n.prim.vjp(g, n, *n.inputs, **params)
     if len(grads) != len(n.inputs):
         raise RuntimeError(f"{n.prim.name}: gradient rule returned {len(grads)} values for "
                            f"{len(n.inputs)} inputs")
     return grads
 
 
-def _tag_origin(grads, name, forward, seen):
-    """Mark the nodes a gradient rule just built with the forward op's name, so a
+def _tag_origin(grads, node, forward, seen):
+    """Mark the nodes the gradient rule of ``node`` just built with its op's name, so a
     NaN found later in the gradient can name the operation whose gradient it was. ``seen``
     is shared by the whole walk: each node is looked at once (linear in the gradient)."""
-    stack = grads
+    stack, name = grads, None
     while stack:
         m = stack.pop()
         if m in seen or m in forward or not m.inputs or m.origin is not None:
             continue
         seen.add(m)
+        if name is None:
+            name = node.op_name
         m.origin = name
         stack.extend(m.inputs)
 

@@ -47,17 +47,28 @@ class Program:
                 for j in ins:
                     last_use[j] = i
         outs = {index[o] for o in graph.outputs}
-        steps = []
+        # the steps in run order, one list per field (one tuple per step would be one more
+        # object per node for the garbage collector to trace)
+        slots, impls, inputs, params, frees, ns = cols = [], [], [], [], [], []
         for i, ins in enumerate(rows):
             if ins is None:
                 continue
             n = nodes[i]
-            free = tuple([j for j in (set(ins) if len(ins) > 1 else ins)
-                          if last_use[j] == i and j not in outs])
-            steps.append((i, n.prim.impl, ins, n.params if n.attrs else _NO_PARAMS, free, n))
-        self.steps = steps
+            slots.append(i)
+            impls.append(n.prim.impl)
+            inputs.append(ins)
+            params.append(n.params if n.attrs else _NO_PARAMS)
+            frees.append(tuple([j for j in (set(ins) if len(ins) > 1 else ins)
+                                if last_use[j] == i and j not in outs]))
+            ns.append(n)
+        self._columns = cols
         self.output_slots = [index[o] for o in graph.outputs]
         self.output_dtypes = [o.dtype for o in graph.outputs]
+
+    @property
+    def steps(self):
+        """The steps in run order: (slot, impl, input slots, params, slots freed, node)."""
+        return list(zip(*self._columns))
 
     def __call__(self, *args, debug_nans=False):
         env = [None] * self.size
@@ -65,7 +76,7 @@ class Program:
             if slot is not None:
                 env[slot] = v
         check = debug_nans
-        for i, impl, ins, params, free, node in self.steps:
+        for i, impl, ins, params, free, node in zip(*self._columns):
             vals = [env[j] for j in ins]
             out = impl(*vals, **params)
             if check:
