@@ -75,13 +75,24 @@ class Node:
         if s is None:
             attrs = self.attrs
             s = self._sig = (self.prim.name, _key_attrs(attrs) if attrs else (), self.shape,
-                             self.dtype.str)
+                             dtype_str(self.dtype))
         return s
 
     def __repr__(self):
         a = ", ".join(f"{k}={v!r}" for k, v in self.attrs)
         return (f"Node({self.prim.name}{', ' + a if a else ''}, shape={self.shape}, "
                 f"dtype={self.dtype})")
+
+
+_DTYPE_STR = {}
+
+
+def dtype_str(dtype):
+    """``dtype.str`` (NumPy builds that string anew at every access; this is a lookup)."""
+    s = _DTYPE_STR.get(dtype)
+    if s is None:
+        s = _DTYPE_STR[dtype] = dtype.str
+    return s
 
 
 def float_key(v):
@@ -193,7 +204,7 @@ class Graph:
                 index[n] = i
                 b = bound.get(n)
                 if b is not None:
-                    rows.append(("arg", b, n.shape, n.dtype.str))
+                    rows.append(("arg", b, n.shape, dtype_str(n.dtype)))
                 else:
                     rows.append((n.sig, tuple([index[x] for x in n.inputs])))
             outs = tuple([index[o] for o in self.outputs])

@@ -126,7 +126,9 @@ def _record_elementwise(prim, args, out, promote):
     ins = []
     for a in args:
         if type(a) is Tensor:
-            if a._value.dtype != d or a._value.shape != shape:
+            v = a._value
+            ad = v.dtype
+            if (ad is not d and ad != d) or v.shape != shape:
                 break
             ins.append(a._node or node_of(a))
         elif d.kind == "f" and STATE.trace is None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from compiler import autodiff, pipeline
 from compiler import primitives as P
-from compiler.ir import Graph, toposort
+from compiler.ir import Graph, dtype_str, toposort
 import runtime
 from tracer import nest
 from tracer.batch_jacobian import batch_jacobian as _batch_jacobian
@@ -131,7 +131,7 @@ class GradientTape:
         if t._value is not None:
             self.values[n] = t._value
         if n not in self._index:
-            self._note(n, ("watched", n.shape, n.dtype.str))
+            self._note(n, ("watched", n.shape, dtype_str(n.dtype)))
 
     def watch_variable(self, v):
         self._watch_tensor(v._tensor)
@@ -339,7 +339,7 @@ class GradientTape:
 
 def _constant_row(m):
     """The log row of a constant: a literal by its value, any other by shape and dtype."""
-    return m.sig if m.prim.name == "literal" else ("const", m.shape, m.dtype.str)
+    return m.sig if m.prim.name == "literal" else ("const", m.shape, dtype_str(m.dtype))
 
 
 def _source_tensor(s, what="source"):
