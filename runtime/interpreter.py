@@ -36,16 +36,18 @@ class Program:
     def __init__(self, graph):
         nodes = graph.nodes
         index = {n: i for i, n in enumerate(nodes)}       # nodes hash by identity
-        arg_slots = {index[n] for n in graph.inputs if n in index}
         self.input_slots = [index.get(n) for n in graph.inputs]
+        arg_slots = set(self.input_slots)
         self.size = len(nodes)
-        rows = [None if i in arg_slots else tuple([index[x] for x in n.inputs])
-                for i, n in enumerate(nodes)]
-        last_use = {}
-        for i, ins in enumerate(rows):
-            if ins is not None:
-                for j in ins:
-                    last_use[j] = i
+        rows, last_use = [], {}
+        for i, n in enumerate(nodes):
+            if i in arg_slots:
+                rows.append(None)
+                continue
+            ins = tuple([index[x] for x in n.inputs])
+            rows.append(ins)
+            for j in ins:
+                last_use[j] = i
         outs = {index[o] for o in graph.outputs}
         # the steps in run order, one list per field (one tuple per step would be one more
         # object per node for the garbage collector to trace)

@@ -181,7 +181,7 @@ def same_shape_dtype(name, xs):
         if x.shape != s:
             raise ValueError(f"{name}: operands have shapes {[y.shape for y in xs]}; "
                              f"the primitive needs equal shapes (broadcast first)")
-        if x.dtype != d:
+        if x.dtype is not d and x.dtype != d:
             raise TypeError(f"{name}: operands have dtypes {[str(y.dtype) for y in xs]}; "
                             f"the primitive needs equal dtypes (cast first)")
     return s, d
