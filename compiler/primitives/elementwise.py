@@ -90,7 +90,9 @@ def binary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
            cases=(), promote=None, **rules):
     """Declare an elementwise primitive of two operands of equal shape and dtype."""
     def infer(x, y):
-        shape, dtype = same_shape_dtype(name, (x, y))
+        shape, dtype, yd = x.shape, x.dtype, y.dtype
+        if y.shape != shape or (yd is not dtype and yd != dtype):
+            same_shape_dtype(name, (x, y))      # raises, naming both shapes/dtypes
         check_dtype(name, x, dtypes)
         return shape, (out_dtype or dtype)
     cases = _default_cases(2, dtypes, sample, smooth, make, int_make) + list(cases)
