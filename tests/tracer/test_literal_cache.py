@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 
+import runtime
 import tracer as tt
 from tracer import literals
 
@@ -48,7 +49,9 @@ def test_cache_is_bounded():
     assert len(literals._NODES) <= literals._MAX
 
 
-def test_threads_recording_with_shared_literals():
+def test_threads_recording_with_shared_literals(monkeypatch):
+    # the interpreter runs the gradients: this is about recording, not compiling
+    monkeypatch.setattr(runtime.config, "jit_threshold", 1 << 30)
     results, errors = {}, []
 
     def work(i):
