@@ -39,14 +39,20 @@ def vjp(outputs, cotangents, sources, active=None):
         g = ct.get(n)
         if g is None or not n.inputs or not is_active(n) or not n.prim.differentiable:
             continue
-        needed = tuple([x in reach for x in n.inputs])
+        ins = n.inputs
+        if len(ins) == 1:                   # (no comprehension for 1-2 inputs: see ir.slots)
+            needed = (ins[0] in reach,)
+        elif len(ins) == 2:
+            needed = (ins[0] in reach, ins[1] in reach)
+        else:
+            needed = tuple([x in reach for x in ins])
         if True not in needed:
             continue
         if n.prim is P.tuple_get:   # one output's cotangent, kept for the region's rule
             _accumulate_part(ct, n.inputs[0], n.params["index"], g)
             continue
         grads = _rule(n, g, needed)
-        _tag_origin([gx for gx in grads if gx is not None], n, forward, tagged)
+        _tag_origin(list(grads), n, forward, tagged)
         for x, gx, need in zip(n.inputs, grads, needed):
             if gx is not None and need:
                 _accumulate(ct, x, gx)
@@ -95,7 +101,7 @@ def _tag_origin(grads, node, forward, seen):
     stack, name = grads, None
     while stack:
         m = stack.pop()
-        if m in seen or m in forward or not m.inputs or m.origin is not None:
+        if m is None or m in seen or m in forward or not m.inputs or m.origin is not None:
             continue
         seen.add(m)
         if name is None:

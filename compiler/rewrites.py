@@ -9,7 +9,7 @@ on, so the walk only tries the rules that apply. Identities keep IEEE semantics:
 import numpy as np
 
 from compiler import primitives as P
-from compiler.ir import Graph, toposort
+from compiler.ir import Graph, slots, toposort
 
 
 def on(*names, kinds=()):
@@ -198,7 +198,7 @@ def _canonical(n, table, known):
     hashing are identity here, and a node already on canonical inputs is keyed by its own
     inputs tuple (no new objects for the garbage collector to trace)."""
     old = n.inputs
-    ins = tuple([known[x] for x in old])
+    ins = slots(known, old)
     if ins == old:
         ins = old
     sig = n.sig

@@ -8,6 +8,8 @@ Values are dropped after their last use so long graphs do not hold every interme
 """
 import numpy as np
 
+from compiler.ir import slots as slot_tuple
+
 
 def owned(v, dtype):
     """A graph output as callers receive it from either tier: an array of ``dtype`` that
@@ -44,7 +46,7 @@ class Program:
             if i in arg_slots:
                 rows.append(None)
                 continue
-            ins = tuple([index[x] for x in n.inputs])
+            ins = slot_tuple(index, n.inputs)
             rows.append(ins)
             for j in ins:
                 last_use[j] = i
@@ -60,8 +62,11 @@ class Program:
             impls.append(n.prim.impl)
             inputs.append(ins)
             params.append(n.params if n.attrs else _NO_PARAMS)
-            frees.append(tuple([j for j in (set(ins) if len(ins) > 1 else ins)
-                                if last_use[j] == i and j not in outs]))
+            if len(ins) == 1:
+                j = ins[0]
+                frees.append((j,) if last_use[j] == i and j not in outs else ())
+            else:
+                frees.append(tuple([j for j in set(ins) if last_use[j] == i and j not in outs]))
             ns.append(n)
         self._columns = cols
         self.output_slots = [index[o] for o in graph.outputs]

@@ -13,7 +13,7 @@ import numpy as np
 
 from compiler import autodiff, pipeline
 from compiler import primitives as P
-from compiler.ir import Graph, dtype_str, toposort
+from compiler.ir import Graph, dtype_str, slots, toposort
 import runtime
 from tracer import nest
 from tracer.batch_jacobian import batch_jacobian as _batch_jacobian
@@ -169,7 +169,7 @@ class GradientTape:
     def _log_node(self, n):
         index = self._index
         try:
-            ins = tuple([index[x] for x in n.inputs])
+            ins = slots(index, n.inputs)
         except KeyError:             # first sight of a constant input: log it first
             for x in n.inputs:
                 if x not in index:
