@@ -72,6 +72,22 @@ class Config:
         return "tt.config(" + ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items())) + ")"
 
 
+def _setting(name):
+    # each setting is a data descriptor of the class: attribute reads and writes behave
+    # as for ordinary attributes (pytest's monkeypatch saves and restores the value
+    # through it), while ``__setattr__`` keeps the validation in one place
+    def get(self):
+        return self._values[name]
+
+    def put(self, value):
+        Config.__setattr__(self, name, value)
+    return property(get, put, doc=f"tt.config.{name}")
+
+
+for _name in _DEFAULTS:
+    setattr(Config, _name, _setting(_name))
+Config.cache_dir = _setting("cache_dir")
+
 config = Config()
 
 
