@@ -1,5 +1,9 @@
-"""The benchmarks' shared timer (benchmarks run as scripts, so this directory is on the path)."""
+"""The benchmarks' shared timer and child-process runner (benchmarks run as scripts, so
+this directory is on the path)."""
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 
@@ -17,3 +21,15 @@ def median_time(fn, runs=7, min_seconds=0.05):
             fn()
         times.append((time.perf_counter() - t0) / n)
     return statistics.median(times)
+
+
+def child_json(argv, env, timeout):
+    """Run ``python argv...`` in a fresh process and return the JSON object its last line
+    of output holds ({} when it printed none, after echoing the tail of its stderr)."""
+    p = subprocess.run([sys.executable] + list(argv), env=env, capture_output=True,
+                       text=True, timeout=timeout)
+    try:
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        sys.stderr.write(p.stderr[-2000:])
+        return {}

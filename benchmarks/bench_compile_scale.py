@@ -21,13 +21,12 @@ gradient never more than 2x the interpreter's time end to end.
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
-from _timing import median_time
+from _timing import child_json, median_time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -128,13 +127,7 @@ def child_jax(n_ops):
 
 def _spawn(args, cache_dir):
     env = dict(os.environ, TRACER_CACHE_DIR=cache_dir, PYTHONPATH=ROOT)
-    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--child"] + args,
-                       env=env, capture_output=True, text=True, timeout=3600)
-    try:
-        return json.loads(p.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        sys.stderr.write(p.stderr[-2000:])
-        return {}
+    return child_json([os.path.abspath(__file__), "--child"] + args, env, 3600)
 
 
 def _fmt(s):

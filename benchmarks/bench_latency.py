@@ -22,13 +22,12 @@ state no slower than JAX.
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
-from _timing import median_time
+from _timing import child_json, median_time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -192,13 +191,7 @@ def child_jax(case, runs):
 
 def _spawn(kind, case, cache_dir, runs):
     env = dict(os.environ, TRACER_CACHE_DIR=cache_dir, PYTHONPATH=ROOT)
-    p = subprocess.run([sys.executable, __file__, "--child", kind, case, str(runs)], env=env,
-                       capture_output=True, text=True, timeout=1800)
-    try:
-        return json.loads(p.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        sys.stderr.write(p.stderr[-2000:])
-        return {}
+    return child_json([__file__, "--child", kind, case, str(runs)], env, 1800)
 
 
 def _fmt(s):

@@ -36,16 +36,17 @@ _keys = {}                 # directory -> secret key (directories that passed th
 _warned_dirs = set()
 
 
-def _helpers_digest():
-    # kernels inline runtime.vecmath, and Numba keys its cache on the kernel's code alone:
-    # the helpers' source must be part of every entry's name, or a changed helper would
-    # keep running stale machine code
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vecmath.py")
+def module_digest(filename):
+    """Digest of a runtime module's source (``filename`` next to this file). Numba keys
+    its cache on a kernel's own code alone, so the source of helpers that kernels inline
+    must be part of every entry's name, or a changed helper would keep running stale
+    machine code."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
-HELPERS = _helpers_digest()
+HELPERS = module_digest("vecmath.py")   # kernels inline runtime.vecmath
 
 
 def entry_name(source):

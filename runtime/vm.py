@@ -1,7 +1,5 @@
 """Running block-VM segments (``compiler.vm``): the VM compiled once per float dtype (and
 cached on disk like a kernel), each segment a callable the driver calls like a kernel."""
-import hashlib
-import os
 import threading
 
 import numpy as np
@@ -14,14 +12,7 @@ _lock = threading.Lock()
 _vms = {}
 
 
-def _support_digest():
-    # the VM inlines runtime.vmsupport, which the disk cache's key does not cover
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vmsupport.py")
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:16]
-
-
-SUPPORT = _support_digest()
+SUPPORT = diskcache.module_digest("vmsupport.py")    # the VM inlines runtime.vmsupport
 
 
 def machine(dtype):

@@ -49,6 +49,17 @@ def test_cache_is_bounded():
     assert len(literals._NODES) <= literals._MAX
 
 
+def _chain_gradient(i):
+    """The gradient of a 40-step chain with Python-scalar literals, recorded on a tape."""
+    x = tt.Variable(np.linspace(-1.0, 1.0, 8) + i)
+    with tt.GradientTape() as tape:
+        y = x
+        for k in range(40):
+            y = tt.sin(y) * 0.5 + y * float(k % 3)
+        s = tt.reduce_sum(y)
+    return tape.gradient(s, x).numpy()
+
+
 def test_threads_recording_with_shared_literals(monkeypatch):
     # the interpreter runs the gradients: this is about recording, not compiling
     monkeypatch.setattr(runtime.config, "jit_threshold", 1 << 30)
@@ -56,13 +67,7 @@ def test_threads_recording_with_shared_literals(monkeypatch):
 
     def work(i):
         try:
-            x = tt.Variable(np.linspace(-1.0, 1.0, 8) + i)
-            with tt.GradientTape() as tape:
-                y = x
-                for k in range(40):
-                    y = tt.sin(y) * 0.5 + y * float(k % 3)
-                s = tt.reduce_sum(y)
-            results[i] = tape.gradient(s, x).numpy()
+            results[i] = _chain_gradient(i)
         except Exception as e:      # reported below
             errors.append(e)
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
@@ -72,10 +77,4 @@ def test_threads_recording_with_shared_literals(monkeypatch):
         t.join()
     assert not errors
     for i in range(4):
-        x = tt.Variable(np.linspace(-1.0, 1.0, 8) + i)
-        with tt.GradientTape() as tape:
-            y = x
-            for k in range(40):
-                y = tt.sin(y) * 0.5 + y * float(k % 3)
-            s = tt.reduce_sum(y)
-        np.testing.assert_array_equal(results[i], tape.gradient(s, x).numpy())
+        np.testing.assert_array_equal(results[i], _chain_gradient(i))

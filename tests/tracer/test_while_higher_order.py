@@ -116,16 +116,22 @@ def test_second_order_against_finite_differences(tt_backend):
     check_gradients(fn, [np.array([0.4, 0.2]), np.array([0.5, 0.25])], order=2)
 
 
-def test_nested_tapes_inside_function(tt_backend):
+def _nested_tapes(inner_value):
+    """tt.function of d/d(x, c) of d/dx sum(inner_value(x, c)), both tapes inside it."""
     @tt.function
     def f(x, c):
         with tt.GradientTape() as outer:
             outer.watch([x, c])
             with tt.GradientTape() as inner:
                 inner.watch(x)
-                y = tt.reduce_sum(_newton(x, c))
-            dx = inner.gradient(y, x)
+                y = tt.reduce_sum(inner_value(x, c))
+            dx = inner.gradient(y, x)            # recorded on the outer tape
         return outer.gradient(dx, [x, c])
+    return f
+
+
+def test_nested_tapes_inside_function(tt_backend):
+    f = _nested_tapes(_newton)
     a, k = np.array([2.0, 9.0]), 1.5
     hx, hc = f(_c(a), _c(k))
     # d/dx sum sqrt(x k) summed over x: -1/4 sqrt(k) x^-3/2; d/dk: 1/4 (x k)^-1/2
@@ -134,15 +140,7 @@ def test_nested_tapes_inside_function(tt_backend):
 
 
 def test_nested_tapes_inside_function_without_control_flow(tt_backend):
-    @tt.function
-    def f(x, c):
-        with tt.GradientTape() as outer:
-            outer.watch([x, c])
-            with tt.GradientTape() as inner:
-                inner.watch(x)
-                y = tt.reduce_sum(x * x * c)
-            dx = inner.gradient(y, x)            # 2 x c, recorded on the outer tape
-        return outer.gradient(dx, [x, c])
+    f = _nested_tapes(lambda x, c: x * x * c)           # dx = 2 x c
     hx, hc = f(_c([2.0, 9.0]), _c(1.5))
     assert_allclose(hx, [3.0, 3.0])
     assert_allclose(hc, 22.0)
