@@ -11,6 +11,7 @@ accumulating instruction alone, which is what lets the loop vectorise.
 ``error_model='numpy'``: division by zero gives inf/NaN (integers: 0) instead of raising.
 """
 import hashlib
+import math
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class KernelWriter:
     def __init__(self, kernel, parallel_threshold):
         self.k = kernel
         self.shape = kernel.shape
-        self.size = int(np.prod(self.shape, dtype=np.int64))
+        self.size = int(math.prod(self.shape))
         # extents (n<d>, and nf for the flat size) and literal values (c<k>) are
         # parameters, never written into the source: the source, hence the compiled
         # kernel, then serves every shape and constant it was written for

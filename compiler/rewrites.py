@@ -150,6 +150,9 @@ RULES = [fold_mul_by_one, fold_div_by_one, fold_sub_zero, fold_double_neg, fold_
          fold_pow_by_one_or_zero, fold_select_known, fold_shape_chains, fold_constants]
 
 
+_APPLICABLE = {}    # primitive name -> the rules of RULES that can fire on it
+
+
 def rules_for(prim, rules):
     return [r for r in rules if not hasattr(r, "prims") or
             prim.name in r.prims or prim.kind in r.kinds]
@@ -160,7 +163,8 @@ def rewrite(graph, rules=RULES):
     fires, then hash-cons (CSE). Unreached nodes drop out (DCE)."""
     # ``known`` maps each node seen (hashed by identity) to its canonical node, keeping
     # both alive while the walk runs
-    table, known, applicable = {}, {}, {}
+    table, known = {}, {}
+    applicable = _APPLICABLE if rules is RULES else {}
     for n in graph.inputs:
         known[n] = n
     for n in graph.nodes:

@@ -112,11 +112,12 @@ class Executable:
         compiled function)."""
         if len(self.graph.nodes) > SMALL_GRAPH:
             return False
-        hot = _native.get(structure_key(self.graph))   # calls it had when it compiled
+        skey = structure_key(self.graph)
+        hot = _native.get(skey)                         # calls it had when it compiled
         if hot is None or (self.compile is None and hot < _settings["jit_threshold"]):
             return False
         from runtime.native import instant
-        program = instant(self.graph, structure_key(self.graph))
+        program = instant(self.graph, skey)
         if program is None:
             return False
         with self._lock:

@@ -153,13 +153,14 @@ class NativeProgram:
         """Run once, compiling (or loading from disk) what the kernels need."""
         fns = list({id(f): f for f in (getattr(k, "dispatcher", k)
                                        for k in self.kernels)}.values())
-        before = [(len(k.overloads), _hits(k)) for k in fns]
+        before = [_counts(k) for k in fns]
         t0 = time.perf_counter()
         outs = self.run(*args)
         seconds = time.perf_counter() - t0
         compiled = loaded = saved = 0
         for k, (n, h) in zip(fns, before):
-            new, hits = len(k.overloads) - n, _hits(k) - h
+            n2, h2 = _counts(k)
+            new, hits = n2 - n, h2 - h
             loaded += hits
             compiled += max(new - hits, 0)
             saved += max(new - hits, 0) * isinstance(k._cache, numbacache.SignedCache)
@@ -183,6 +184,8 @@ class NativeProgram:
         directly, skipping Numba's per-call type dispatch. Scalars are converted by
         value, so a 0-d array where a NumPy scalar was compiled still computes the same;
         arrays (whose layout selects the compiled code) always go through dispatch."""
+        if any(n.shape for n in self.graph.inputs):
+            return                      # an array input: array kernels, bound by dispatch
         entries = []
         for k in self.kernels:
             if isinstance(k, vm.Runner) or len(k.overloads) != 1:
@@ -267,12 +270,23 @@ def _on_vm(lowered):
     return any(not isinstance(ks, pipeline.KernelSource) for ks in lowered.kernels)
 
 
-def _hits(fn):
-    return sum(fn.stats.cache_hits.values())
+_counted = {}       # dispatcher -> (overloads, disk cache hits) when last counted
+
+
+def _counts(fn):
+    """(compiled signatures, disk cache hits) of a kernel's dispatcher. Hits change only
+    when a signature is added (loaded from disk), so they are summed again only then
+    (summing Numba's counters costs a few us per kernel, at every first run)."""
+    n = len(fn.overloads)
+    got = _counted.get(fn)
+    if got is None or got[0] != n:
+        got = _counted[fn] = (n, sum(fn.stats.cache_hits.values()))
+    return got
 
 
 def clear():
     """Forget compiled kernels (the disk cache stays)."""
+    _counted.clear()
     with _lock:
         for _fn, modname in _kernels.values():
             diskcache.release(modname)

@@ -167,7 +167,7 @@ def _elementwise_general(prim, op, args, accept, promote):
 def _traced_elementwise(prim, op, args, promote):
     shapes = [a.shape for a in args if type(a) is Tensor]
     try:
-        shape = np.broadcast_shapes(*shapes)
+        shape = P.broadcast_shapes(*shapes)
     except ValueError as e:
         _bad_shapes(op, args, e)
     new = []

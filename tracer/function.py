@@ -113,11 +113,14 @@ class Entry:
         self.single = rebuild is None
         self.dtypes = [n.dtype for n in graph.outputs]
         self.inline_only = inline_only
+        self.raw = False                # graph not optimised yet (see Staged._trace)
         self.plain = self.single and not (self.cvals or self.variables or self.updated)
         self.exe = None
 
     def executable(self):
         if self.exe is None:
+            if self.raw:                # traced inside another trace: optimised on first run
+                self.graph, self.raw = pipeline.optimize(self.graph), False
             self.exe = runtime.executable(self.graph)
         return self.exe
 
@@ -345,9 +348,15 @@ class Staged:
         except ValueError:
             foreign = _foreign_leaves(outputs, inputs)
             graph = Graph(inputs + foreign, outputs)
-        graph = pipeline.optimize(graph)
-        return Entry(graph, ctx.captured, ctx.variables, plan, rebuild, bool(foreign),
-                     [v for v, _ in updates])
+        # traced for splicing into an enclosing trace (tt.function(tt.grad(f))), the graph
+        # is optimised as part of the enclosing one: here only if it is ever run itself
+        raw = STATE.trace is not None
+        if not raw:
+            graph = pipeline.optimize(graph)
+        entry = Entry(graph, ctx.captured, ctx.variables, plan, rebuild, bool(foreign),
+                      [v for v, _ in updates])
+        entry.raw = raw
+        return entry
 
     # -- routes other than the eager fast path ----------------------------------------------
     def _bound_tensors(self, entry, leaves):

@@ -31,7 +31,7 @@ def matmul(a, b, name=None):
                          f"a.shape[-1] ({a.shape[-1]}) must equal b.shape[-2] "
                          f"({b.shape[-2]})")
     try:
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        batch = P.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
         raise ValueError(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} "
                          f"cannot be broadcast together") from None

@@ -159,7 +159,7 @@ def where(condition, x=None, y=None, name=None):
         raise TypeError(f"where: condition has dtype {c.dtype}; it must be bool")
     xy = promote_operands((x, y), "where")
     try:
-        shape = np.broadcast_shapes(c.shape, xy[0].shape, xy[1].shape)
+        shape = P.broadcast_shapes(c.shape, xy[0].shape, xy[1].shape)
     except ValueError:
         raise ValueError(f"where: condition {c.shape}, x {xy[0].shape} and y {xy[1].shape} "
                          f"cannot be broadcast together") from None
@@ -237,7 +237,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; integer tensors give an integer mean, as TensorFlow."""
     x = as_tensor(input_tensor, "reduce_mean")
     axes = _axes("reduce_mean", x, axis)
-    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    n = P.shape_size([x.shape[a] for a in axes])
     s = reduce_sum(x, axes, keepdims)
     if x.dtype.kind in "iu":
         # TensorFlow's integer mean truncates toward zero (C division), not floor

@@ -29,13 +29,13 @@ def reshape(tensor, shape, name=None):
     if shape.count(-1) > 1:
         raise ValueError(f"reshape: shape {tuple(shape)} has more than one -1")
     if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        known = P.shape_size([s for s in shape if s != -1])
         if known == 0 or x.size % known:
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                              f"({x.size} elements) to {tuple(shape)}")
         shape[shape.index(-1)] = x.size // known
     shape = tuple(shape)
-    if any(s < 0 for s in shape) or int(np.prod(shape, dtype=np.int64)) != x.size:
+    if any(s < 0 for s in shape) or P.shape_size(shape) != x.size:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
                          f"elements) to {shape} ({int(np.prod(shape, dtype=np.int64))} "
                          f"elements)")
@@ -89,8 +89,7 @@ def broadcast_to(input, shape, name=None):
     if shape == x.shape:
         return x
     try:
-        np.broadcast_shapes(x.shape, shape)
-        ok = len(shape) >= x.ndim and np.broadcast_shapes(x.shape, shape) == shape
+        ok = len(shape) >= x.ndim and P.broadcast_shapes(x.shape, shape) == shape
     except ValueError:
         ok = False
     if not ok:

@@ -5,6 +5,8 @@ when a tape records an operation on it, it also carries the node the tape record
 Arithmetic operators are attached by ``tracer.operators`` (after the ops exist), so this
 module imports no op module.
 """
+import math
+
 import numpy as np
 
 from tracer.errors import TracingError
@@ -37,7 +39,7 @@ class Tensor:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return int(math.prod(self.shape))
 
     def numpy(self):
         """The value as a NumPy array (a NumPy scalar for shape ()). The array is a

@@ -14,6 +14,7 @@ from compiler.primitives import control  # noqa: F401
 from compiler.primitives import auxiliary  # noqa: F401
 from compiler.primitives.structural import broadcast_axes  # noqa: F401
 from compiler.primitives.reductions import keep_dims_shape  # noqa: F401
+from compiler.primitives.core import broadcast_shapes, shape_size  # noqa: F401
 
 # P.<registry name> for every primitive (P.abs, P.pow, P.slice... are the primitives, not
 # Python's builtins); ``literal`` above stays the helper that builds a literal node
