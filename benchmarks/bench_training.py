@@ -8,7 +8,8 @@ Cases:
 Each step is forward + gradient + Adam update. tapejit runs it eagerly on a tape with the
 Keras-style ``tt.optimizers.Adam`` ("eager tape") and as one ``tt.function`` with the
 functional ``tt.optimizers.adam`` ("compiled") or with Variables and the Keras-style
-``tt.optimizers.Adam`` ("compiled Vars"); peers, when importable: PyTorch eager
+``tt.optimizers.Adam`` ("compiled Vars"; "compiled Vars SGD": the same with
+``tt.optimizers.SGD``, the cheapest update; both update the Variables in place); peers, when importable: PyTorch eager
 (``torch.optim.Adam``) and JAX ``jit`` (the same Adam written in jax.numpy). Times are
 medians of cached calls.
 
@@ -103,11 +104,11 @@ def tt_compiled(case, params, x, y):
     return step
 
 
-def tt_compiled_variables(case, params, x, y):
+def tt_compiled_variables(case, params, x, y, opt=None):
     """The Keras form compiled: Variables and ``tt.optimizers.Adam`` inside one
     ``tt.function`` (the parameters and slots are Variables updated at each call)."""
     variables = {k: tt.Variable(v) for k, v in params.items()}
-    opt = tt.optimizers.Adam(LR, epsilon=EPS)
+    opt = opt or tt.optimizers.Adam(LR, epsilon=EPS)
     keys = sorted(variables)
     xt, yt = tt.constant(x), tt.constant(y)
 
@@ -120,6 +121,11 @@ def tt_compiled_variables(case, params, x, y):
         return loss
 
     return lambda: train(xt, yt)
+
+
+def tt_compiled_variables_sgd(case, params, x, y):
+    """As ``tt_compiled_variables`` with plain SGD."""
+    return tt_compiled_variables(case, params, x, y, tt.optimizers.SGD(LR))
 
 
 # -- peers ----------------------------------------------------------------------------------
@@ -191,12 +197,13 @@ def jax_jit(case, params, x, y):
 
 RUNNERS = [("tapejit eager tape", tt_eager), ("tapejit compiled", tt_compiled),
            ("tapejit compiled Vars", tt_compiled_variables),
+           ("tapejit compiled Vars SGD", tt_compiled_variables_sgd),
            ("PyTorch eager", torch_eager), ("JAX jit", jax_jit)]
 
 
 def main(quick=False):
     runs = 3 if quick else 7
-    print(f"{'case':<6} {'runner':<20} {'ms/step':>9} {'vs compiled':>12}")
+    print(f"{'case':<6} {'runner':<25} {'ms/step':>9} {'vs compiled':>12}")
     for case, data in (("conv", conv_data), ("mlp", mlp_data)):
         params, x, y = data(np.random.default_rng(0))
         results = {}
@@ -208,7 +215,7 @@ def main(quick=False):
             results[name] = median_time(step, runs=runs, min_seconds=0.1 if quick else 0.3)
         base = results["tapejit compiled"]
         for name, sec in results.items():
-            print(f"{case:<6} {name:<20} {sec * 1e3:>9.3f} {sec / base:>11.2f}x")
+            print(f"{case:<6} {name:<25} {sec * 1e3:>9.3f} {sec / base:>11.2f}x")
     return results
 
 

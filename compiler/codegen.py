@@ -73,8 +73,15 @@ def scalar_expr(node, args):
 class KernelWriter:
     """Builds the source of one kernel; ``args`` are the external nodes it reads."""
 
-    def __init__(self, kernel, parallel_threshold):
+    def __init__(self, kernel, parallel_threshold, dest=(), donors=()):
         self.k = kernel
+        # stored position -> d<k>: outputs written into buffers the caller passes
+        # (compiler.donation), d<k> holding node donors[k]'s value on entry: loads of it
+        # read d<k> itself (the store's own array, so the loop still vectorises), and
+        # stores follow every load of the element
+        self.dest = {pos: d for d, (pos, _) in enumerate(dest)}
+        self.donors = {id(x): d for d, x in enumerate(donors)}
+        self.late = []
         self.shape = kernel.shape
         self.size = int(math.prod(self.shape))
         # extents (n<d>, and nf for the flat size) and literal values (c<k>) are
@@ -199,6 +206,8 @@ class KernelWriter:
         return f"{ctor(node.dtype)}({scalar_expr(node, args)})"
 
     def _load(self, x, idx):
+        if id(x) in self.donors:                # flat: the element this loop writes
+            return f"d{self.donors[id(x)]}f[i]"
         a = self._arg(x)
         if x.shape == ():
             key = (a, "sc")
@@ -251,13 +260,16 @@ class KernelWriter:
         outs, inits, accs = [], [], {}
         for j, m in enumerate(self.k.members):
             self._member(j, m, idx, outs, inits, accs)
+        self.body += self.late
         loops = self._loops(accs)
         opts = f"error_model='numpy', cache={cache!r}"
         if self.parallel:
             opts += ", parallel=True"
-        names = ", ".join([f"a{j}" for j in range(len(self.args))] + self.extent_names())
+        names = ", ".join([f"a{j}" for j in range(len(self.args))] +
+                          [f"d{d}" for d in range(len(self.dest))] + self.extent_names())
         ret = ", ".join(outs) + ("," if len(outs) == 1 else "")
         lines = [_HEADER, "", f"@njit({opts})", f"def kernel({names}):"]
+        lines += [f"    d{d}f = d{d}.reshape(nf)" for d in range(len(self.dest))]
         lines += self.pre + inits + loops + [f"    return ({ret})", ""]
         return "\n".join(lines)
 
@@ -282,6 +294,13 @@ class KernelWriter:
         if not self.shape:
             outs.append(v)
             return
+        outs.append(f"o{j}")
+        d = self.dest.get(next(p for p, s in enumerate(self.k.stored) if s is m)) \
+            if self.dest else None
+        if d is not None:                       # a flat loop, storing after its loads
+            inits += [f"    o{j} = d{d}", f"    o{j}f = d{d}f"]
+            self.late.append(f"o{j}f[i] = {v}")
+            return
         inits.append(f"    o{j} = np.empty({self._dims(range(len(self.shape)))}, "
                      f"{ctor(m.dtype)})")
         if self.flat:
@@ -289,7 +308,6 @@ class KernelWriter:
             self.body.append(f"o{j}f[i] = {v}")
         else:
             self.body.append(f"o{j}[{', '.join(idx)}] = {v}")
-        outs.append(f"o{j}")
 
     def _reduction(self, j, r, idx, outs, inits, accs):
         op = LOOP_REDUCTIONS[r.prim.name]
@@ -349,12 +367,21 @@ def kernel_source(kernel, parallel_threshold, cache=True):
     return source, args
 
 
-def kernel_code(kernel, parallel_threshold, cache=True):
+def kernel_code(kernel, parallel_threshold, cache=True, dest=(), donors=()):
     """(source, args, extents): as ``kernel_source``, plus the integer extents a caller
     passes after the arrays. Extents are never literals in the source, so kernels of the
-    same structure at other shapes (same rank and layout) have the same source."""
-    w = KernelWriter(kernel, parallel_threshold)
+    same structure at other shapes (same rank and layout) have the same source. ``dest``:
+    (stored position, input index) pairs (``compiler.donation.plan``) whose values the
+    kernel writes into arrays ``d<k>`` passed after the arrays it reads, which hold the
+    values of nodes ``donors[k]`` on entry (the kernel reads those there).
+    Only for flat kernels (``is_flat``)."""
+    w = KernelWriter(kernel, parallel_threshold, dest, donors)
     return w.source(cache), w.args, w.extents()
+
+
+def is_flat(kernel, parallel_threshold):
+    """Whether the kernel is one flat loop over contiguous same-shape operands."""
+    return KernelWriter(kernel, parallel_threshold).flat
 
 
 def source_key(source):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.codegen import constant
+from compiler.donation import aliases
 from compiler.fusion import Call
 
 
@@ -35,17 +36,20 @@ def literal_value(node):
     return np.asarray(eval(constant(node.params["value"], node.dtype), {"np": np}))[()]
 
 
-def driver_source(graph, steps, kernel_args, kernel_extents=None):
+def driver_source(graph, steps, kernel_args, kernel_extents=None, kernel_dests=None):
     """A plain-Python function ``run(*inputs)`` calling kernels ``K<j>`` and calls ``C<j>``
     in order and returning the list of outputs, owned arrays (``OWN`` copies those that
     are not fresh), as a ``Driver``. ``kernel_args[j]`` lists the nodes kernel j reads
     (and ``kernel_extents[j]`` the integers passed after them); the driver's globals must
     hold ``np``, ``OWN`` and ``Driver.values``. Temporaries are deleted after their last
     use, so memory is reused while it is still in cache (an unrolled loop would otherwise
-    keep every step's arrays alive until the end)."""
+    keep every step's arrays alive until the end). ``kernel_dests[j]``: kernel j's
+    (stored position, input index) pairs (``compiler.donation``): it receives those
+    inputs' arrays after its extents and the driver returns them for those outputs."""
     names = {id(n): f"x{i}" for i, n in enumerate(graph.inputs)}
     made, body, nk, nc = set(), [], 0, 0
     values, lits = {}, {}                     # lits: id(literal node) -> (name, node)
+    donated = {}                              # id(output stored in place) -> input name
     for i, n in enumerate(graph.nodes):
         if id(n) not in names:
             names[id(n)] = f"t{i}"
@@ -60,14 +64,20 @@ def driver_source(graph, steps, kernel_args, kernel_extents=None):
         outs = [names[id(m)] for m in st.stored]
         made.update(id(m) for m in st.stored if m.shape == ())
         reads = [names[id(x)] for x in kernel_args[nk]]
+        dest = [f"x{j}" for _, j in kernel_dests[nk]] if kernel_dests else []
+        donated.update((id(st.stored[pos]), f"x{j}") for pos, j in
+                       (kernel_dests[nk] if kernel_dests else ()))
         ext = [f"e{nk}_{k}" for k in range(len(kernel_extents[nk]))] if kernel_extents else []
         values.update(zip(ext, kernel_extents[nk] if kernel_extents else ()))
         lhs = ", ".join(outs) + ("," if len(outs) == 1 else "") + " = " if outs else ""
-        body.append((f"{lhs}K{nk}({', '.join(reads + ext)})", reads, outs))
+        body.append((f"{lhs}K{nk}({', '.join(reads + dest + ext)})", reads, outs))
         nk += 1
     bound = {id(n) for n in graph.inputs}
     fresh = {id(m) for st in steps if not isinstance(st, Call) for m in st.stored}
-    rets = [_output(o, names, made, bound, fresh, lits) for o in graph.outputs]
+    given = set().union(*aliases(graph, steps).values()) if graph.donate else ()
+    rets = [donated[id(o)] if id(o) in donated else
+            f"OWN(np.array({names[id(o)]}), np.{o.dtype.name})" if id(o) in given else
+            _output(o, names, made, bound, fresh, lits) for o in graph.outputs]
     keep = {names[id(o)] for o in graph.outputs}
     args = ", ".join(f"x{i}" for i in range(len(graph.inputs)))
     source = "\n".join([f"def run({args}):"] + _with_deletes(body, keep) +

@@ -322,7 +322,7 @@ def rematerialize(graph, max_ops=24):
             same = all(a is b for a, b in zip(ins, n.inputs))
             new[id(n)] = n if same else ir.Node(n.prim, ins, n.attrs, n.shape, n.dtype)
     outs = [o if id(o) in bound else new[id(o)] for o in graph.outputs]
-    return ir.Graph(graph.inputs, outs)
+    return ir.Graph(graph.inputs, outs, donate=graph.donate)
 
 
 __all__ = ["Call", "Kernel", "LOOP_REDUCTIONS", "called_views", "inline_read",

@@ -191,11 +191,14 @@ class Graph:
     may serve as an input (a forward value already known), and the walk stops there.
     ``nodes``: that walk's result when the caller already has it (``toposort(outputs,
     stop=<in inputs>)``), so it is not walked twice.
+    ``donate``: pairs (output index, input index) whose input buffer the caller gives up
+    for that output (``compiler.donation``); part of the key.
     """
 
-    def __init__(self, inputs, outputs, nodes=None):
+    def __init__(self, inputs, outputs, nodes=None, donate=()):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
+        self.donate = tuple(donate)
         bound = set(self.inputs)
         self.nodes = toposort(self.outputs, stop=bound.__contains__) if nodes is None \
             else list(nodes)
@@ -223,6 +226,8 @@ class Graph:
             # the input count too: graphs that differ only in unused inputs take different
             # argument lists, so they must not share an executable
             self._key = (tuple(rows), outs, len(self.inputs))
+            if self.donate:
+                self._key += (self.donate,)
         return self._key
 
     def __repr__(self):

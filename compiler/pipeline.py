@@ -7,7 +7,7 @@ and runs what ``lower`` returns, and ``tt.function.explain`` prints that same ``
 """
 from dataclasses import dataclass
 
-from compiler import codegen, driver, fusion, regions, rewrites, vm
+from compiler import codegen, donation, driver, fusion, regions, rewrites, vm
 
 PASSES = [
     # control flow: every pass applied inside region bodies, loop-invariant work hoisted
@@ -27,6 +27,9 @@ LOWERING = [
                   "(fusion.partition)"),
     ("kernels", "one Numba module source per kernel, extents and literal values passed "
                 "at run time so it serves every shape (codegen.kernel_code)"),
+    ("donate", "outputs the caller lets overwrite an input's buffer: the kernel storing "
+               "one writes it there when no later step reads the old value "
+               "(donation.plan)"),
     ("driver", "straight-line Python calling kernels K<j> and calls C<j> in order "
                "(driver.driver_source)"),
     ("vm", "optional (on_vm): runs of kernels that would otherwise compile become block-VM "
@@ -50,6 +53,7 @@ class KernelSource:
     args: tuple
     extents: tuple
     parallel_threshold: int
+    dest: tuple = ()            # (stored position, input index): written into d<k>
 
     @property
     def extent_names(self):
@@ -57,7 +61,7 @@ class KernelSource:
         (the flat size), ``c<k>`` (literal values)."""
         head = self.source[self.source.index("def kernel(") + 11:]
         params = [p.strip() for p in head[:head.index(")")].split(",")]
-        return [p for p in params if p and not p.startswith("a")]
+        return [p for p in params if p and p[0] in "nc"]
 
     @property
     def key(self):
@@ -96,9 +100,28 @@ def lower(graph, parallel_threshold):
             source, args, extents = codegen.kernel_code(st, parallel_threshold, cache=False)
             kernels.append(KernelSource(st, source, tuple(args), tuple(extents),
                                         parallel_threshold))
+    if graph.donate:
+        kernels = _donating(graph, steps, kernels, parallel_threshold)
     drv = driver.driver_source(graph, steps, [list(k.args) for k in kernels],
-                               [list(k.extents) for k in kernels])
+                               [list(k.extents) for k in kernels],
+                               [k.dest for k in kernels])
     return Lowered(graph, steps, kernels, drv.source, drv.values, drv.literals)
+
+
+def _donating(graph, steps, kernels, parallel_threshold):
+    """``kernels`` with those that store a donated output written again to store it in
+    the input's buffer (``donation.plan``)."""
+    flat = [codegen.is_flat(ks.kernel, parallel_threshold) for ks in kernels]
+    dests = donation.plan(graph, steps, [ks.args for ks in kernels], flat)
+    out = list(kernels)
+    for k, dest in dests.items():
+        ks = kernels[k]
+        donors = tuple(graph.inputs[j] for _, j in dest)
+        source, args, extents = codegen.kernel_code(ks.kernel, parallel_threshold,
+                                                    cache=False, dest=dest, donors=donors)
+        out[k] = KernelSource(ks.kernel, source, tuple(args), tuple(extents),
+                              parallel_threshold, dest)
+    return out
 
 
 def on_vm(lowered, use, parallel_threshold):
@@ -118,17 +141,19 @@ def on_vm(lowered, use, parallel_threshold):
     def needed_after(nodes, end):
         return [m for m in nodes if last.get(id(m), -1) >= end or id(m) in outputs]
     steps = vm.segments(lowered.steps, pick, needed_after)
-    kernels, args, extents = [], [], []
+    kernels, args, extents, dests = [], [], [], []
     for st in steps:
         if isinstance(st, vm.Segment):
             st.keys = [sources[id(k)].key for k in st.kernels]
             kernels.append(vm.encode(st))
             args.append(list(st.args))
             extents.append([])
+            dests.append(())
         elif not isinstance(st, fusion.Call):
             ks = sources[id(st)]
             kernels.append(ks)
             args.append(list(ks.args))
             extents.append(list(ks.extents))
-    drv = driver.driver_source(lowered.graph, steps, args, extents)
+            dests.append(ks.dest)
+    drv = driver.driver_source(lowered.graph, steps, args, extents, dests)
     return Lowered(lowered.graph, steps, kernels, drv.source, drv.values, drv.literals)

@@ -19,6 +19,8 @@ import time
 import warnings
 from collections import OrderedDict
 
+import numpy as np
+
 from compiler import pipeline
 from runtime import background
 from runtime.config import config, stats
@@ -156,8 +158,19 @@ class Executable:
             if self._pending or self.native is not None:
                 return
             self._pending = True
+        args = self.spare(args)
         if not background.submit(lambda: self._compile_job(args)):
             self._pending = False
+
+    def spare(self, args):
+        """``args`` with the inputs the graph donates (``compiler.donation``) copied: for
+        runs whose results nobody takes (a background compile's first run)."""
+        if not getattr(self.graph, "donate", ()):
+            return args
+        args = list(args)
+        for _, j in self.graph.donate:
+            args[j] = np.array(args[j])
+        return args
 
     def _compile_job(self, args):
         try:
@@ -193,6 +206,7 @@ class Executable:
         if (self.vm_seconds >= SECONDS_PER_KERNEL * native.vm_kernels and
                 not self._upgrading and native is self.native):
             self._upgrading = True
+            args = self.spare(args)
             if not _settings["compile_in_background"] or not background.submit(
                     lambda: self._specialise(args)):
                 self._specialise(args)
@@ -226,7 +240,8 @@ def structure_key(graph):
             index[id(n)] = i
             rows.append((n.prim.name, len(n.shape), n.dtype.str,
                          tuple(index.get(id(x), -1) for x in n.inputs)))
-        key = (tuple(rows), tuple(index[id(o)] for o in graph.outputs), len(graph.inputs))
+        key = (tuple(rows), tuple(index[id(o)] for o in graph.outputs), len(graph.inputs),
+               getattr(graph, "donate", ()))
         try:
             graph._structure_key = key
         except AttributeError:

@@ -2,7 +2,8 @@
 
 This is also the test oracle for compiled code. Outputs are owned: arrays of the node's
 dtype that share no buffer with an input or another output (both tiers guarantee it, so
-callers wrap them without copying). A ``Program`` is built once per graph
+callers wrap them without copying), except that an output the graph donates an input to
+(``graph.donate``, ``compiler.donation``) may be that input's array, holding the new value. A ``Program`` is built once per graph
 (a flat list of steps) and then called with the input values in ``graph.inputs`` order.
 Values are dropped after their last use so long graphs do not hold every intermediate.
 """
@@ -71,6 +72,7 @@ class Program:
         self._columns = cols
         self.output_slots = [index[o] for o in graph.outputs]
         self.output_dtypes = [o.dtype for o in graph.outputs]
+        self.donate = getattr(graph, "donate", ())
 
     @property
     def steps(self):
@@ -98,7 +100,23 @@ class Program:
                 v = np.array(v)             # one output, one buffer
             seen.add(id(v))
             outs.append(v)
+        if self.donate:
+            return donate(outs, args, self.donate)
         return outs
+
+
+def donate(outs, args, pairs):
+    """Outputs with each donated one (``compiler.donation``: pairs (output index, input
+    index)) copied into the input's array, which is returned in its place, once every
+    value is computed; an output that is a donated input passed through is a copy."""
+    given = {id(args[j]) for _, j in pairs}
+    outs = [np.array(o) if id(o) in given else o for o in outs]
+    for i, j in pairs:
+        buf, v = args[j], outs[i]
+        if type(buf) is np.ndarray and buf.flags.writeable and buf.shape == np.shape(v):
+            np.copyto(buf, v)
+            outs[i] = buf
+    return outs
 
 
 def has_nan(v):

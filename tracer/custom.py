@@ -69,7 +69,7 @@ class _GradContext:
     def capture_variable(self, v):
         if self.parent is not None:
             return self.parent.capture_variable(v)
-        return make(None, self.capture(v._tensor))
+        return make(None, self.capture(v._share()))
 
     def read_variable(self, v):
         if self.parent is not None:
@@ -268,7 +268,7 @@ def _forward_on_private_tape(f, xs, kwargs, name):
 
 def _taped(f, xs, kwargs, name):
     private, (ys, rebuild, grad_fn), variables = _forward_on_private_tape(f, xs, kwargs, name)
-    var_ts = [v._tensor for v in variables]
+    var_ts = [v._share() for v in variables]
     hit = watching(list(xs) + var_ts)
     if not hit:
         return rebuild([make(y._value) for y in ys])

@@ -164,7 +164,7 @@ def _params(params, name):
     out = []
     for i, x in enumerate(leaves):
         if isinstance(x, Variable):
-            x = x._tensor
+            x = x._share()
         if type(x) is not Tensor:
             x = convert_to_tensor(x, op=name)
         if x._value is None:

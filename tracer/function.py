@@ -93,7 +93,7 @@ def _leaf_value(x):
     if type(x) is Tensor:
         return x._value
     if isinstance(x, Variable):
-        return x._tensor._value
+        return x._share()._value        # an output may pass it through
     return x
 
 
@@ -108,19 +108,22 @@ class Entry:
         self.captured = [t for t, _ in captured]
         self.cvals = [t._value for t in self.captured]
         self.variables = [v for v, _ in variables]
+        # Variables only read (not updated): an output may be one's buffer passed through
+        self.read_only = {id(v) for v in self.variables} - {id(v) for v in self.updated}
         self.plan = plan            # per output leaf: graph output index, or ("const", x)
         self.rebuild = rebuild
         self.single = rebuild is None
         self.dtypes = [n.dtype for n in graph.outputs]
         self.inline_only = inline_only
         self.raw = False                # graph not optimised yet (see Staged._trace)
+        self.donate = ()                # (output, input): the graph's Graph.donate
         self.plain = self.single and not (self.cvals or self.variables or self.updated)
         self.exe = None
 
     def executable(self):
         if self.exe is None:
             if self.raw:                # traced inside another trace: optimised on first run
-                self.graph, self.raw = pipeline.optimize(self.graph), False
+                self.graph, self.raw = _optimized(self.graph, self.donate), False
             self.exe = runtime.executable(self.graph)
         return self.exe
 
@@ -133,24 +136,74 @@ class Entry:
         if self.cvals:
             values = values + self.cvals
         if self.variables:
-            values = values + [v._tensor._value for v in self.variables]
+            # updated Variables give their buffers up: compiled code writes the new values
+            # there (graph.donate)
+            values = values + [v._own_buffer() if id(v) not in self.read_only else
+                               v._tensor._value for v in self.variables]
         outs = exe(*values)             # owned arrays of the outputs' dtypes (both tiers)
+        if self.read_only:
+            outs = self.unalias(outs)
         if self.updated:
             self.write_back(outs)
         if self.single:
             return make(outs[0])
         return self.wrap([make(v) for v in outs])
 
-    def write_back(self, outs):
-        """Store the updated Variables' new values (the graph's last outputs); the
-        freshly computed arrays become the Variables' buffers, no copy."""
+    def unalias(self, outs):
+        """Copy the outputs that are a read-only Variable's buffer passed through (read and
+        returned), so the Variable can later be updated in place."""
+        bufs = {id(v._tensor._value) for v in self.variables if id(v) in self.read_only}
+        if not any(id(o) in bufs for o in outs):
+            return outs
+        return [np.array(o) if id(o) in bufs else o for o in outs]
+
+    def write_back(self, outs, keep=False):
+        """Store the updated Variables' new values (the graph's last outputs): compiled
+        code returns a Variable's own buffer when it wrote the value there; any other
+        array is copied into the buffer (or becomes it, copied if the caller also gets
+        it). ``keep``: the outputs are also held elsewhere (a tape)."""
         k = len(self.updated)
-        for v, val in zip(self.updated, outs[len(outs) - k:]):
-            v._tensor = make(val)
+        new = outs[len(outs) - k:]
+        for v, val in zip(self.updated, new):
+            if val is v._tensor._value:
+                continue
+            if keep:                        # the tape holds val too: v must not write it
+                v._replace(val)
+                v._shared = True
+                continue
+            if v._shared and sum(o is val for o in outs) > 1:
+                val = np.array(val)
+            v._write(val)
+
+    def donor_values(self, values):
+        """``values`` (one per graph input) with the donated ones copied: for calls whose
+        inputs something else holds (a tape)."""
+        if not self.donate:
+            return values
+        values = list(values)
+        for _, j in self.donate:
+            values[j] = np.array(values[j], order="C")
+        return values
 
     def wrap(self, tensors):
         leaves = [tensors[p] if type(p) is int else p[1] for p in self.plan]
         return self.rebuild(leaves)
+
+
+def _donation(first_update, first_variable, variables, updated):
+    """(output, input) pairs letting compiled code write each updated Variable's new
+    value (outputs from ``first_update``) into its buffer (inputs from
+    ``first_variable``): ``Graph.donate``."""
+    where = {id(v): first_variable + i for i, v in enumerate(variables)}
+    return tuple((first_update + i, where[id(v)]) for i, v in enumerate(updated)
+                 if id(v) in where)
+
+
+def _optimized(graph, donate):
+    """``graph`` optimised, with its donated inputs."""
+    graph = pipeline.optimize(graph)
+    return Graph(graph.inputs, graph.outputs, graph.nodes, donate=donate) if donate \
+        else graph
 
 
 def _foreign_leaves(outputs, inputs):
@@ -348,14 +401,17 @@ class Staged:
         except ValueError:
             foreign = _foreign_leaves(outputs, inputs)
             graph = Graph(inputs + foreign, outputs)
+        donate = _donation(len(outputs) - len(updates), len(inputs) - len(ctx.variables),
+                           [v for v, _ in ctx.variables], [v for v, _ in updates]) \
+            if updates and not foreign else ()
         # traced for splicing into an enclosing trace (tt.function(tt.grad(f))), the graph
         # is optimised as part of the enclosing one: here only if it is ever run itself
         raw = STATE.trace is not None
         if not raw:
-            graph = pipeline.optimize(graph)
+            graph = _optimized(graph, donate)
         entry = Entry(graph, ctx.captured, ctx.variables, plan, rebuild, bool(foreign),
                       [v for v, _ in updates])
-        entry.raw = raw
+        entry.raw, entry.donate = raw, donate
         return entry
 
     # -- routes other than the eager fast path ----------------------------------------------
@@ -381,11 +437,11 @@ class Staged:
     def _recorded(self, entry, leaves):
         """Under recording tapes: compiled values, plus the spliced nodes for the tapes."""
         ts = self._bound_tensors(entry, leaves)
-        values = [t._value for t in ts]
+        values = entry.donor_values([t._value for t in ts])
         outs = entry.executable()(*values)
         result = [make(as_value(v, d)) for v, d in zip(outs, entry.dtypes)]
         if entry.updated:
-            entry.write_back(outs)
+            entry.write_back(outs, keep=True)
         if watching(ts):
             nodes, created = self._splice(entry, ts)
             for t, n in zip(result, nodes):
@@ -414,7 +470,8 @@ class Staged:
         if getattr(exe, "native", None) is None and STATE.trace is None:
             values = [_leaf_value(x) for x in leaves] + entry.cvals
             try:
-                exe.compile_now(values + [v._tensor._value for v in entry.variables])
+                exe.compile_now(entry.donor_values(
+                    values + [v._tensor._value for v in entry.variables]))
             except Exception:  # noqa: BLE001  (then the interpreter is what runs)
                 pass
         native = getattr(exe, "native", None)

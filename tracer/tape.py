@@ -134,7 +134,7 @@ class GradientTape:
             self._note(n, ("watched", n.shape, dtype_str(n.dtype)))
 
     def watch_variable(self, v):
-        self._watch_tensor(v._tensor)
+        self._watch_tensor(v._share())           # the tape keeps its buffer's value
         self._variables[id(v)] = v
 
     def watch_traced_variable(self, v, t):

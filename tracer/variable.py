@@ -1,6 +1,16 @@
 """``tt.Variable``: a mutable holder of a tensor value, watched by recording tapes.
 
 Operators delegate to the current value (``Tensor``'s operators, from ``tracer.operators``).
+
+Buffers (copy on write): a Variable owns a C-contiguous NumPy buffer that updates
+(``assign*`` eagerly, and the compiled code of ``tt.function``, which writes new values
+straight into it: ``compiler.donation``) overwrite in place, as long as nothing outside
+the Variable can hold it. Handing it out (an eager read: ``value()``, operators,
+``numpy()``, ``np.asarray``; a tape watching it; passing the Variable as an argument of a
+compiled function) marks it shared, and the next update gives the Variable a new buffer,
+so such a reader keeps a snapshot (TensorFlow's ``read_value``). Reads inside compiled
+functions hand nothing out: a compiled training step updates its Variables and optimizer
+slots in place at every call.
 """
 import numpy as np
 
@@ -28,7 +38,8 @@ class Variable:
                 f"inside.")
         t = convert_to_tensor(initial_value, dtype=dtype, op="Variable")
         check_traceable(t, "Variable()")
-        self._tensor = Tensor(np.array(t._value))
+        self._tensor = Tensor(np.array(t._value, order="C"))
+        self._shared = False        # the buffer was handed out: the next update replaces it
         self.trainable = bool(trainable)
         Variable._count += 1
         self.name = name or f"Variable:{Variable._count}"
@@ -43,6 +54,7 @@ class Variable:
         if STATE.trace is not None:
             return STATE.trace.read_variable(self)
         t = self._tensor
+        self._shared = True
         if STATE.tapes and self.trainable:
             for tape in STATE.tapes:
                 if tape.watch_accessed and (t._node is None or t._node not in tape.active):
@@ -56,7 +68,36 @@ class Variable:
         return self._read()
 
     def numpy(self):
+        """The value as a read-only NumPy array (a snapshot: later updates do not show)."""
+        self._shared = True
         return self._tensor.numpy()
+
+    def _share(self):
+        """The current value's Tensor, for a holder that may keep its buffer."""
+        self._shared = True
+        return self._tensor
+
+    def _own_buffer(self):
+        """The buffer, which nothing outside this Variable holds: a C-contiguous writable
+        array a compiled update may overwrite (a copy replaces a shared one first)."""
+        if self._shared:
+            self._replace(np.array(self._tensor._value, order="C"))
+        return self._tensor._value
+
+    def _write(self, value):
+        """Store ``value`` (this Variable's shape and dtype): into the buffer when nothing
+        else holds it, else as a new buffer (which the caller must not keep)."""
+        buf = self._tensor._value
+        if not self._shared and buf is not value:
+            np.copyto(buf, value)
+        elif buf is not value:
+            self._replace(value)
+
+    def _replace(self, array):
+        """A new buffer: ``array`` itself (nothing else may hold it)."""
+        self._tensor = Tensor(array)
+        self._shared = not (type(array) is np.ndarray and array.flags.c_contiguous and
+                            array.flags.writeable)
 
     def assign(self, value):
         t = convert_to_tensor(value, dtype=self.dtype, op="Variable.assign")
@@ -67,13 +108,20 @@ class Variable:
         if t.shape != self.shape:
             raise ValueError(f"Variable.assign: value has shape {t.shape} but the variable "
                              f"{self.name} has shape {self.shape}; shapes must match")
-        self._tensor = Tensor(np.array(t._value, dtype=self.dtype))
+        if self._shared:
+            self._replace(np.array(t._value, dtype=self.dtype, order="C"))
+        else:
+            np.copyto(self._tensor._value, t._value)
         return self
 
     def _current(self):
         # the value an update starts from: the traced value inside tt.function (earlier
         # updates included), else the eager value (read without watching, as TensorFlow)
-        return self._read() if STATE.trace is not None else self._tensor
+        if STATE.trace is not None:
+            return self._read()
+        if STATE.tapes:                 # a tape recording the update may keep the buffer
+            self._shared = True
+        return self._tensor
 
     def assign_add(self, delta):
         return self.assign(ops.add(self._current(), delta))
@@ -87,6 +135,7 @@ class Variable:
                 f"numpy={body}>")
 
     def __array__(self, dtype=None, copy=None):
+        self._shared = True
         return self._tensor.__array__(dtype)
 
     def __hash__(self):
