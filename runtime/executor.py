@@ -93,8 +93,8 @@ class Executable:
         if _settings["compile_in_background"]:
             self._start_background(args)
             return self._interpret(args)
-        try:
-            return self.compile_now(args)
+        try:                             # on copies of donated inputs: a failed compile
+            return self.compile_now(self.spare(args))   # reruns on the originals
         except Exception as e:           # the interpreter always works: degrade to it
             self._failure = f"{type(e).__name__}: {e}"
             return self._fail(args)
