@@ -58,3 +58,12 @@ def batch_graph(outputs, mapping, size):
     nodes, flags = batch(outputs, mapping, size)
     return [n if b else P.broadcast_to(n, shape=(size,) + n.shape)
             for n, b in zip(nodes, flags)]
+
+
+def basis(n, shape, dtype):
+    """The n unit vectors of a space of ``shape`` (n its size), stacked: (n,) + shape.
+    Batching a VJP (JVP) over it gives every row (column) of a Jacobian in one sweep."""
+    rows = P.iota(shape=(n, n), axis=0, dtype="<i8")
+    cols = P.iota(shape=(n, n), axis=1, dtype="<i8")
+    eye = P.cast(P.equal(rows, cols), dtype=dtype.str)
+    return P.reshape(eye, shape=(n,) + tuple(shape))

@@ -48,6 +48,10 @@ def vm_dtype(kernel, parallel_threshold):
     floats, members = set(), {id(m) for m in kernel.members}
     for m in kernel.members:
         if is_view(m) and id(m) not in kernel.bound:
+            # read (or stored) as it is: an alias of a buffer the kernel can load
+            root = _root(m, kernel.bound)
+            if root is None or (id(root) not in members and not _loadable(root, size)):
+                return None
             continue
         for x in (m,) + tuple(m.inputs):
             if x.dtype.kind == "f":

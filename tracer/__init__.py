@@ -34,10 +34,10 @@ from tracer.shape_ops import (broadcast_to, concat, expand_dims, gather, reshape
 from tracer.tape import GradientTape
 from tracer.custom import custom_gradient
 from tracer.function import function
-from tracer.transforms import grad, hessian, jacobian, value_and_grad
+from tracer.transforms import grad, value_and_grad
 from tracer.vectorize import vmap
 from tracer.rematerialize import checkpoint, remat
-from tracer.forward import jacfwd, jacrev, jvp, linearize, vjp
+from tracer.forward import hessian, jacfwd, jacobian, jacrev, jvp, linearize, vjp
 from tracer import math, nn  # noqa: E402  (tt.math, tt.nn namespaces)
 from tracer.array_ops import (argsort, cumprod, cumsum, pad, reverse, sort, split,  # noqa: E402
                               unstack)

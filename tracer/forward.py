@@ -22,7 +22,7 @@ from tracer.function import Staged
 from tracer.tensor import Tensor
 from tracer.variable import Variable
 from tracer.tracing import substitute
-from tracer.transforms import _argnums, _name, _prepare, _sources
+from tracer.transforms import _argnums, _name, _prepare, _sources, grad
 
 _STAGED = weakref.WeakKeyDictionary()
 _SPECS = weakref.WeakKeyDictionary()
@@ -257,14 +257,6 @@ def vjp(fn, *primals, has_aux=False):
 
 # -- Jacobians -----------------------------------------------------------------------------
 
-def _basis(n, shape, dtype):
-    """The n unit vectors of a space of ``shape`` (n = its size), stacked: (n,) + shape."""
-    rows = P.iota(shape=(n, n), axis=0, dtype="<i8")
-    cols = P.iota(shape=(n, n), axis=1, dtype="<i8")
-    eye = P.cast(P.equal(rows, cols), dtype=dtype.str)
-    return P.reshape(eye, shape=(n,) + tuple(shape))
-
-
 def _float_outputs(out, op, name):
     ys, rebuild = _out_tensors(out, op, name)
     for y in ys:
@@ -278,7 +270,8 @@ def _jac_fwd(y_nodes, x):
     xn = node_of(x)
     t = P.input(shape=xn.shape, dtype=xn.dtype)
     jts = fwd.jvp(y_nodes, [xn], [t])
-    cols = batching.batch_graph(jts, {id(t): _basis(xn.size, xn.shape, xn.dtype)}, xn.size)
+    cols = batching.batch_graph(jts, {id(t): batching.basis(xn.size, xn.shape, xn.dtype)},
+                                xn.size)
     return [P.reshape(move_axis(c, 0, c.ndim - 1), shape=y.shape + xn.shape)
             for c, y in zip(cols, y_nodes)]
 
@@ -293,7 +286,8 @@ def _jac_rev(y_nodes, x):
         if ct is None:
             out.append(P.full(0, y.shape + xn.shape, xn.dtype))
             continue
-        (rows,) = batching.batch_graph([ct], {id(u): _basis(y.size, y.shape, y.dtype)}, y.size)
+        basis = batching.basis(y.size, y.shape, y.dtype)
+        (rows,) = batching.batch_graph([ct], {id(u): basis}, y.size)
         out.append(P.reshape(rows, shape=y.shape + xn.shape))
     return out
 
@@ -317,6 +311,18 @@ def _jacobian_transform(fn, argnums, op, per_leaf, recipe):
         return rebuild_out(results)
     return Staged(fn, build, f"{op}({name})", prepare=_prepare(nums, op, name),
                   recipe=(recipe, (fn, argnums), {}))
+
+
+def jacobian(fn, argnums=0):
+    """The Jacobian of ``fn`` (reverse mode, one VJP batched over the basis of each
+    output's space, as ``jacrev``): for y = fn(x), shape y.shape + x.shape."""
+    return _jacobian_transform(fn, argnums, "jacobian", _jac_rev, jacobian)
+
+
+def hessian(fn, argnums=0):
+    """The Hessian of scalar-valued ``fn``: ``jacobian(grad(fn))``, shape x.shape * 2
+    (reverse over reverse, batched: the graph does not grow with x's size)."""
+    return jacobian(grad(fn, argnums), argnums)
 
 
 def jacfwd(fn, argnums=0):

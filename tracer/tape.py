@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from compiler import autodiff, pipeline
+from compiler import autodiff, batching, pipeline
 from compiler import primitives as P
 from compiler.ir import Graph, dtype_str, slots, toposort
 import runtime
@@ -20,6 +20,7 @@ from tracer.batch_jacobian import batch_jacobian as _batch_jacobian
 from tracer.convert import convert_to_tensor
 from tracer.engine import as_value
 from tracer.recording import make, node_of
+from tracer.shape_ops import reshape
 from tracer.state import STATE
 from tracer.tensor import Tensor
 from tracer.variable import Variable
@@ -245,24 +246,22 @@ class GradientTape:
                            active=self._differentiable())
         cts = iter(cts)
         cts = [next(cts) if n is not None else None for n in src_nodes]
-        live = [c for c in cts if c is not None]
-        if traced:                  # inside tt.function: outer tapes differentiate it again
+        done = iter(self._evaluate([c for c in cts if c is not None], values, outer, traced))
+        return [next(done) if c is not None else None for c in cts]
+
+    def _evaluate(self, nodes, values, outer, traced):
+        """Tensors for gradient ``nodes`` over this tape's recorded ``values``: computed
+        now (unless traced inside tt.function), and added to the ``outer`` recording tapes,
+        which can differentiate them again."""
+        if traced:
             for tape in outer:
-                _register(tape, live, None, values)
-            return [make(None, c) if c is not None else None for c in cts]
-        graph = _eval_graph(live, values)
-        graph = pipeline.optimize(graph)
+                _register(tape, nodes, None, values)
+            return [make(None, n) for n in nodes]
+        graph = pipeline.optimize(_eval_graph(nodes, values))
         outs = runtime.executable(graph)(*[values[n] for n in graph.inputs])
-        results, it = [], iter(zip(graph.outputs, outs))
-        for c in cts:
-            if c is None:
-                results.append(None)
-                continue
-            node, v = next(it)
-            results.append(make(as_value(v, node.dtype), node))
+        results = [make(as_value(v, n.dtype), n) for n, v in zip(graph.outputs, outs)]
         for tape in outer:
-            _register(tape, graph.outputs, [r._value for r in results if r is not None],
-                      values)
+            _register(tape, graph.outputs, [r._value for r in results], values)
         return results
 
     def _planned(self, pairs, src_nodes):
@@ -305,27 +304,45 @@ class GradientTape:
 
     def jacobian(self, target, sources, unconnected_gradients="none",
                  experimental_use_pfor=True, parallel_iterations=None):
-        """d target[i...] / d source[j...], shaped target.shape + source.shape."""
+        """d target[i...] / d source[j...], shaped target.shape + source.shape: one
+        gradient sweep batched over the basis of the target's space (TensorFlow's pfor),
+        whose result outer tapes can differentiate again."""
         self._use()
         src_leaves, rebuild = nest.flatten(sources)
         srcs = [_source_tensor(s) for s in src_leaves]
         t = _source_tensor(target, "target")
-        rows = []
-        for k in range(max(t.size, 0)):
-            seed = np.zeros(t.size, t.dtype)
-            seed[k] = 1
-            rows.append(self._gradients([t], [make(seed.reshape(t.shape)[()])], srcs))
+        rows = self._jacobian_rows(t, srcs) if t.size else [None] * len(srcs)
         out = []
-        for j, s in enumerate(srcs):
-            col = [r[j] for r in rows]
-            if t.size and all(c is None for c in col):
-                out.append(None if unconnected_gradients == "none" else
-                           make(np.zeros(t.shape + s.shape, s.dtype)))
-                continue
-            arr = np.stack([np.zeros(s.shape, s.dtype) if c is None else np.asarray(c._value)
-                            for c in col]) if col else np.zeros((0,) + s.shape, s.dtype)
-            out.append(make(arr.reshape(t.shape + s.shape)))
+        for r, s in zip(rows, srcs):
+            if r is not None:
+                out.append(reshape(r, t.shape + s.shape))
+            elif t.size and unconnected_gradients == "none":
+                out.append(None)
+            else:
+                out.append(make(np.zeros(t.shape + s.shape, s.dtype)))
         return rebuild(out)
+
+    def _jacobian_rows(self, t, srcs):
+        """Per source, (t.size,) + source.shape (row k: d t.flat[k] / d source), from
+        one VJP batched over the basis of t's space; None where unconnected."""
+        active = self.active
+        src_nodes = [s._node if s._node is not None and s._node in active and
+                     s.dtype.kind == "f" else None for s in srcs]
+        live_src = [n for n in src_nodes if n is not None]
+        if t._node is None or t._node not in active or t.dtype.kind != "f" or not live_src:
+            return [None] * len(srcs)
+        u = P.input(shape=t.shape, dtype=t.dtype)
+        cts = iter(autodiff.vjp([t._node], [u], live_src, active=self._differentiable()))
+        cts = [next(cts) if n is not None else None for n in src_nodes]
+        live = [c for c in cts if c is not None]
+        if not live:
+            return [None] * len(srcs)
+        rows = batching.batch_graph(live, {id(u): batching.basis(t.size, t.shape, t.dtype)},
+                                    t.size)
+        outer = [tape for tape in STATE.tapes if tape._recording and
+                 any(n in tape.active for n in [t._node] + live_src)]
+        done = iter(self._evaluate(rows, dict(self.values), outer, t._value is None))
+        return [next(done) if c is not None else None for c in cts]
 
     def batch_jacobian(self, target, source, unconnected_gradients="none",
                        parallel_iterations=None, experimental_use_pfor=True):

@@ -12,7 +12,6 @@ from tracer import dtypes, nest
 from tracer.convert import convert_to_tensor
 from tracer.engine import make
 from tracer.function import Staged
-from tracer.shape_ops import reshape, stack
 from tracer.tensor import Tensor
 from tracer.variable import Variable
 
@@ -140,50 +139,3 @@ def value_and_grad(fn, argnums=0, has_aux=False):
     return _make_grad(fn, argnums, has_aux, True, "value_and_grad")
 
 
-def _jacobian_of(y, leaves, rebuild):
-    """d y / d leaves, each shaped ``y.shape + leaf.shape`` (one reverse sweep per element
-    of ``y``; the sweeps share the forward graph after CSE)."""
-    if y._value is not None or y.size == 0:
-        return rebuild([make(None, P.full(0, y.shape + x.shape, x.dtype)) for x in leaves])
-    flat = reshape(y, (y.size,)) if y.shape != (y.size,) else y
-    rows = [_cotangents(flat[k], P.full(1, (), y.dtype), leaves) for k in range(y.size)]
-    cols = []
-    for j, x in enumerate(leaves):
-        col = stack([r[j] for r in rows], axis=0)
-        cols.append(reshape(col, y.shape + x.shape))
-    return rebuild(cols)
-
-
-def _jacobian_build(fn, nums, single):
-    name, op = _name(fn), "jacobian"
-
-    def build(args, kwargs):
-        out = fn(*args, **kwargs)
-        outs, out_rebuild = nest.flatten(out)
-        sources = _sources(args, nums, op, name)
-        results = []
-        for y in outs:
-            y = _as_output(y, op, name)
-            if y.dtype.kind != "f":
-                raise TypeError(f"{op}: {name} must return float tensors, got dtype "
-                                f"{y.dtype}")
-            per_arg = [_jacobian_of(y, leaves, rebuild) for leaves, rebuild in sources]
-            results.append(per_arg[0] if single else tuple(per_arg))
-        return out_rebuild(results)
-    return build
-
-
-def jacobian(fn, argnums=0):
-    """The Jacobian of ``fn`` (reverse mode): for y = fn(x), shape y.shape + x.shape."""
-    if not callable(fn):
-        raise TypeError(f"jacobian: expected a callable, got {type(fn).__name__}")
-    nums = _argnums(argnums, "jacobian")
-    build = _jacobian_build(fn, nums, isinstance(argnums, int))
-    return Staged(fn, build, f"jacobian({_name(fn)})",
-                  prepare=_prepare(nums, "jacobian", _name(fn)),
-                  recipe=(jacobian, (fn, argnums), {}))
-
-
-def hessian(fn, argnums=0):
-    """The Hessian of scalar-valued ``fn``: ``jacobian(grad(fn))``, shape x.shape * 2."""
-    return jacobian(grad(fn, argnums), argnums)

@@ -22,7 +22,7 @@ def _iota_infer(*, shape, axis, dtype):
 def _iota_impl(*, shape, axis, dtype):
     ramp = np.arange(shape[axis], dtype=dtype).reshape(
         tuple(n if i == axis else 1 for i, n in enumerate(shape)))
-    return np.array(np.broadcast_to(ramp, shape))
+    return np.array(np.broadcast_to(ramp, shape), order="C")     # (K order would give F)
 
 
 # integers 0..shape[axis]-1 along axis, repeated along the others (a leaf: never batched)

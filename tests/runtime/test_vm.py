@@ -139,6 +139,22 @@ def test_vm_segments_agree_with_the_interpreter_across_block_edges(n):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
 
 
+def test_kernels_storing_shifted_views_stay_off_the_vm():
+    """A kernel that stores a view whose index moves (x[1:] of a batched Hessian row) is
+    not a flat loop the VM can load: it stays compiled, and the program agrees with the
+    interpreter (it used to fail to encode and run interpreted)."""
+    def f(x):
+        return tt.reduce_sum(tt.sin(x) ** 2 * tt.exp(-x)) + tt.reduce_sum(tt.tanh(x[1:] * x[:-1]))
+    def rows(x):                # the Hessian one reverse sweep per row
+        return tt.stack([tt.grad(lambda x, k=k: tt.grad(f)(x)[k])(x) for k in range(9)])
+    x = np.linspace(-1.0, 1.0, 9)
+    graph = _graph(rows, tt.constant(x))
+    program = _on_vm(graph)
+    got = program.run(x)
+    want = runtime.evaluate(graph, [x], "interpret")
+    np.testing.assert_allclose(np.asarray(got[0]), np.asarray(want[0]), rtol=1e-13, atol=1e-13)
+
+
 def test_vm_threshold_sends_graphs_with_many_new_kernels_to_the_vm(monkeypatch, settings):
     # kernels already compiled (or on disk) keep running compiled; the rest go to the VM
     # only when there are more than vm_threshold of them

@@ -139,6 +139,45 @@ def test_jacobian_shape_is_target_then_source(tt_backend):
     np.testing.assert_allclose(value(j), want, rtol=1e-6)
 
 
+def test_jacobian_is_batched_and_differentiable_again(tt_backend):
+    """tape.jacobian runs one gradient sweep over the target's basis (TensorFlow's pfor):
+    a nested-tape Hessian, its derivative by a third tape, inside tt.function, and the
+    unconnected, integer and empty cases."""
+    x0 = np.array([0.3, -1.1, 0.8, 2.0])
+
+    def hessian_and_third(x):
+        with tt.GradientTape() as t3:
+            t3.watch(x)
+            with tt.GradientTape() as t2:
+                t2.watch(x)
+                with tt.GradientTape() as t1:
+                    t1.watch(x)
+                    y = tt.reduce_sum(x ** 3 * tt.sin(x))
+                g = t1.gradient(y, x)
+            h = t2.jacobian(g, x)
+            s = tt.reduce_sum(h)
+        return h, t3.gradient(s, x)
+
+    d2 = 6 * x0 * np.sin(x0) + 6 * x0 ** 2 * np.cos(x0) - x0 ** 3 * np.sin(x0)
+    d3 = (6 * np.sin(x0) + 18 * x0 * np.cos(x0) - 9 * x0 ** 2 * np.sin(x0)
+          - x0 ** 3 * np.cos(x0))
+    for fn in (hessian_and_third, tt.function(hessian_and_third)):
+        h, third = fn(tt.constant(x0))
+        np.testing.assert_allclose(value(h), np.diag(d2), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(value(third), d3, rtol=1e-5, atol=1e-5)
+
+    x, k, free = tt.constant(x0), tt.constant([1, 2]), tt.constant([5.0])
+    with tt.GradientTape(persistent=True) as tape:
+        tape.watch([x, k, free])
+        y = tt.reshape(x, (2, 2)) * 2.0
+    j = tape.jacobian(y, [x, k, free])
+    assert j[0].shape == (2, 2, 4) and j[1] is None and j[2] is None
+    np.testing.assert_allclose(value(j[0]).reshape(4, 4), 2.0 * np.eye(4))
+    z = tape.jacobian(y, [k, free], unconnected_gradients="zero")
+    assert z[0].shape == (2, 2, 2) and z[1].shape == (2, 2, 1) and not value(z[1]).any()
+    assert tape.jacobian(y[:0], x).shape == (0, 2, 4)
+
+
 def test_stop_recording_leaves_operations_unrecorded(tt_backend):
     x = tt.constant(2.0)
     with tt.GradientTape() as tape:
