@@ -6,6 +6,9 @@ from runtime.config import config, stats
 from runtime.executor import Executable, cache, evaluate, executable
 from runtime.interpreter import NanError, Program
 from runtime.background import wait as wait_for_compiles
+from runtime import memory
+
+memory.tune()          # freed arrays stay in the process for the next call
 
 
 # execution tiers the test fixtures run through
