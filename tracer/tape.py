@@ -311,7 +311,8 @@ class GradientTape:
         src_leaves, rebuild = nest.flatten(sources)
         srcs = [_source_tensor(s) for s in src_leaves]
         t = _source_tensor(target, "target")
-        rows = self._jacobian_rows(t, srcs) if t.size else [None] * len(srcs)
+        rows = self._batched_vjp(t, srcs, lambda: batching.basis(t.size, t.shape, t.dtype),
+                                 t.size) if t.size else [None] * len(srcs)
         out = []
         for r, s in zip(rows, srcs):
             if r is not None:
@@ -322,9 +323,10 @@ class GradientTape:
                 out.append(make(np.zeros(t.shape + s.shape, s.dtype)))
         return rebuild(out)
 
-    def _jacobian_rows(self, t, srcs):
-        """Per source, (t.size,) + source.shape (row k: d t.flat[k] / d source), from
-        one VJP batched over the basis of t's space; None where unconnected."""
+    def _batched_vjp(self, t, srcs, cotangents, size):
+        """Per source, (size,) + source.shape: one VJP of ``t`` batched over the
+        ``cotangents()`` node, (size,) + t.shape (row k: its k-th cotangent's gradient);
+        None where unconnected. The rows are added to outer recording tapes."""
         active = self.active
         src_nodes = [s._node if s._node is not None and s._node in active and
                      s.dtype.kind == "f" else None for s in srcs]
@@ -337,8 +339,7 @@ class GradientTape:
         live = [c for c in cts if c is not None]
         if not live:
             return [None] * len(srcs)
-        rows = batching.batch_graph(live, {id(u): batching.basis(t.size, t.shape, t.dtype)},
-                                    t.size)
+        rows = batching.batch_graph(live, {id(u): cotangents()}, size)
         outer = [tape for tape in STATE.tapes if tape._recording and
                  any(n in tape.active for n in [t._node] + live_src)]
         done = iter(self._evaluate(rows, dict(self.values), outer, t._value is None))
@@ -349,7 +350,7 @@ class GradientTape:
         """Per-example Jacobians (TensorFlow): target (b, y...) and source (b, x...) give
         (b, y..., x...), example i of target depending only on example i of source."""
         self._use()
-        return _batch_jacobian(self._gradients, _source_tensor(target, "target"),
+        return _batch_jacobian(self._batched_vjp, _source_tensor(target, "target"),
                                _source_tensor(source), unconnected_gradients)
 
 
