@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 from scipy.linalg import LinAlgWarning, blas, lapack
 
+from compiler.primitives import lapack_batch as vec
+
 
 def _each(a, fn, out_shape, dtype=None):
     """Apply ``fn`` to each matrix of the batch ``a[..., m, n]``; NaN where it fails."""
@@ -29,21 +31,32 @@ def _each(a, fn, out_shape, dtype=None):
     return out
 
 
+def _batch(a):
+    """How many matrices ``a[..., m, n]`` holds."""
+    return int(np.prod(a.shape[:-2], dtype=np.int64))
+
+
+def _each_or_whole(a, whole, one, out_shape):
+    """``whole(a)`` (one vectorised call) when it succeeds for every matrix, else ``one``
+    on each matrix with NaN where it fails."""
+    if _batch(a) > 1 and a.shape[-1]:
+        out = vec.whole(whole, a)
+        if out is not None:
+            return out
+    return _each(a, one, out_shape)
+
+
 def _routine(name, a):
     return lapack.get_lapack_funcs(name, (a,)) if name[:2] in ("po", "ge") else \
         blas.get_blas_funcs(name, (a,))
 
 
 def _chol1(a):
-    """Lower Cholesky factor of one matrix (its lower triangle); NaN if not PD."""
+    """Lower Cholesky factor of one matrix (its lower triangle); NaN if not PD (NumPy's
+    routine, as for a whole batch, so a matrix's factor does not depend on its batch)."""
     if a.shape[-1] == 0:
         return np.array(a)
-    # a.T is Fortran-ordered a^T; its upper factor U (a^T's upper triangle = a's lower)
-    # gives L = U^T
-    u, info = _routine("potrf", a)(a.T, lower=0, clean=1, overwrite_a=0)
-    if info != 0:
-        return np.full(a.shape, np.nan, a.dtype)
-    return u.T
+    return np.linalg.cholesky(a)
 
 
 def symmetric_part(a):
@@ -53,7 +66,7 @@ def symmetric_part(a):
 
 def cholesky(a):
     a = symmetric_part(a)
-    return _each(a, _chol1, a.shape[-2:])
+    return _each_or_whole(a, np.linalg.cholesky, _chol1, a.shape[-2:])
 
 
 def trisolve(a, b, *, lower, adjoint):
@@ -63,6 +76,10 @@ def trisolve(a, b, *, lower, adjoint):
     out = np.empty(b.shape, b.dtype)
     if 0 in b.shape[-2:]:
         return out
+    if _batch(a) > 1:
+        x = vec.trisolve(a, b, lower, adjoint)
+        if x is not None:
+            return x
     trsm = _routine("trsm", a)
     with np.errstate(all="ignore"):
         for i in np.ndindex(batch):
@@ -81,6 +98,10 @@ def trimul(a, b, *, lower, adjoint):
         return out
     if a.shape[-1] == 0:
         return np.zeros(b.shape, b.dtype)
+    if _batch(a) > 1:
+        x = vec.trimul(a, b, lower, adjoint)
+        if x is not None:
+            return x
     trmm = _routine("trmm", a)
     for i in np.ndindex(a.shape[:-2]):
         out[i] = trmm(1.0, a[i].T, b[i].T, side=1, lower=int(not lower),
@@ -128,6 +149,10 @@ def _cholesky_grad1(low, lbar, block=256):
 def cholesky_grad(low, lbar):
     """The symmetric gradient of A -> cholesky(A) given the factor and its cotangent."""
     low, lbar = np.asarray(low), np.asarray(lbar)
+    if low.shape[-1]:
+        x = vec.cholesky_grad(low, lbar)
+        if x is not None:
+            return x
     out = np.empty(low.shape, low.dtype)
     with np.errstate(all="ignore"):
         for i in np.ndindex(low.shape[:-2]):
@@ -203,6 +228,10 @@ def spd_inverse(a):
     """Inverse of a symmetric positive definite matrix from its Cholesky factor; NaN if it
     is not positive definite."""
     a = symmetric_part(a)
+    if _batch(a) > 1 and a.shape[-1]:
+        x = vec.spd_inverse(a)
+        if x is not None:
+            return x
     return _each(a, _spd_inv1, a.shape[-2:])
 
 
@@ -219,8 +248,8 @@ def qr(a):
 
     def one(x):
         q, r = np.linalg.qr(x, mode="reduced")
-        return pack([q, r], ())
-    return _each(a, one, (m * k + k * n,))
+        return pack([q, r], x.shape[:-2])
+    return _each_or_whole(a, one, one, (m * k + k * n,))
 
 
 def eigh(a):
@@ -229,8 +258,8 @@ def eigh(a):
 
     def one(x):
         w, v = np.linalg.eigh(x, UPLO="L")
-        return pack([w, v], ())
-    return _each(a, one, (n + n * n,))
+        return pack([w, v], x.shape[:-2])
+    return _each_or_whole(a, one, one, (n + n * n,))
 
 
 def svd(a):
@@ -241,5 +270,5 @@ def svd(a):
 
     def one(x):
         u, s, vh = np.linalg.svd(x, full_matrices=False)
-        return pack([s, u, vh.T], ())
-    return _each(a, one, (k + m * k + n * k,))
+        return pack([s, u, np.swapaxes(vh, -1, -2)], x.shape[:-2])
+    return _each_or_whole(a, one, one, (k + m * k + n * k,))
