@@ -63,7 +63,9 @@ def batch_graph(outputs, mapping, size):
 def basis(n, shape, dtype):
     """The n unit vectors of a space of ``shape`` (n its size), stacked: (n,) + shape.
     Batching a VJP (JVP) over it gives every row (column) of a Jacobian in one sweep."""
-    rows = P.iota(shape=(n, n), axis=0, dtype="<i8")
-    cols = P.iota(shape=(n, n), axis=1, dtype="<i8")
+    # a column and a row of indices compared by broadcasting: the n x n comparison fuses
+    # into the kernel that reads it, instead of two n x n index arrays in memory
+    rows = P.broadcast_to(P.iota(shape=(n, 1), axis=0, dtype="<i8"), shape=(n, n))
+    cols = P.broadcast_to(P.iota(shape=(1, n), axis=1, dtype="<i8"), shape=(n, n))
     eye = P.cast(P.equal(rows, cols), dtype=dtype.str)
     return P.reshape(eye, shape=(n,) + tuple(shape))
