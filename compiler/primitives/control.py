@@ -164,28 +164,32 @@ def _scan_vjp(cts, out, *ins, body, n_consts, n_carry, length, reverse, out_type
     nc, nk = n_consts, n_carry
     consts, init, xs = ins[:nc], ins[nc:nc + nk], ins[nc + nk:]
     g = body.graph
-    # forward again, storing the carry each step starts from (the only stored residual)
-    saved = Body(Graph(g.inputs, g.outputs + g.inputs[nc:nc + nk]))
-    fwd = scan(*ins, body=saved, n_consts=nc, n_carry=nk, length=length, reverse=reverse,
-               out_types=tuple(out_types) + tuple(((length,) + s, d) for s, d in
-                                                   (_spec(x) for x in init)))
-    stacked = [tuple_get(fwd, index=len(out_types) + j) for j in range(nk)]
     fc = [j for j in range(nc) if _float(consts[j])]
     fk = [j for j in range(nk) if _float(init[j])]
     fx = [j for j in range(len(xs)) if _float(xs[j])]
     fy = [j for j in range(nk, len(out_types)) if _float(out_types[j])]
     prim, gs, grads = _body_vjp(body, fc + [nc + j for j in fk] + [nc + nk + j for j in fx],
                                 fk + fy)
+    # the forward scan again, storing the carry each step starts from and the step's
+    # matrix products the gradient reads; everything else is recomputed from them
+    kept, keep_leaves, grads = _saved_products(prim, gs, nc, grads)
+    saved = Body(Graph(g.inputs, g.outputs + g.inputs[nc:nc + nk] +
+                       instantiate(Graph(prim, kept), g.inputs)))
+    fwd = scan(*ins, body=saved, n_consts=nc, n_carry=nk, length=length, reverse=reverse,
+               out_types=tuple(out_types) + tuple(((length,) + s, d) for s, d in
+                                                   (_spec(x) for x in list(init) + kept)))
+    stacked = [tuple_get(fwd, index=len(out_types) + j) for j in range(nk)]
+    products = [tuple_get(fwd, index=len(out_types) + nk + j) for j in range(len(kept))]
     acc = leaves_like([prim[j] for j in fc])
     g_consts, g_carry = grads[:len(fc)], grads[len(fc):len(fc) + len(fk)]
-    gbody = Graph(prim[:nc] + gs[:len(fk)] + acc + prim[nc:] + gs[len(fk):],
+    gbody = Graph(prim[:nc] + gs[:len(fk)] + acc + prim[nc:] + gs[len(fk):] + keep_leaves,
                   g_carry + [P.add(a, c) for a, c in zip(acc, g_consts)] +
                   grads[len(fc) + len(fk):])
     ct = [cts[j] if cts[j] is not None else _zeros(out_types[j]) for j in fk + fy]
     carry0 = ct[:len(fk)] + [P.full(0, consts[j].shape, consts[j].dtype) for j in fc]
     back_types = [_spec(n) for n in carry0] + [((length,) + xs[j].shape[1:], xs[j].dtype.str)
                                                for j in fx]
-    back = scan(*consts, *carry0, *stacked, *xs, *ct[len(fk):], body=Body(gbody),
+    back = scan(*consts, *carry0, *stacked, *xs, *ct[len(fk):], *products, body=Body(gbody),
                 n_consts=nc, n_carry=len(carry0), length=length, reverse=not reverse,
                 out_types=tuple(back_types))
     res = [None] * len(ins)
@@ -196,6 +200,34 @@ def _scan_vjp(cts, out, *ins, body, n_consts, n_carry, length, reverse, out_type
     for i, j in enumerate(fx):
         res[nc + nk + j] = tuple_get(back, index=len(carry0) + i)
     return tuple(res)
+
+
+def _saved_products(prim, gs, nc, grads):
+    """The matrix products of a scan step that its gradient reads and that depend on the
+    step (a carry or an x_t), with leaves standing for them in ``grads``: storing one
+    product per step spares the backward scan recomputing it (an RNN step's two products
+    of four). Returns (products over ``prim``, their leaves, the rewritten ``grads``)."""
+    from compiler.ir import toposort
+    step = set(map(id, prim[nc:]))
+    bound = set(map(id, prim))
+    varying, kept = set(), []
+    for n in toposort(grads, stop=lambda m: id(m) in bound):
+        if id(n) in step or any(id(x) in varying for x in n.inputs):
+            varying.add(id(n))
+            if n.prim.name == "matmul" and _forward_only(n, bound):
+                kept.append(n)
+    if not kept:
+        return [], [], grads
+    leaves = leaves_like(kept)
+    return kept, leaves, instantiate(Graph(prim + gs + kept, grads), prim + gs + leaves)
+
+
+def _forward_only(node, bound):
+    """Whether ``node`` is computed from the step's primal inputs alone (a value of the
+    forward body, not of its gradient, which reads cotangent leaves)."""
+    from compiler.ir import toposort
+    return all(id(m) in bound or m.inputs or m.prim.name != "input"
+               for m in toposort([node], stop=lambda m: id(m) in bound))
 
 
 # a loop over the leading axis of xs threading a carry; returns the final carry and the

@@ -217,3 +217,33 @@ def test_unread_scan_outputs_are_pruned():
     vals = _values(ins, _rng("prune", 0), None)
     np.testing.assert_allclose(runtime.evaluate(g, vals)[0], runtime.Program(raw)(*vals)[0],
                                rtol=1e-12)
+
+
+def test_gradient_scan_stores_the_step_products_it_reads():
+    """An RNN step h' = tanh(h @ W + x @ U): the forward scan stores both products per step,
+    so the reverse scan computes only its own three (d/dh, d/dW, d/dU), not five."""
+    rng = _rng("rnn", 0)
+    W, U = (rng.normal(size=(4, 4)) * 0.5 for _ in range(2))
+    xs, h0 = rng.normal(size=(6, 3, 4)), rng.normal(size=(3, 4))
+    ins = [P.input(shape=a.shape, dtype=F64) for a in (W, U, xs, h0)]
+    w, u, h, x = leaves_like([ins[0], ins[1], ins[3], ins[2]])[:3] + \
+        leaves_like([P.input(shape=(3, 4), dtype=F64)])
+    step = P.tanh(P.add(P.matmul(h, w), P.matmul(x, u)))
+    body = Body(Graph([w, u, h, x], [step]))
+    node = P.scan(ins[0], ins[1], ins[3], ins[2], body=body, n_consts=2, n_carry=1,
+                  length=6, reverse=False, out_types=out_types([ins[3]]))
+    s = P.reduce_sum(P.mul(outputs(node)[0], outputs(node)[0]), axes=(0, 1))
+    grads = autodiff.vjp([s], [P.literal(1.0, F64)], ins[:2])
+    g = pipeline.optimize(Graph(ins, grads))
+    back = [n for n in g.nodes if n.prim.name == "scan" and n.params["reverse"]][0]
+    assert sum(n.prim.name == "matmul" for n in back.params["body"].graph.nodes) == 3
+    vals = [W, U, xs, h0]
+
+    def loss(a):
+        hh = a[3]
+        for t in range(6):
+            hh = np.tanh(hh @ a[0] + a[2][t] @ a[1])
+        return np.sum(hh * hh)
+    want = central_differences(loss, vals)
+    for got, w_ in zip(runtime.evaluate(g, vals), want[:2]):
+        np.testing.assert_allclose(got, w_, rtol=1e-6, atol=1e-8)
