@@ -224,17 +224,3 @@ def conv2d(node, size, xs, batched):
     out = P.conv2d(xc, wbd, **node.params)              # (N, oh, ow, B * O)
     out = P.reshape(out, shape=out.shape[:3] + (size, o))
     return move_axis(out, 3, 0)
-
-
-def per_example(node, size, xs, batched):
-    """Primitives with no batched form (a stateless random stream per seed): one node per
-    example, stacked. Used only where the per-example values are inherently separate."""
-    (x,) = xs
-    rows = []
-    for b in range(size):
-        xb = P.reshape(P.slice(x, starts=(b,) + (0,) * (x.ndim - 1),
-                               stops=(b + 1,) + x.shape[1:], steps=(1,) * x.ndim),
-                       shape=x.shape[1:])
-        y = node.prim(xb, **node.params)
-        rows.append(P.reshape(y, shape=(1,) + y.shape))
-    return P.concat(*rows, axis=0)

@@ -367,14 +367,17 @@ def _last_write_infer(idx):
 
 
 def _last_write_impl(idx):
-    """Per row (last axis): True at the last occurrence of each index value."""
+    """Per row (last axis): True at the last occurrence of each index value. Every row at
+    once: in a stable sort of the row, the last of each run of equal values."""
     idx = np.asarray(idx)
     keep = np.zeros(idx.shape, bool)
-    n = idx.shape[-1]
-    for r in np.ndindex(idx.shape[:-1]):
-        # np.unique returns the first occurrence; on the reversed row that is the last
-        _, first = np.unique(idx[r][::-1], return_index=True)
-        keep[r + (n - 1 - first,)] = True
+    if idx.size == 0:
+        return keep
+    order = np.argsort(idx, axis=-1, kind="stable")
+    ranked = np.take_along_axis(idx, order, axis=-1)
+    last = np.ones(idx.shape, bool)
+    last[..., :-1] = ranked[..., 1:] != ranked[..., :-1]
+    np.put_along_axis(keep, order, last, axis=-1)
     return keep
 
 

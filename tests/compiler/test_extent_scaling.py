@@ -170,3 +170,47 @@ def test_vmapped_linear_algebra_gradients_match_per_example_gradients(tt_backend
         np.testing.assert_allclose(got[i], grad(tt.constant(a[i])).numpy(), rtol=1e-9,
                                    atol=1e-9)
     tt.testing.check_gradients(loss, [tt.constant(a[0])])
+
+
+def test_last_write_marks_every_row_at_once():
+    """tensor_scatter_nd_update's winner mask: the same Python lines for 2 rows and 512,
+    and the last occurrence of each index value per row."""
+    rng = np.random.default_rng(7)
+    rows = {r: rng.integers(-2, 5, (r, 9)).astype(np.int32) for r in (2, 512)}
+    steps = [python_steps(scans, scans._last_write_impl, x) for x in rows.values()]
+    assert steps[0] == steps[1], steps
+    for x in list(rows.values()) + [np.array([3, 1, 3, 3]), np.zeros((2, 0), np.int64)]:
+        got = scans._last_write_impl(x)
+        want = np.zeros(x.shape, bool)
+        for r in np.ndindex(x.shape[:-1]):
+            for j, v in enumerate(x[r]):
+                want[r + (j,)] = v not in x[r][j + 1:]
+        np.testing.assert_array_equal(got, want)
+
+
+def test_vmapped_dropout_and_scatter_update_graphs_do_not_grow_with_the_batch(tt_backend):
+    """A batch of seeds draws every example's dropout mask in one node (each the mask its
+    seed gives alone); vmapped tensor_scatter_nd_update gives each example's result."""
+    def drop(x, s):
+        return tt.nn.dropout(x, 0.5, seed=s)
+
+    def upd(x, i):
+        return tt.tensor_scatter_nd_update(x, i, tt.constant([5.0, 6.0, 7.0]))
+
+    fd, fu, sizes = tt.function(tt.vmap(drop)), tt.function(tt.vmap(upd)), []
+    for b in (3, 24):
+        x = np.arange(b * 6, dtype=np.float64).reshape(b, 6) + 1.0
+        seeds = np.arange(b, dtype=np.int64) * 7 - 5
+        got = fd(tt.constant(x), tt.constant(seeds)).numpy()
+        for k in (0, b - 1):
+            alone = drop(tt.constant(x[k]), tt.constant(seeds[k])).numpy()
+            np.testing.assert_array_equal(got[k], alone)
+        assert set(np.unique(got / x)) <= {0.0, 2.0}
+        idx = np.random.default_rng(b).integers(0, 6, (b, 3, 1)).astype(np.int32)
+        want = x.copy()
+        for k in range(b):
+            for j, v in zip(idx[k, :, 0], [5.0, 6.0, 7.0]):
+                want[k, j] = v
+        np.testing.assert_array_equal(fu(tt.constant(x), tt.constant(idx)).numpy(), want)
+        sizes.append([len(list(f._entries.values())[-1].graph.nodes) for f in (fd, fu)])
+    assert sizes[0] == sizes[1], sizes
