@@ -7,10 +7,22 @@ import sys
 import time
 
 
+def settle(fn, calls=3):
+    """Call ``fn`` until tapejit's background compiles are done: steady state is native
+    code, not the interpreter or block VM that serve calls while kernels compile (each
+    tier may queue the next compile, so wait after every call). A no-op wait for peers."""
+    for _ in range(calls):
+        fn()
+        wait = getattr(sys.modules.get("runtime"), "wait_for_compiles", None)
+        if wait is not None:
+            wait()
+
+
 def median_time(fn, runs=7, min_seconds=0.05):
     """Median seconds per call of ``fn`` over ``runs`` batches, each batch sized to last about
-    ``min_seconds`` (after two warm-up calls, the second of which sizes the batches)."""
-    fn()
+    ``min_seconds`` (after settling, see ``settle``, and a warm-up call that sizes the
+    batches)."""
+    settle(fn)
     t0 = time.perf_counter()
     fn()
     n = max(1, int(min_seconds / max(time.perf_counter() - t0, 1e-7)))

@@ -25,8 +25,9 @@ import tracer as tt
 
 
 def median_time(fn, reps, warm=1):
-    for _ in range(warm):
+    for _ in range(max(warm, 3)):
         fn()
+        runtime.wait_for_compiles()         # steady state: native code, not the VM
     ts = []
     for _ in range(reps):
         t = time.perf_counter()

@@ -1,11 +1,13 @@
 """Native-tier benchmarks (prints, never asserts). Run: PYTHONPATH=. python benchmarks/bench_native.py
 
 (a) gradient of sum(sin x cos x + exp(-x^2) tanh x), x float32 of 1e6 and 1e7 elements
-    (tape.gradient alone), against the memory-bandwidth floor (8 bytes per element);
+    and float64 of 1e6 (tape.gradient alone), against the memory-bandwidth floor (8 bytes
+    per element, 16 in float64);
 (b) the whole eager scalar step: y = sin(x)**2 under a tape, then tape.gradient;
 (c) a 784-512-10 MLP softmax cross-entropy gradient at batch 256 (whole eager step);
 (d) compile time of an unrolled tanh(h @ W + x_t) RNN gradient, 5 vs 50 steps.
-Each row: median seconds per gradient, and the ratio to hand-written NumPy.
+Each row: median seconds per gradient, and the ratio to hand-written NumPy. With ``a`` as
+the only argument, part (a) alone.
 """
 import os
 import sys
@@ -20,6 +22,7 @@ import tracer as tt
 def median_time(fn, reps, warm=2):
     for _ in range(warm):
         fn()
+        runtime.wait_for_compiles()         # steady state: native code, not the VM
     ts = []
     for _ in range(reps):
         t = time.perf_counter()
@@ -51,8 +54,8 @@ def first_call_seconds(fn):
 
 # -- (a) -------------------------------------------------------------------------------------
 
-def bench_a(n, reps):
-    x = np.random.default_rng(0).uniform(-3, 3, n).astype(np.float32)
+def bench_a(n, reps, dtype=np.float32):
+    x = np.random.default_rng(0).uniform(-3, 3, n).astype(dtype)
 
     def numpy_grad():
         s, c, t = np.sin(x), np.cos(x), np.tanh(x)
@@ -75,13 +78,14 @@ def bench_a(n, reps):
             tape.gradient(y, xv)
             return time.perf_counter() - t0
         compile_s[tier] = grad()
+        runtime.wait_for_compiles()         # steady state: native code, not the VM
         for _ in range(2):
             grad()
         rows.append((f"tapejit {tier}", float(np.median([grad() for _ in range(reps)]))))
     rows += _a_others(x, reps)
-    report(f"(a) sum(sin*cos + exp(-x^2)*tanh) gradient, n={n:.0e} float32 "
+    report(f"(a) sum(sin*cos + exp(-x^2)*tanh) gradient, n={n:.0e} {x.dtype} "
            f"(compile {compile_s['compiled']:.2f} s)", rows)
-    print(f"  floor bandwidth: {8 * n / rows[1][1] / 1e9:.1f} GB/s")
+    print(f"  floor bandwidth: {2 * x.itemsize * n / rows[1][1] / 1e9:.1f} GB/s")
 
 
 def _a_others(x, reps):
@@ -89,6 +93,8 @@ def _a_others(x, reps):
     try:
         import jax
         import jax.numpy as jnp
+        if x.dtype == np.float64:
+            jax.config.update("jax_enable_x64", True)     # else JAX computes in float32
         f = jax.jit(jax.grad(lambda v: jnp.sum(jnp.sin(v) * jnp.cos(v) +
                                                jnp.exp(-v * v) * jnp.tanh(v))))
         xj = jnp.asarray(x)
@@ -248,11 +254,14 @@ def bench_d():
           + f" (50/5 ratio {ts[50] / max(ts[5], 1e-9):.2f})")
 
 
-def main():
+def main(only_a=False):
     print(f"runtime tiers: {runtime.TIERS}; parallel_threshold "
           f"{runtime.config.parallel_threshold}")
     bench_a(10 ** 6, reps=15)
     bench_a(10 ** 7, reps=7)
+    bench_a(10 ** 6, reps=15, dtype=np.float64)
+    if only_a:
+        return
     bench_b()
     bench_c()
     bench_d()
@@ -262,4 +271,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--rnn-compile":
         print(rnn_compile_seconds(int(sys.argv[2])))
     else:
-        main()
+        main(only_a=sys.argv[1:] == ["a"])

@@ -25,7 +25,9 @@ UNROLLED = (10, 50)
 
 
 def median_time(fn, reps=15):
-    fn()
+    for _ in range(3):
+        fn()
+        runtime.wait_for_compiles()         # steady state: native code, not the VM
     ts = []
     for _ in range(reps):
         t = time.perf_counter()

@@ -46,7 +46,7 @@ def module_digest(filename):
         return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
-HELPERS = module_digest("vecmath.py")   # kernels inline runtime.vecmath
+HELPERS = module_digest("vecmath.py") + module_digest("vecmath64.py")   # kernels inline both
 
 
 def entry_name(source):

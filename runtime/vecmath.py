@@ -2,7 +2,8 @@
 
 float32 sin/cos/exp/tanh/sigmoid are branch-free polynomial kernels (Cephes-style
 coefficients) written so LLVM inlines and vectorises them; libm's float32 calls do not
-vectorise and cost 3-8x NumPy. float64 keeps libm (``math.*``) in generated code.
+vectorise and cost 3-8x NumPy. float64 exp/sin/cos/tanh/sigmoid are the vectorisable
+kernels of ``runtime.vecmath64``; the other float64 functions call libm (``math.*``).
 
 Invariants:
 - Compiled without fast-math flags: every operation is IEEE (NaN, Inf and signed zero
@@ -25,6 +26,9 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
+# float64 kernels (and the fma intrinsic); kernels reach them through this module
+from runtime.vecmath64 import cosd, expd, fma, sind, tanhd  # noqa: F401
+
 _F = np.float32
 
 
@@ -42,17 +46,6 @@ def _pow2f(typingctx, n):
         m = builder.add(builder.bitcast(t, i32), ir.Constant(i32, 127 - 0x4B400000))
         return builder.bitcast(builder.shl(m, ir.Constant(i32, 23)), ir.FloatType())
     return types.float32(types.float32), codegen
-
-
-@intrinsic
-def fma(typingctx, a, b, c):
-    """a * b + c with one rounding (llvm.fma; one instruction on FMA hardware)."""
-    if not (a == b == c and isinstance(a, types.Float)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.fma(*args)
-    return a(a, a, a), codegen
 
 
 def _reassoc_op(opname):
@@ -193,7 +186,7 @@ def _sc_overload(x):
 @njit(error_model="numpy")
 def sigmoid(x):
     """float64 logistic function; exp overflow gives 1/inf = 0."""
-    return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + expd(-x))
 
 
 @njit(error_model="numpy")

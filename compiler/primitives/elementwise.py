@@ -61,9 +61,9 @@ def _default_cases(n, dtypes, sample, smooth, make, int_make):
     return cases
 
 
-def _f32(fast, libm):
-    # float32 uses the vectorisable polynomial kernels of runtime.vecmath; float64 libm
-    return lambda args, dtype: f"{fast if dtype == np.float32 else libm}({args[0]})"
+def _f32(fast, f64):
+    # the vectorisable polynomial kernels of runtime.vecmath: float32 ``fast``, else ``f64``
+    return lambda args, dtype: f"{fast if dtype == np.float32 else f64}({args[0]})"
 
 
 def _scalar(lowering):
@@ -128,7 +128,7 @@ def _int_nonzero_divisor(rng, shapes):
 # -- unary ---------------------------------------------------------------------------------
 
 neg = unary("neg", np.negative, lambda g, out, x: (-g,), "(-{0})", dtypes=NUMERIC, exact=True)
-exp = unary("exp", np.exp, lambda g, out, x: (g * out,), _f32("expf", "math.exp"))
+exp = unary("exp", np.exp, lambda g, out, x: (g * out,), _f32("expf", "expd"))
 expm1 = unary("expm1", np.expm1, lambda g, out, x: (g * (out + 1),),
               "math.expm1({0})")
 log = unary("log", np.log, lambda g, out, x: (g / x,), "math.log({0})",
@@ -136,9 +136,9 @@ log = unary("log", np.log, lambda g, out, x: (g / x,), "math.log({0})",
 log1p = unary("log1p", np.log1p, lambda g, out, x: (g / (x + 1),),
               "math.log1p({0})", sample=(-0.5, 3.0))
 sin = unary("sin", np.sin, lambda g, out, x: (g * P.cos(x),),
-            _f32("sinf", "math.sin"))
+            _f32("sinf", "sind"))
 cos = unary("cos", np.cos, lambda g, out, x: (-(g * P.sin(x)),),
-            _f32("cosf", "math.cos"))
+            _f32("cosf", "cosd"))
 # d tan = 1 + tan^2
 tan = unary("tan", np.tan,
             lambda g, out, x: (g * (1 + out * out),),
@@ -160,7 +160,7 @@ atan = unary("atan", np.arctan,
 sinh = unary("sinh", np.sinh, lambda g, out, x: (g * P.cosh(x),), "math.sinh({0})")
 cosh = unary("cosh", np.cosh, lambda g, out, x: (g * P.sinh(x),), "math.cosh({0})")
 tanh = unary("tanh", np.tanh, lambda g, out, x: (g * _one_minus_sq(out),),
-             _f32("tanhf", "math.tanh"))
+             _f32("tanhf", "tanhd"))
 # d erf = 2/sqrt(pi) exp(-x^2)
 erf = unary("erf", _erf,
             lambda g, out, x: (g * (2 / _SQRT_PI * P.exp(-(x * x))),),

@@ -1,0 +1,163 @@
+"""Writing float64 math kernels once, as Python code that emits LLVM IR.
+
+A kernel body is an ordinary Python function of an ``Emitter`` and ``Value`` arguments:
+arithmetic and comparisons on values emit the IEEE instruction (no fast-math flags), and
+the emitter adds fused multiply-adds, rounding, selects and bit tricks. ``intrinsic(body)``
+makes the body a Numba intrinsic: a kernel calling it is typed as one call and receives
+the instructions inline, where LLVM vectorises them with the loop. (As Numba functions
+inlined at the IR level the same bodies cost ~1 s of typing per kernel.)
+"""
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic as _numba_intrinsic
+
+F64 = ir.DoubleType()
+I64 = ir.IntType(64)
+
+
+class Value:
+    """An LLVM value under construction; Python floats mix in as constants."""
+    __slots__ = ("em", "v")
+
+    def __init__(self, em, v):
+        self.em, self.v = em, v
+
+    def _bin(self, op, other, swap=False):
+        a, b = self.v, self.em.lift(other)
+        return Value(self.em, getattr(self.em.b, op)(*((b, a) if swap else (a, b))))
+
+    def __add__(self, o):
+        return self._bin("fadd", o)
+
+    def __radd__(self, o):
+        return self._bin("fadd", o, True)
+
+    def __sub__(self, o):
+        return self._bin("fsub", o)
+
+    def __rsub__(self, o):
+        return self._bin("fsub", o, True)
+
+    def __mul__(self, o):
+        return self._bin("fmul", o)
+
+    def __rmul__(self, o):
+        return self._bin("fmul", o, True)
+
+    def __truediv__(self, o):
+        return self._bin("fdiv", o)
+
+    def __rtruediv__(self, o):
+        return self._bin("fdiv", o, True)
+
+    def __neg__(self):
+        return Value(self.em, self.em.b.fneg(self.v))
+
+    def __abs__(self):
+        return self.em.call("llvm.fabs", self)
+
+    def _cmp(self, op, o):              # ordered: false when either side is NaN
+        return Value(self.em, self.em.b.fcmp_ordered(op, self.v, self.em.lift(o)))
+
+    def __lt__(self, o):
+        return self._cmp("<", o)
+
+    def __le__(self, o):
+        return self._cmp("<=", o)
+
+    def __gt__(self, o):
+        return self._cmp(">", o)
+
+    def __ge__(self, o):
+        return self._cmp(">=", o)
+
+    def __eq__(self, o):
+        return self._cmp("==", o)
+
+    __hash__ = None
+
+    def __or__(self, o):                # of comparison results
+        return Value(self.em, self.em.b.or_(self.v, o.v))
+
+
+class Emitter:
+    """The operations a body uses beyond arithmetic, emitted into ``builder``."""
+
+    def __init__(self, builder):
+        self.b = builder
+
+    def lift(self, x):
+        return x.v if isinstance(x, Value) else ir.Constant(F64, float(x))
+
+    def call(self, name, *args):
+        fnty = ir.FunctionType(F64, [F64] * len(args))
+        fn = self.b.module.declare_intrinsic(name, [F64], fnty)
+        return Value(self, self.b.call(fn, [self.lift(a) for a in args]))
+
+    def fma(self, a, b, c):
+        """a * b + c with one rounding."""
+        return self.call("llvm.fma", a, b, c)
+
+    def rint(self, x):
+        """Round to the nearest integer, ties to even (np.rint)."""
+        return self.call("llvm.rint", x)
+
+    def floor(self, x):
+        return self.call("llvm.floor", x)
+
+    def copysign(self, x, y):
+        return self.call("llvm.copysign", x, y)
+
+    def sel(self, cond, a, b):
+        """``a if cond else b`` without a branch."""
+        return Value(self, self.b.select(cond.v, self.lift(a), self.lift(b)))
+
+    def pow2(self, n):
+        """2**n for an integer-valued n in [-1022, 1023], built in the exponent bits
+        (adding 1.5 * 2**52 puts n in the low mantissa bits; no float->int conversion)."""
+        b = self.b
+        t = b.bitcast(b.fadd(self.lift(n), ir.Constant(F64, 6755399441055744.0)), I64)
+        m = b.add(t, ir.Constant(I64, 1023 - 0x4338000000000000))
+        return Value(self, b.bitcast(b.shl(m, ir.Constant(I64, 52)), F64))
+
+    def exponent_row(self, x, first, last):
+        """x's biased exponent minus ``first``, clamped to [0, last - first], as an i64."""
+        b = self.b
+        e = b.and_(b.lshr(b.bitcast(self.lift(x), I64), ir.Constant(I64, 52)),
+                   ir.Constant(I64, 0x7ff))
+        row = b.sub(e, ir.Constant(I64, first))
+        zero, top = ir.Constant(I64, 0), ir.Constant(I64, last - first)
+        row = b.select(b.icmp_signed("<", row, zero), zero, row)
+        return b.select(b.icmp_signed(">", row, top), top, row)
+
+    def table(self, name, data, row, width):
+        """``width`` consecutive doubles of the constant array ``data`` (a NumPy float64
+        array, stored once per LLVM module under ``name``) from index ``row * width``."""
+        b, mod = self.b, self.b.module
+        try:
+            gv = mod.get_global(name)
+        except KeyError:
+            raw = bytearray(data.astype("<f8").tobytes())
+            gv = ir.GlobalVariable(mod, ir.ArrayType(ir.IntType(8), len(raw)), name)
+            gv.global_constant, gv.linkage, gv.align = True, "internal", 16
+            gv.initializer = ir.Constant(gv.value_type, raw)
+        base = b.bitcast(gv, F64.as_pointer())
+        start = b.mul(row, ir.Constant(I64, width))
+        return [Value(self, b.load(b.gep(base, [b.add(start, ir.Constant(I64, k))])))
+                for k in range(width)]
+
+
+def intrinsic(body, index=None):
+    """A Numba intrinsic float64 -> float64 computing ``body(emitter, x)`` (its element
+    ``index`` when the body returns a tuple)."""
+    def typer(typingctx, x):
+        if x != types.float64:
+            return None
+
+        def codegen(context, builder, sig, args):
+            em = Emitter(builder)
+            out = body(em, Value(em, args[0]))
+            return (out if index is None else out[index]).v
+        return types.float64(types.float64), codegen
+    typer.__name__ = body.__name__.lstrip("_") + ("" if index is None else str(index))
+    return _numba_intrinsic(typer)
