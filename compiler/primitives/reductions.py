@@ -92,32 +92,26 @@ reduce_min = declare("reduce_min", infer=_reduce_infer("reduce_min"), kind="redu
                      batch=batch_rules.shift_axes("axes"))
 
 
-def _shift_in_ones(y, k):
-    """y moved k places along its last axis, the first k entries 1."""
-    lead, n = y.shape[:-1], y.shape[-1]
-    head = P.full(1, lead + (k,), y.dtype)
-    body = P.slice(y, starts=(0,) * y.ndim, stops=lead + (n - k,), steps=(1,) * y.ndim)
-    return P.concat(head, body, axis=y.ndim - 1)
-
-
-def _exclusive_cumprod(y):
-    # the product of the entries before each one along the last axis (1 for the first): a
-    # log-depth scan of multiplications (Hillis-Steele), O(n log n) work
-    y = _shift_in_ones(y, 1)
-    k = 1
-    while k < y.shape[-1]:
-        y = y * _shift_in_ones(y, k)
-        k *= 2
-    return y
+def _ones_then(y, start, stop, at_end):
+    """y[..., start:stop] with one column of ones before it (or after, ``at_end``)."""
+    lead = y.shape[:-1]
+    ones = P.full(1, lead + (1,), y.dtype)
+    body = P.slice(y, starts=(0,) * (y.ndim - 1) + (start,), stops=lead + (stop,),
+                   steps=(1,) * y.ndim)
+    return P.concat(body, ones, axis=y.ndim - 1) if at_end else \
+        P.concat(ones, body, axis=y.ndim - 1)
 
 
 def _products_of_others(y):
-    """For each entry along the last axis, the product of all the other entries."""
-    if y.shape[-1] <= 1:
+    """For each entry along the last axis, the product of all the other entries: the
+    exclusive prefix and suffix products (two cumprods, whose own gradients multiply and
+    never divide), so the graph and the work stay linear in the axis' length."""
+    n = y.shape[-1]
+    if n <= 1:
         return P.full(1, y.shape, y.dtype)
-    last = (y.ndim - 1,)
-    before = _exclusive_cumprod(y)
-    after = P.rev(_exclusive_cumprod(P.rev(y, axes=last)), axes=last)
+    last = y.ndim - 1
+    before = _ones_then(P.cumprod(y, axis=last, reverse=False), 0, n - 1, at_end=False)
+    after = _ones_then(P.cumprod(y, axis=last, reverse=True), 1, n, at_end=True)
     return before * after
 
 

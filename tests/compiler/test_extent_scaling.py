@@ -214,3 +214,28 @@ def test_vmapped_dropout_and_scatter_update_graphs_do_not_grow_with_the_batch(tt
         np.testing.assert_array_equal(fu(tt.constant(x), tt.constant(idx)).numpy(), want)
         sizes.append([len(list(f._entries.values())[-1].graph.nodes) for f in (fd, fu)])
     assert sizes[0] == sizes[1], sizes
+
+
+def test_reduce_prod_gradient_graph_does_not_grow_and_is_exact_at_zeros(tt_backend):
+    """reduce_prod's gradient is the product of the others as exclusive prefix and suffix
+    cumprods: the same graph at n = 8 and 64 (first and second order), exact with zeros."""
+    def f(x):
+        return tt.reduce_prod(x, axis=1)
+
+    def second(x):
+        return tt.reduce_sum(tt.grad(lambda z: tt.reduce_sum(f(z)))(x) * tt.sin(x))
+
+    g, h, sizes = tt.function(tt.grad(lambda x: tt.reduce_sum(f(x)))), \
+        tt.function(tt.grad(second)), []
+    rng = np.random.default_rng(8)
+    for n in (8, 64):
+        x0 = rng.uniform(0.8, 1.25, (2, n)) * rng.choice([-1.0, 1.0], (2, n))
+        x0[0, 3] = 0.0
+        x0[1, [2, 5]] = 0.0
+        want = np.stack([[np.prod(np.delete(row, i)) for i in range(n)] for row in x0])
+        np.testing.assert_allclose(g(tt.constant(x0)).numpy(), want, rtol=1e-12, atol=0)
+        if n == 8:
+            tt.testing.check_gradients(second, [tt.constant(x0 + 0.1)])
+        h(tt.constant(x0))
+        sizes.append([len(list(fn._entries.values())[-1].graph.nodes) for fn in (g, h)])
+    assert sizes[0] == sizes[1], sizes
