@@ -32,6 +32,9 @@ from tracer.ops import (abs, acos, add, argmax, argmin, asin, atan, cast, ceil,
 from tracer.shape_ops import (broadcast_to, concat, expand_dims, gather, reshape, squeeze,
                               stack, tile, transpose)
 from tracer.tape import GradientTape
+from tracer.shape_ops import rank, shape, size  # noqa: E402  (TensorFlow's static facts)
+from tracer.ops import add_n  # noqa: E402
+from tracer.linalg import norm  # noqa: E402  (tf.norm)
 from tracer.custom import custom_gradient
 from tracer.function import function
 from tracer.transforms import grad, value_and_grad

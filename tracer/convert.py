@@ -75,18 +75,27 @@ def _contains_tensor(value, op):
     return found
 
 
-def convert_to_tensor(value, dtype=None, op="convert_to_tensor"):
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, op="convert_to_tensor"):
     """A Tensor from a tensor, Variable, NumPy array, Python number or (nested) list; a list
-    of tensors is stacked (differentiably)."""
+    of tensors is stacked (differentiably). ``dtype_hint`` (TensorFlow): the dtype a Python
+    number or list becomes when ``dtype`` is None, if it can hold the value."""
+    if dtype is None and dtype_hint is not None and not isinstance(
+            value, (Tensor, np.ndarray, np.generic)) and not hasattr(value, "_read"):
+        try:
+            t = convert_to_tensor(value, dtype_hint, op=op)
+            if t._value is not None and np.array_equal(t._value, np.asarray(value)):
+                return t                # (3.5 with an int hint stays a float)
+        except (TypeError, ValueError, OverflowError):
+            pass
     d = dtypes.as_dtype(dtype, op) if dtype is not None else None
     if type(value) is Tensor:
         if d is not None and value.dtype != d:
             return bind(P.cast, value, dtype=d.str)
         return value
     if hasattr(value, "_read"):
-        return convert_to_tensor(value._read(), dtype, op)
+        return convert_to_tensor(value._read(), dtype, op=op)
     if isinstance(value, (list, tuple)) and _contains_tensor(value, op):
-        return _stack([convert_to_tensor(v, dtype, op) for v in value])
+        return _stack([convert_to_tensor(v, dtype, op=op) for v in value])
     if isinstance(value, (np.ndarray, np.generic)):
         if value.dtype.kind in "US" or value.dtype == object:
             raise TypeError(f"{op}: arrays of dtype {value.dtype} cannot become tensors; "

@@ -11,7 +11,7 @@ from tracer.engine import as_tensor, make
 from tracer.tensor import Tensor
 
 
-def constant(value, dtype=None, shape=None):
+def constant(value, dtype=None, shape=None, name=None):
     """A constant tensor; ``shape`` reshapes it or fills it from a scalar."""
     t = convert_to_tensor(value, dtype, op="constant")
     v = np.array(t._value) if t._value is not None else None
@@ -69,15 +69,15 @@ def _filled(shape, value, dtype, op):
     return make(a[()] if a.ndim == 0 else a)
 
 
-def zeros(shape, dtype=dtypes.float32):
+def zeros(shape, dtype=dtypes.float32, name=None):
     return _filled(shape, 0, dtype, "zeros")
 
 
-def ones(shape, dtype=dtypes.float32):
+def ones(shape, dtype=dtypes.float32, name=None):
     return _filled(shape, 1, dtype, "ones")
 
 
-def fill(dims, value):
+def fill(dims, value, name=None):
     t = convert_to_tensor(value, op="fill")
     return _filled(dims, t._value, t.dtype, "fill")
 
@@ -87,15 +87,15 @@ def _like(x, value, dtype, op):
     return _filled(x.shape, value, dtype or x.dtype, op)
 
 
-def zeros_like(x, dtype=None):
+def zeros_like(x, dtype=None, name=None):
     return _like(x, 0, dtype, "zeros_like")
 
 
-def ones_like(x, dtype=None):
+def ones_like(x, dtype=None, name=None):
     return _like(x, 1, dtype, "ones_like")
 
 
-def eye(num_rows, num_columns=None, dtype=dtypes.float32):
+def eye(num_rows, num_columns=None, dtype=dtypes.float32, name=None):
     """A 2-D tensor with ones on the diagonal (``num_rows`` x ``num_columns``)."""
     d = dtypes.as_dtype(dtype, "eye")
     n = _count(num_rows, "eye", "num_rows")
@@ -116,7 +116,7 @@ def _count(v, op, what):
     return n
 
 
-def linspace(start, stop, num):
+def linspace(start, stop, num, name=None):
     """``num`` evenly spaced values from start to stop inclusive (float32 for Python
     numbers, else the dtype of ``start``)."""
     s = convert_to_tensor(start, op="linspace")
@@ -128,7 +128,7 @@ def linspace(start, stop, num):
 lin_space = linspace
 
 
-def range(start, limit=None, delta=1, dtype=None):
+def range(start, limit=None, delta=1, dtype=None, name=None):
     """Like Python's range (TensorFlow's ``tf.range``): int32 for ints, float32 for floats."""
     if limit is None:
         start, limit = 0, start
@@ -151,7 +151,7 @@ class _Random:
     def _gen(self, seed):
         return np.random.default_rng(seed) if seed is not None else self._rng
 
-    def uniform(self, shape, minval=0, maxval=1, dtype=dtypes.float32, seed=None):
+    def uniform(self, shape, minval=0, maxval=1, dtype=dtypes.float32, seed=None, name=None):
         d = dtypes.as_dtype(dtype, "random.uniform")
         shape = _shape_arg(shape, "random.uniform")
         g = self._gen(seed)
@@ -165,7 +165,7 @@ class _Random:
                              f"({maxval})")
         return make(np.asarray(g.uniform(minval, maxval, shape)).astype(d))
 
-    def normal(self, shape, mean=0, stddev=1, dtype=dtypes.float32, seed=None):
+    def normal(self, shape, mean=0, stddev=1, dtype=dtypes.float32, seed=None, name=None):
         d = dtypes.as_dtype(dtype, "random.normal")
         shape = _shape_arg(shape, "random.normal")
         if not stddev >= 0:

@@ -278,3 +278,18 @@ def _arg(prim, op):
 
 argmax = _arg(P.argmax, "argmax")
 argmin = _arg(P.argmin, "argmin")
+
+
+def add_n(inputs, name=None):
+    """The elementwise sum of a list of tensors of one shape and dtype (TensorFlow)."""
+    xs = [as_tensor(x, "add_n") for x in inputs]
+    if not xs:
+        raise ValueError("add_n: inputs must be a non-empty list of tensors")
+    for x in xs[1:]:
+        if x.shape != xs[0].shape or x.dtype != xs[0].dtype:
+            raise ValueError(f"add_n: inputs must all have one shape and dtype, got "
+                             f"{[(t.shape, str(t.dtype)) for t in xs]}")
+    out = xs[0]
+    for x in xs[1:]:
+        out = add(out, x)
+    return out

@@ -213,3 +213,31 @@ def getitem(x, key):
     if (starts, stops, steps) != ([0] * x.ndim, list(x.shape), [1] * x.ndim):
         y = bind(P.slice, y, starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
     return reshape(y, tuple(out_shape))
+
+
+# -- static facts as tensors (TensorFlow's tf.shape / tf.size / tf.rank) -----------------------
+
+def shape(input, out_type=np.int32, name=None):
+    """The shape as a 1-D int tensor (``out_type`` int32 or int64). Shapes are static,
+    so inside ``tt.function`` this is a constant of the traced signature."""
+    x = as_tensor(input, "shape")
+    return convert_to_tensor(np.array(x.shape, dtype=_int_type(out_type, "shape")),
+                             op="shape")
+
+
+def size(input, out_type=np.int32, name=None):
+    """The number of elements as an int scalar tensor."""
+    x = as_tensor(input, "size")
+    return convert_to_tensor(np.array(x.size, dtype=_int_type(out_type, "size")), op="size")
+
+
+def rank(input, name=None):
+    """The number of dimensions as an int32 scalar tensor."""
+    return convert_to_tensor(np.int32(as_tensor(input, "rank").ndim), op="rank")
+
+
+def _int_type(out_type, op):
+    d = np.dtype(out_type)
+    if d not in (np.dtype(np.int32), np.dtype(np.int64)):
+        raise TypeError(f"{op}: out_type must be int32 or int64, got {d}")
+    return d

@@ -1,0 +1,51 @@
+"""TensorFlow spellings that TF programs use unchanged: ``name=`` on creation functions,
+``convert_to_tensor(dtype_hint=)``, ``tt.shape/size/rank``, ``tt.norm``, ``tt.add_n``."""
+import numpy as np
+import pytest
+
+import tracer as tt
+
+
+def test_creation_functions_take_name():
+    assert float(tt.constant(3.0, name="x3")) == 3.0
+    assert tt.zeros((2,), name="z").shape == (2,) and tt.ones((2,), name="o").shape == (2,)
+    assert tt.fill((2,), 5.0, name="f").numpy().tolist() == [5.0, 5.0]
+    x = tt.constant([1.0, 2.0])
+    assert tt.zeros_like(x, name="a").shape == tt.ones_like(x, name="b").shape == (2,)
+    assert tt.eye(2, name="e").shape == (2, 2)
+    assert tt.linspace(0.0, 1.0, 3, name="l").shape == (3,)
+    assert tt.range(3, name="r").numpy().tolist() == [0, 1, 2]
+    assert tt.random.normal((2,), seed=0, name="n").shape == (2,)
+    assert tt.random.uniform((2,), seed=0, name="u").shape == (2,)
+
+
+def test_convert_to_tensor_dtype_hint():
+    assert tt.convert_to_tensor(3, dtype_hint=tt.float32).dtype == tt.float32
+    assert tt.convert_to_tensor([1, 2], dtype_hint=tt.float64).dtype == tt.float64
+    assert tt.convert_to_tensor(3.5, dtype_hint=tt.int32).dtype == tt.float32   # not lossless
+    assert tt.convert_to_tensor(tt.constant(2), dtype_hint=tt.float32).dtype == tt.int32
+
+
+def test_shape_size_rank_norm_add_n(tt_backend):
+    x = tt.constant(np.arange(6.0).reshape(2, 3))
+    assert tt.shape(x).numpy().tolist() == [2, 3] and tt.shape(x).dtype == tt.int32
+    assert tt.shape(x, out_type=tt.int64).dtype == tt.int64
+    assert int(tt.size(x)) == 6 and int(tt.rank(x)) == 2
+    np.testing.assert_allclose(float(tt.norm(x)), np.linalg.norm(np.arange(6.0)))
+    with pytest.raises(TypeError, match="out_type"):
+        tt.shape(x, out_type=tt.float32)
+
+    @tt.function
+    def f(x):
+        n = tt.cast(tt.size(x), x.dtype)
+        return tt.reduce_sum(tt.add_n([x * x, x, 1.0 + x * 0.0])) / n * \
+            tt.cast(tt.shape(x)[0], x.dtype)
+
+    with tt.GradientTape() as tape:
+        tape.watch(x)
+        y = f(x)
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(float(y), np.sum(a * a + a + 1.0) / 6 * 2)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), (2 * a + 1) / 3)
+    with pytest.raises(ValueError, match="add_n"):
+        tt.add_n([x, tt.constant([1.0])])
