@@ -73,6 +73,7 @@ TRACER_ORDER = [
     "operators",        # Tensor's arithmetic operators, attached once the ops exist
     "variable",
     "random_ops", "conv", "nn_ops",   # training ops, imported by nn
+    "special_math",     # tf.math compositions (safe division, inverse hyperbolics, segments)
     "nn", "math", "nest", "tracing",
     "batch_jacobian",   # GradientTape.batch_jacobian's rows (uses the tape's gradients)
     "tape", "custom",

@@ -56,6 +56,8 @@ from tracer.nn_ops import one_hot  # noqa: E402
 from tracer import optimizers  # noqa: E402  (tt.optimizers)
 from tracer.control import cond, fori_loop, scan, switch, while_loop
 from runtime import wait_for_compiles  # noqa: E402
+from tracer.ops import divide as realdiv, floormod, truediv  # noqa: E402
+from tracer.special_math import acosh, asinh, atanh  # noqa: E402
 
 # public names only: implementation modules (tt.ops, tt.engine, ...) stay reachable as
 # attributes but are not exported; tt.linalg, tt.math, tt.nn, tt.testing are public

@@ -9,6 +9,7 @@ from tracer.matrix import (cholesky, det, diag, diag_part, eigh, inv, logdet,  #
 from tracer.shape_ops import broadcast_to, reshape, transpose
 
 __all__ = ["cholesky", "det", "diag", "diag_part", "eigh", "einsum", "inv", "logdet", "matmul",
+           "matvec",
            "norm", "qr", "slogdet", "solve", "svd", "tensordot", "trace", "triangular_solve"]
 
 
@@ -38,6 +39,24 @@ def matmul(a, b, name=None):
     a = broadcast_to(a, batch + a.shape[-2:])
     b = broadcast_to(b, batch + b.shape[-2:])
     return bind(P.matmul, a, b)
+
+
+def matvec(a, b, transpose_a=False, adjoint_a=False, a_is_sparse=False, b_is_sparse=False,
+           name=None):
+    """Matrix-vector product a @ b of a (..., M, N) matrix (transposed first if
+    ``transpose_a`` or ``adjoint_a``: real tensors, so the adjoint is the transpose) and a
+    (..., N) vector; batch dims broadcast. The result has shape (..., M)."""
+    a, b = as_tensor(a, "linalg.matvec"), as_tensor(b, "linalg.matvec")
+    if a.ndim < 2 or b.ndim < 1:
+        raise ValueError(f"linalg.matvec: a has shape {a.shape} and b {b.shape}; a must "
+                         f"have rank >= 2 and b rank >= 1")
+    if transpose_a and adjoint_a:
+        raise ValueError("linalg.matvec: only one of transpose_a and adjoint_a may be True")
+    if transpose_a or adjoint_a:
+        a = transpose(a, tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
+    col = reshape(b, b.shape + (1,))
+    out = matmul(a, col)
+    return reshape(out, out.shape[:-1])
 
 
 # -- tensordot -----------------------------------------------------------------------------

@@ -252,3 +252,44 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
     shifted = ops.subtract(x, ops.stop_gradient(ops.reduce_max(x, -1, keepdims=True)))
     picked = ops.reduce_sum(ops.multiply(one_hot(y, n, dtype=x.dtype), shifted), -1)
     return ops.subtract(ops.log(ops.reduce_sum(ops.exp(shifted), -1)), picked)
+
+
+# -- TensorFlow activations and bias ----------------------------------------------------------
+
+def relu6(features, name=None):
+    """min(max(x, 0), 6); gradient 1 only for 0 < x < 6 (0 at 0 and 6, as TensorFlow's);
+    NaN stays NaN (with gradient 0)."""
+    x = _float_input(features, "nn.relu6")
+    inside = ops.logical_and(ops.greater(x, 0), ops.less(x, 6))
+    # outside (0, 6) the value is a constant, or NaN: no gradient flows there
+    clipped = ops.where(ops.greater_equal(x, 6), 6, ops.where(ops.less_equal(x, 0), 0, x))
+    return ops.where(inside, x, ops.stop_gradient(clipped))
+
+
+def softsign(features, name=None):
+    """x / (1 + |x|), as TensorFlow's formula (so NaN at +-inf, as TensorFlow)."""
+    x = _float_input(features, "nn.softsign")
+    return ops.divide(x, ops.add(ops.abs(x), 1))
+
+
+def bias_add(value, bias, data_format=None, name=None):
+    """value + bias, the 1-D ``bias`` along the channel axis: the last one (``None`` or
+    'N...C' formats such as 'NHWC'), or axis 1 ('NC...' formats such as 'NCHW')."""
+    v, b = as_tensor(value, "nn.bias_add"), as_tensor(bias, "nn.bias_add")
+    if data_format is not None and not (isinstance(data_format, str) and
+                                        data_format.startswith("N") and
+                                        data_format[1:2] in ("C", "W", "H", "D")):
+        raise ValueError(f"nn.bias_add: data_format is {data_format!r}; valid are None, "
+                         f"'N...C' (e.g. 'NHWC') and 'NC...' (e.g. 'NCHW')")
+    first = data_format is not None and data_format[1] == "C"
+    if b.ndim != 1 or v.ndim < (3 if first else 2):
+        raise ValueError(f"nn.bias_add: value has shape {v.shape} and bias {b.shape}; bias "
+                         f"must be 1-D and value of rank >= 2 (>= 3 for {data_format!r})")
+    axis = 1 if first else v.ndim - 1
+    if v.shape[axis] != b.shape[0]:
+        raise ValueError(f"nn.bias_add: bias has {b.shape[0]} entries but value {v.shape} has "
+                         f"{v.shape[axis]} channels on axis {axis} ({data_format or 'NHWC'})")
+    if v.dtype != b.dtype:
+        raise TypeError(f"nn.bias_add: value has dtype {v.dtype} and bias {b.dtype}; they "
+                        f"must be equal")
+    return ops.add(v, shape_ops.reshape(b, b.shape + (1,) * (v.ndim - 1 - axis)))
