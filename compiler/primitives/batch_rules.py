@@ -208,19 +208,18 @@ def conv2d(node, size, xs, batched):
     bx, bw = batched
     if not bw:
         return _unfold(P.conv2d(_fold(x, size), w, **node.params), size)
-    # per-example filters: examples become channel groups of one convolution with
-    # block-diagonal filters (B x the flops, one call, no loop)
+    # per-example filters: each example's windows (im2col of its images) times its own
+    # filters, one batched product (the work of B convolutions, no loop)
     x = lift(x, size) if not bx else x                  # (B, N, H, W, C)
-    n, h, wd, c = x.shape[1:]
-    xc = P.reshape(move_axis(x, 0, 3), shape=(n, h, wd, size * c))
+    n, c = x.shape[1], x.shape[4]
     kh, kw, _, o = w.shape[1:]
-    eye = P.cast(P.equal(P.iota(shape=(size, size), axis=0, dtype="<i8"),
-                         P.iota(shape=(size, size), axis=1, dtype="<i8")), dtype=w.dtype.str)
-    shape = (kh, kw, size, c, size, o)
-    wt = P.broadcast_to(P.reshape(move_axis(w, 0, 2), shape=(kh, kw, size, c, 1, o)),
-                        shape=shape)
-    mask = P.broadcast_to(P.reshape(eye, shape=(1, 1, size, 1, size, 1)), shape=shape)
-    wbd = P.reshape(P.mul(wt, mask), shape=(kh, kw, size * c, size * o))
-    out = P.conv2d(xc, wbd, **node.params)              # (N, oh, ow, B * O)
-    out = P.reshape(out, shape=out.shape[:3] + (size, o))
-    return move_axis(out, 3, 0)
+    (pt, pb), (pl, pr) = node.params["padding"]
+    xf = _fold(x, size)
+    if pt or pb or pl or pr:
+        xf = P.pad(xf, config=((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+    win = P.patches(xf, ksize=(kh, kw), strides=node.params["strides"],
+                    dilations=node.params["dilations"])          # (B * N, OH, OW, KH, KW, C)
+    oh, ow = win.shape[1:3]
+    cols = P.reshape(win, shape=(size, n * oh * ow, kh * kw * c))
+    out = P.matmul(cols, P.reshape(w, shape=(size, kh * kw * c, o)))
+    return P.reshape(out, shape=(size, n, oh, ow, o))

@@ -239,3 +239,36 @@ def test_reduce_prod_gradient_graph_does_not_grow_and_is_exact_at_zeros(tt_backe
         h(tt.constant(x0))
         sizes.append([len(list(fn._entries.values())[-1].graph.nodes) for fn in (g, h)])
     assert sizes[0] == sizes[1], sizes
+
+
+def test_vmapped_conv2d_with_per_example_filters_does_linear_work(tt_backend):
+    """Per-example filters (and per-example filter gradients) are each example's windows
+    times its own filters: the largest intermediate grows with B, not B^2, and values and
+    gradients match per-example convolutions."""
+    def conv(w, x):
+        return tt.nn.conv2d(x, w, 2, "SAME")
+
+    def loss(w, x, y):
+        return tt.reduce_sum((tt.nn.conv2d(x[None], w, 1, "VALID") - y) ** 2)
+
+    rng = np.random.default_rng(9)
+    fc = tt.function(tt.vmap(conv))
+    fg = tt.function(tt.vmap(tt.grad(loss), in_axes=(None, 0, 0)))
+    w0 = rng.standard_normal((3, 2, 3, 4))
+    largest = []
+    for b in (2, 8):
+        ws, xs = rng.standard_normal((b, 3, 2, 3, 4)), rng.standard_normal((b, 2, 7, 6, 3))
+        ys = rng.standard_normal((b, 1, 5, 5, 4))
+        got = fc(tt.constant(ws), tt.constant(xs)).numpy()
+        grads = fg(tt.constant(w0), tt.constant(xs[:, 0]), tt.constant(ys)).numpy()
+        for k in (0, b - 1):
+            np.testing.assert_allclose(got[k], conv(tt.constant(ws[k]), tt.constant(xs[k])),
+                                       rtol=1e-12, atol=1e-12)
+            alone = tt.grad(loss)(tt.constant(w0), tt.constant(xs[k, 0]), tt.constant(ys[k]))
+            np.testing.assert_allclose(grads[k], alone.numpy(), rtol=1e-12, atol=1e-12)
+        largest.append(max(n.size for f in (fc, fg)
+                           for n in list(f._entries.values())[-1].graph.nodes))
+    assert largest[1] <= 4 * largest[0], largest          # B x 4 -> at most 4 x the size
+    wk = tt.constant(rng.standard_normal((2, 3, 2, 3, 4)))
+    tt.testing.check_gradients(lambda w, x: tt.reduce_sum(tt.sin(fc(w, x))),
+                               [wk, tt.constant(xs[:2])])
