@@ -217,10 +217,26 @@ class GradientTape:
         tgts = [_source_tensor(t, "target") for t in tgt_leaves]
         seeds = _seeds(output_gradients, tgts)
         grads = self._gradients(tgts, seeds, srcs)
+        grads = self._targets_as_sources(tgts, seeds, srcs, grads)
         if unconnected_gradients == "zero":
             grads = [make(np.zeros(s.shape, s.dtype)[()]) if g is None and s.dtype.kind == "f"
                      else g for g, s in zip(grads, srcs)]
         return rebuild(grads)
+
+    def _targets_as_sources(self, tgts, seeds, srcs, grads):
+        """A target that is itself a source (``tape.gradient(v, v)``, a Variable returned
+        as it is) contributes its seed to its own gradient even when no recorded operation
+        produced it, as TensorFlow (its tape adds a source's own seed)."""
+        active = self.active
+        out = list(grads)
+        for t, g in zip(tgts, seeds):
+            if t.dtype.kind != "f" or (t._node is not None and t._node in active):
+                continue            # recorded targets reach their sources through the walk
+            for i, s in enumerate(srcs):
+                if s is t:
+                    seed = g if g is not None else make(np.ones(t.shape, t.dtype)[()])
+                    out[i] = seed if out[i] is None else out[i] + seed
+        return out
 
     def _gradients(self, tgts, seeds, srcs):
         active = self.active

@@ -458,3 +458,17 @@ def test_nans_pass_through_when_debug_nans_is_off(tt_backend):
         tape.watch(x)
         y = tt.log(x) + tt.sqrt(x)
     assert np.isnan(value(y)) and np.isnan(value(tape.gradient(y, x)))
+
+
+def test_a_variable_returned_as_it_is_has_gradient_one(tt_backend):
+    """TensorFlow's guide: result = v0 (no operation) gives d result / d v0 = 1."""
+    x, v0, v1 = tt.constant(1.0), tt.Variable(2.0), tt.Variable(2.0)
+    with tt.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        result = v0 if float(x) > 0.0 else v1 ** 2
+        both = v0 * 3.0
+    dv0, dv1 = tape.gradient(result, [v0, v1])
+    assert value(dv0) == 1.0 and dv1 is None
+    assert value(tape.gradient([result, both], v0)) == 4.0
+    assert value(tape.gradient(result, v0, output_gradients=tt.constant(5.0))) == 5.0
+    assert value(tape.gradient(x, x)) == 1.0
