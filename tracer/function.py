@@ -459,6 +459,10 @@ class Staged:
         """Hits, misses and cached signatures of this function."""
         return CacheInfo(self._hits, self._misses, len(self._entries))
 
+    def experimental_get_tracing_count(self):
+        """``trace_count`` under TensorFlow's name for it."""
+        return self.trace_count
+
     def explain(self, *args, **kwargs):
         """The optimised graph for these arguments and the native source that runs for them:
         every kernel and the driver (the function is compiled for them if it was not yet)."""

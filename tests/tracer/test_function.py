@@ -27,6 +27,7 @@ def test_function_new_shape_or_dtype_retraces_once():
     assert f.trace_count == 2
     out = f(tt.constant([1.0, 2.0], dtype=tt.float64))
     assert f.trace_count == 3 and out.dtype == tt.float64
+    assert f.experimental_get_tracing_count() == 3          # TensorFlow's name
     f(tt.constant([7.0, 8.0, 9.0]))
     assert f.trace_count == 3
 
