@@ -17,8 +17,7 @@ globals().update({_n: _f for _n, _f in vars(_ops).items()
 
 floor_div = _ops.floordiv
 floor_mod = _ops.floormod
-if hasattr(_ops, "add_n"):
-    add_n = _ops.add_n
+add_n = _ops.add_n
 
 from tracer.nn_ops import l2_normalize, softsign  # noqa: E402,F401
 from tracer.special_math import (acosh, asinh, atanh, count_nonzero, divide_no_nan,  # noqa: E402,F401,E501
