@@ -58,9 +58,11 @@ from tracer.control import cond, fori_loop, scan, switch, while_loop
 from runtime import wait_for_compiles  # noqa: E402
 from tracer.ops import divide as realdiv, floormod, truediv  # noqa: E402
 from tracer.special_math import acosh, asinh, atanh  # noqa: E402
+from tracer import checkpoint_policies  # noqa: E402  (tt.checkpoint_policies)
 
 # public names only: implementation modules (tt.ops, tt.engine, ...) stay reachable as
 # attributes but are not exported; tt.linalg, tt.math, tt.nn, tt.testing are public
-_PUBLIC_MODULES = {"linalg", "math", "nn", "optimizers", "testing", "distributed"}
+_PUBLIC_MODULES = {"linalg", "math", "nn", "optimizers", "testing", "distributed",
+                   "checkpoint_policies"}
 __all__ = sorted(n for n, v in globals().items() if not n.startswith("_")
                  and (not isinstance(v, _types.ModuleType) or n in _PUBLIC_MODULES))

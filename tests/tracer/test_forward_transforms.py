@@ -151,3 +151,32 @@ def test_checkpoint_recomputes_in_the_backward_pass():
     assert "remat(" in graph
     # forward: sin(sin(x)); backward: sin(remat(x, dy)) recomputed, not the stored sin(x)
     assert graph.count(" = sin(") == 3
+
+
+def test_checkpoint_policies_same_values_and_gradients(tt_backend):
+    w = _c(RNG.standard_normal((4, 4)) * 0.5)
+    body = lambda h: tt.sin(tt.tanh(h @ w) @ w) + 0.1 * h       # noqa: E731
+    x = _c(RNG.standard_normal((3, 4)))
+    want = tt.grad(lambda z: tt.reduce_sum(body(z) ** 2))(x).numpy()
+    cp = tt.checkpoint_policies
+    for pol in (cp.everything_saveable, cp.nothing_saveable, cp.dots_saveable,
+                cp.dots_with_no_batch_dims_saveable, lambda prim, *a, **k: prim.name == "tanh"):
+        layer = tt.checkpoint(body, policy=pol)
+        got = tt.grad(lambda z: tt.reduce_sum(layer(z) ** 2))(x)
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+    layer = tt.checkpoint(body, policy=cp.dots_saveable)
+    h1 = tt.hessian(lambda z: tt.reduce_sum(layer(z) ** 2))(x)
+    h0 = tt.hessian(lambda z: tt.reduce_sum(body(z) ** 2))(x)
+    np.testing.assert_allclose(h1.numpy(), h0.numpy(), atol=1e-11)
+
+
+def test_checkpoint_dots_saveable_keeps_the_product():
+    f = tt.checkpoint(lambda h, w: tt.sin(tt.sin(h @ w)),
+                      policy=tt.checkpoint_policies.checkpoint_dots)
+    w = _c(RNG.standard_normal((4, 4)))
+    graph = tt.value_and_grad(lambda x: tt.reduce_sum(f(x, w))).explain(
+        _c(np.ones((3, 4)))).split("def ")[0]
+    # the forward product is kept (not recomputed), sin(h @ w) is recomputed
+    assert graph.count(" = matmul(") == 2 and graph.count(" = sin(") == 3
+    with pytest.raises(TypeError, match="dots_saveable"):
+        tt.checkpoint(lambda h: h, policy="dots")
