@@ -7,7 +7,7 @@ import numpy as np
 
 from tracer import ops
 from tracer.ops import relu, sigmoid, softplus, tanh  # noqa: F401  (tt.nn.relu, ...)
-from tracer.engine import as_tensor, make, public_op
+from tracer.engine import as_tensor, public_op
 
 
 def _check_float(x, op):
@@ -29,12 +29,11 @@ def softmax(logits, axis=-1, name=None):
 @public_op("nn.log_softmax")
 def log_softmax(logits, axis=-1, name=None):
     """x - logsumexp(x) along ``axis``, as (x - m) - log(sum(exp(x - m))) with m the maximum:
-    full precision for large logits (log_softmax([1e12, 1e12]) is exactly -log 2)."""
+    full precision for large logits (log_softmax([1e12, 1e12]) is exactly -log 2). A slice
+    holding +inf, or all -inf, is NaN throughout, as in TensorFlow and JAX."""
     x = as_tensor(logits, "nn.log_softmax")
     _check_float(x, "log_softmax")
     m = ops.stop_gradient(ops.reduce_max(x, axis, keepdims=True))
-    # an all -inf slice would give nan from -inf - -inf; shift by 0 there instead
-    m = ops.where(ops.less(ops.abs(m), np.inf), m, make(np.zeros(m.shape, m.dtype)[()]))
     shifted = ops.subtract(x, m)
     return ops.subtract(shifted, ops.log(ops.reduce_sum(ops.exp(shifted), axis, keepdims=True)))
 

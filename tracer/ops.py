@@ -250,6 +250,8 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """log(sum(exp(x))) computed stably around the (gradient-free) maximum."""
     x = as_tensor(input_tensor, "reduce_logsumexp")
     axes = _axes("reduce_logsumexp", x, axis)
+    if any(x.shape[a] == 0 for a in axes):          # log(0): -inf, as TensorFlow and JAX
+        return log(reduce_sum(exp(x), axes, keepdims))
     m = stop_gradient(reduce_max(x, axes, keepdims=True))
     # an all -inf slice would give nan from -inf - -inf; shift by 0 there instead (a finite
     # m is |m| < inf; the zeros are a constant, independent of x)

@@ -94,9 +94,17 @@ def test_math_has_every_op_that_applies_a_primitive():
             assert getattr(tt.math, name) is fn, name
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_log_softmax_of_a_slice_with_inf_is_nan_as_tensorflow_and_jax():
+    out = tt.nn.log_softmax(tt.constant([[np.inf, 1.0], [-np.inf, -np.inf], [-np.inf, 0.0]]))
+    assert np.isnan(out.numpy()[:2]).all()
+    np.testing.assert_array_equal(out.numpy()[2], [-np.inf, 0.0])
+
+
 @pytest.mark.parametrize("namespace", [tt, tt.linalg, tt.nn, tt.math])
 def test_public_namespaces_export_public_names_only(namespace):
-    public_modules = {"linalg", "math", "nn", "optimizers", "testing", "distributed"}
+    public_modules = {"linalg", "math", "nn", "optimizers", "testing", "distributed",
+                      "checkpoint_policies"}
     for name in namespace.__all__:
         value = getattr(namespace, name)
         assert not name.startswith("_"), name

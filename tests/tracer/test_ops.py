@@ -115,6 +115,13 @@ def test_logsumexp_is_stable():
     assert out[0] == pytest.approx(1000 + np.log(2)) and out[1] == -np.inf
 
 
+def test_logsumexp_over_an_empty_axis_is_minus_inf(tt_backend):
+    x = tt.zeros((0, 3), tt.float64)
+    np.testing.assert_array_equal(tt.reduce_logsumexp(x, axis=0).numpy(), [-np.inf] * 3)
+    assert tt.reduce_logsumexp(x, keepdims=True).shape == (1, 1)
+    assert tt.grad(lambda v: tt.reduce_sum(tt.reduce_logsumexp(v, 0)))(x).shape == (0, 3)
+
+
 # -- promotion --------------------------------------------------------------------------------
 
 PROMOTION = [
