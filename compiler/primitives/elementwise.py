@@ -230,9 +230,14 @@ div = binary("div", np.true_divide,
 
 
 def _pow_vjp(g, out, x, y):
-    # dx: y x^(y-1), taken as 0 where y == 0 (so 0**0 has gradient 0, not NaN)
+    # dx: y x^(y-1), taken as 0 where y == 0 (so 0**0 has gradient 0, not NaN); the
+    # unselected branch reads x = 1 there, so its own derivative (y-1) x^(y-2), which a
+    # second derivative multiplies by the zero cotangent, is finite (d2/dx2 x**0 at 0 is
+    # 0, not 0 * inf)
     zero = full_like(x, 0)
-    dx = P.select(P.equal(y, zero), zero, y * P.pow(x, y - 1))
+    y_zero = P.equal(y, zero)
+    safe_x = P.select(y_zero, full_like(x, 1), x)
+    dx = P.select(y_zero, zero, y * P.pow(safe_x, y - 1))
     # dy: x^y log x where x > 0, else 0 (as TensorFlow: no false singularity at x = 0 and
     # no NaN for a negative base)
     positive = P.greater(x, zero)

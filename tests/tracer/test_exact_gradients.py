@@ -122,3 +122,15 @@ def test_elu_and_selu_at_nan_take_the_identity_side_as_tensorflow_and_pytorch(tt
         g = tape.gradient(s, t).numpy()
         assert np.isnan(y.numpy()[3]) and g[3] == scale and g[2] == scale
         assert g[0] > 0 and (neg0 is None or g[1] == neg0)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_pow_zero_exponent_second_derivative_is_zero_at_zero(tt_backend):
+    # d/dx x**y is select(y == 0, 0, y x^(y-1)); the unselected branch must stay finite
+    # at x = 0, or the second derivative is 0 * inf = NaN (JAX: 0)
+    x = np.array([0.0, -0.0, 1e-30, 2.0, -3.0])
+    for f in (lambda v: v ** 0, lambda v: tt.pow(v, tt.zeros_like(v))):
+        g1 = tt.grad(lambda v: tt.reduce_sum(f(v)))
+        np.testing.assert_array_equal(tt.grad(lambda v: tt.reduce_sum(g1(v)))(x).numpy(), 0.0)
+    g1 = tt.grad(lambda v: tt.reduce_sum(v ** 2))
+    np.testing.assert_array_equal(tt.grad(lambda v: tt.reduce_sum(g1(v)))(x).numpy(), 2.0)
