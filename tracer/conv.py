@@ -162,8 +162,8 @@ def _pad(x, pads):
 
 
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
-    """The maximum over each window (padding never wins). Ties split the gradient
-    equally (TensorFlow sends it to one of them)."""
+    """The maximum over each window (padding never wins). The gradient goes to the first
+    maximum of each window in row-major order, as TensorFlow, JAX and PyTorch do."""
     op = "nn.max_pool2d"
     x, k, s, pads = _pool_setup(input, ksize, strides, padding, data_format, op)
     if any(p for pair in pads for p in pair):
@@ -171,7 +171,11 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
         x = ops.where(make(_valid_mask(x.shape, pads)), _pad(x, pads),
                       make(np.array(low, x.dtype)[()]))
     win = bind(P.patches, x, ksize=k, strides=s, dilations=(1, 1))
-    return _from_nhwc(ops.reduce_max(win, (3, 4)), data_format)
+    # (N, Ho, Wo, kh * kw, C): the window's elements in row-major order on axis 3
+    flat = shape_ops.reshape(win, win.shape[:3] + (k[0] * k[1], win.shape[5]))
+    first = shape_ops.expand_dims(ops.argmax(flat, 3), 3)     # the first maximum (or NaN)
+    out = bind(P.take_along_axis, flat, first, axis=3)
+    return _from_nhwc(shape_ops.squeeze(out, [3]), data_format)
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):

@@ -156,3 +156,10 @@ def test_compiled_conv_net_step_matches_eager():
         val = loss(wt, x)
     np.testing.assert_allclose(g(w, x).numpy(), tape.gradient(val, wt).numpy(), rtol=1e-5,
                                atol=1e-7)
+
+
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum(tt_backend):
+    # as TensorFlow, JAX and PyTorch: row-major first maximum of each window
+    x = np.array([[1.0, 2.0, 2.0], [2.0, 0.0, 2.0], [1.0, 1.0, 1.0]]).reshape(1, 3, 3, 1)
+    g = tt.grad(lambda a: tt.reduce_sum(tt.nn.max_pool2d(a, 2, 1, "VALID")))(x)
+    np.testing.assert_array_equal(g.numpy()[0, :, :, 0], [[0, 2, 0], [1, 0, 1], [0, 0, 0]])
