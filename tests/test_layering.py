@@ -60,6 +60,7 @@ def test_import_scanner_sees_nested_and_from_imports(tmp_path):
 # sit on top). A new module goes where its imports put it; say why in a comment if unclear.
 TRACER_ORDER = [
     "errors", "dtypes",
+    "checkpoint_policies",  # tt.checkpoint's save policies (imports nothing of tracer)
     "state",            # per-thread tapes and trace context; the two protocols
     "tensor",           # data and Python protocols, no operators
     "recording",        # make, node_of, bind; watching/commit (the recording protocol)
