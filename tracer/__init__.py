@@ -35,6 +35,7 @@ from tracer.tape import GradientTape
 from tracer.shape_ops import rank, shape, size  # noqa: E402  (TensorFlow's static facts)
 from tracer.ops import add_n  # noqa: E402
 from tracer.linalg import norm  # noqa: E402  (tf.norm)
+from tracer.tape import UnconnectedGradients  # noqa: E402
 from tracer.custom import custom_gradient
 from tracer.function import function
 from tracer.transforms import grad, value_and_grad

@@ -7,6 +7,7 @@ graph and its executable) when the structure was seen before: a training loop bu
 gradient once. When another tape is recording, the gradient is also returned as symbols
 and added to that tape, which is how nested tapes give higher-order derivatives.
 """
+import enum
 from collections import OrderedDict
 
 import numpy as np
@@ -207,9 +208,7 @@ class GradientTape:
     def gradient(self, target, sources, output_gradients=None,
                  unconnected_gradients="none"):
         """d(sum of targets)/d(sources), shaped like ``sources``; None where unconnected."""
-        if unconnected_gradients not in ("none", "zero"):
-            raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or "
-                             f"'zero', got {unconnected_gradients!r}")
+        unconnected_gradients = _unconnected(unconnected_gradients, "gradient")
         self._use()
         src_leaves, rebuild = nest.flatten(sources, "GradientTape.gradient")
         srcs = [_source_tensor(s) for s in src_leaves]
@@ -323,6 +322,7 @@ class GradientTape:
         """d target[i...] / d source[j...], shaped target.shape + source.shape: one
         gradient sweep batched over the basis of the target's space (TensorFlow's pfor),
         whose result outer tapes can differentiate again."""
+        unconnected_gradients = _unconnected(unconnected_gradients, "jacobian")
         self._use()
         src_leaves, rebuild = nest.flatten(sources)
         srcs = [_source_tensor(s) for s in src_leaves]
@@ -365,10 +365,27 @@ class GradientTape:
                        parallel_iterations=None, experimental_use_pfor=True):
         """Per-example Jacobians (TensorFlow): target (b, y...) and source (b, x...) give
         (b, y..., x...), example i of target depending only on example i of source."""
+        unconnected_gradients = _unconnected(unconnected_gradients, "batch_jacobian")
         self._use()
         return _batch_jacobian(self._batched_vjp, _source_tensor(target, "target"),
                                _source_tensor(source), unconnected_gradients)
 
+
+
+class UnconnectedGradients(enum.Enum):
+    """What a gradient is where a source does not reach the target (TensorFlow's
+    ``tf.UnconnectedGradients``): ``NONE`` gives None, ``ZERO`` zeros."""
+    NONE = "none"
+    ZERO = "zero"
+
+
+def _unconnected(value, op):
+    """'none' or 'zero' from the string or the ``UnconnectedGradients`` member."""
+    v = value.value if isinstance(value, UnconnectedGradients) else value
+    if v not in ("none", "zero"):
+        raise ValueError(f"GradientTape.{op}: unconnected_gradients must be 'none', 'zero' or "
+                         f"a tt.UnconnectedGradients member, got {value!r}")
+    return v
 
 
 def _constant_row(m):

@@ -472,3 +472,18 @@ def test_a_variable_returned_as_it_is_has_gradient_one(tt_backend):
     assert value(tape.gradient([result, both], v0)) == 4.0
     assert value(tape.gradient(result, v0, output_gradients=tt.constant(5.0))) == 5.0
     assert value(tape.gradient(x, x)) == 1.0
+
+
+def test_unconnected_gradients_takes_tensorflows_enum(tt_backend):
+    x, free = tt.Variable(np.ones(3)), tt.Variable(2.0)
+    with tt.GradientTape(persistent=True) as tape:
+        y = tt.reduce_sum(x * x)
+    zero = tt.UnconnectedGradients.ZERO
+    gx, gfree = tape.gradient(y, [x, free], unconnected_gradients=zero)
+    np.testing.assert_allclose(value(gx), [2.0, 2.0, 2.0])
+    assert value(gfree) == 0.0
+    assert value(tape.jacobian(y, free, unconnected_gradients=zero)) == 0.0
+    assert tape.gradient(y, free, unconnected_gradients=tt.UnconnectedGradients.NONE) is None
+    for op in (tape.gradient, tape.jacobian):
+        with pytest.raises(ValueError, match="unconnected_gradients must be"):
+            op(y, free, unconnected_gradients="zeros")
