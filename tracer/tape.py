@@ -383,8 +383,8 @@ def _unconnected(value, op):
     """'none' or 'zero' from the string or the ``UnconnectedGradients`` member."""
     v = value.value if isinstance(value, UnconnectedGradients) else value
     if v not in ("none", "zero"):
-        raise ValueError(f"GradientTape.{op}: unconnected_gradients must be 'none', 'zero' or "
-                         f"a tt.UnconnectedGradients member, got {value!r}")
+        raise ValueError(f"GradientTape.{op}: unconnected_gradients must be 'none' or 'zero' "
+                         f"(or a tt.UnconnectedGradients member), got {value!r}")
     return v
 
 
