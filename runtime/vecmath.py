@@ -2,8 +2,8 @@
 
 float32 sin/cos/exp/tanh/sigmoid are branch-free polynomial kernels (Cephes-style
 coefficients) written so LLVM inlines and vectorises them; libm's float32 calls do not
-vectorise and cost 3-8x NumPy. float64 exp/sin/cos/tanh/sigmoid are the vectorisable
-kernels of ``runtime.vecmath64``; the other float64 functions call libm (``math.*``).
+vectorise and cost 3-8x NumPy. float64 exp/tanh/sigmoid are the vectorisable kernels of
+``runtime.vecmath64``; the other float64 functions call libm (``math.*``).
 
 Invariants:
 - Compiled without fast-math flags: every operation is IEEE (NaN, Inf and signed zero
