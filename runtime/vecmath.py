@@ -17,7 +17,7 @@ Invariants:
 - Constants are module-level ``np.float32``: a Python float literal would promote the whole
   expression to float64 and stop the float32 vector code.
 - Accuracy (tests/runtime/test_vecmath.py): a few ulp against NumPy; sin/cos reduce the
-  argument in float64, accurate to |x| ~ 1e12.
+  argument in float64, exactly enough for every float32 up to FLT_MAX.
 """
 import math
 
@@ -77,16 +77,69 @@ _ONE, _HALF, _ZERO, _TWO, _THREE = _F(1.0), _F(0.5), _F(0.0), _F(2.0), _F(3.0)
 _MHALF = _F(-0.5)
 
 
+@intrinsic
+def _biased_exponent(typingctx, x):
+    """The 8 exponent bits of a float32 as an int64 (0..255; a bitcast, no conversion)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        bits = builder.lshr(builder.bitcast(args[0], i32), ir.Constant(i32, 23))
+        return builder.zext(builder.and_(bits, ir.Constant(i32, 255)), ir.IntType(64))
+    return types.int64(types.float32), codegen
+
+
+def _two_over_pi_table():
+    """For each biased exponent b of a float32 >= 2^20: (2^(b-150) * 2/pi) mod 4 in three
+    29-bit pieces, each scaled by 2^(150-b). A float32 x = m * 2^(b-150) (m < 2^24 an
+    integer) times a scaled piece is m * piece: exact in float64, and the pieces' sum is
+    x * 2/pi modulo 4 to 2^-61 (Payne-Hanek reduction with a precomputed table)."""
+    two_over_pi = 0xa2f9836e4e441529fc2757d1f534ddc0db6295993c439041fe5163abdebbc561  # * 2^-256
+    table = np.zeros((3, 256))
+    for b in range(147, 255):                   # 2^20 <= x < inf (Inf/NaN keep zeros)
+        w = (two_over_pi >> (316 - b)) % (4 << 90)      # 92 bits: 2^1 .. 2^-90
+        for i in range(3):
+            piece = (w >> (63 - 29 * i)) % (1 << 29)    # bits 2^(1-29i) .. 2^(-27-29i)
+            table[i, b] = math.ldexp(piece, -27 - 29 * i + 150 - b)
+    return table[0].copy(), table[1].copy(), table[2].copy()
+
+
+_W0, _W1, _W2 = _two_over_pi_table()
+_LARGE = 2.0 ** 20      # below: q * _PIO2_HI is exact (q < 2^20, _PIO2_HI has 33 bits)
+_PIO2 = 1.5707963267948966
+
+
+@njit(error_model="numpy", inline="always")
+def _reduce_large(x, xd):
+    """(k, r) with x = (4j + k) pi/2 + r, |r| <= pi/4, for a float32 |x| >= 2^20."""
+    b = _biased_exponent(x)
+    t0 = xd * _W0[b]                            # exact; Inf * 0 is NaN, as sin(Inf)
+    n0 = np.rint(t0)
+    f = (t0 - n0) + xd * _W1[b] + xd * _W2[b]
+    n = np.rint(f)
+    k = n0 - 4.0 * np.floor(n0 * 0.25) + n
+    return k - 4.0 * np.floor(k * 0.25), (f - n) * _PIO2
+
+
 @njit(error_model="numpy")
 def sincosf(x):
-    """(sin x, cos x) for float32 x: float64 reduction to [-pi/4, pi/4], float32 poly."""
+    """(sin x, cos x) for float32 x: float64 reduction to [-pi/4, pi/4], float32 poly.
+
+    |x| < 2^20 reduces by a two-part pi/2 (Cody-Waite), larger |x| by a table of the bits
+    of 2/pi; both run and one is selected (a branch would stop the loop vectorising)."""
     xd = np.float64(x)
-    q = np.rint(xd * _TWO_OVER_PI)              # NaN/Inf stay NaN/Inf
-    r = _F((xd - q * _PIO2_HI) - q * _PIO2_LO)
+    q = np.rint(xd * _TWO_OVER_PI) + 0.0        # NaN/Inf stay NaN/Inf; -0.0 becomes +0.0,
+    rd = (xd - q * _PIO2_HI) - q * _PIO2_LO     # so r keeps the sign of x = -0.0
+    kd = q - 4.0 * np.floor(q * 0.25)           # quadrant 0..3 (NaN for NaN/Inf input)
+    kl, rl = _reduce_large(x, xd)
+    large = abs(xd) >= _LARGE
+    r = _F(rl if large else rd)
+    k = _F(kl if large else kd)
     z = r * r
     s = fma(r * z, fma(z, fma(z, _S3, _S2), _S1), r)
+    s = r if z == _ZERO else s                  # keeps the sign of sin(-0.0)
     c = fma(z * z, fma(z, fma(z, _C3, _C2), _C1), fma(_MHALF, z, _ONE))
-    k = _F(q - 4.0 * np.floor(q * 0.25))         # quadrant 0..3 (NaN for NaN/Inf input)
     swap = (k == _ONE) | (k == _THREE)
     ss = c if swap else s
     cc = s if swap else c
