@@ -102,3 +102,11 @@ def test_exp_overflow_stays_inf_next_to_an_add():
         want = y + np.exp(x)
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert np.isnan(got[0]) and np.isinf(got[1])
+
+
+def test_odd_functions_keep_the_sign_of_zero():
+    # tanh(-0.0) = -0.0 as NumPy (the polynomial's fma rounded -0 + +0 to +0); sin likewise
+    x = np.array([-0.0, 0.0, -1e-30, 1e-30], F32)
+    for which, ref in ((0, np.sin), (3, np.tanh)):
+        got = _apply(which, x)
+        assert list(np.signbit(got)) == list(np.signbit(ref(x))), (which, got)
