@@ -163,13 +163,14 @@ class Executable:
             self._pending = False
 
     def spare(self, args):
-        """``args`` with the inputs the graph donates (``compiler.donation``) copied: for
-        runs whose results nobody takes (a background compile's first run)."""
+        """``args`` with the inputs the graph donates (``compiler.donation``) copied
+        (C-contiguous, as donation needs): for runs whose results nobody takes (a
+        background compile's first run) or whose inputs something else holds (a tape)."""
         if not getattr(self.graph, "donate", ()):
             return args
         args = list(args)
         for _, j in self.graph.donate:
-            args[j] = np.array(args[j])
+            args[j] = np.array(args[j], order="C")
         return args
 
     def _compile_job(self, args):

@@ -28,6 +28,7 @@ from numba.extending import intrinsic, overload
 
 # float64 kernels (and the fma intrinsic); kernels reach them through this module
 from runtime.vecmath64 import cosd, expd, fma, sind, tanhd  # noqa: F401
+from runtime.vecmath64 import two_over_pi_bits
 
 _F = np.float32
 
@@ -95,7 +96,7 @@ def _two_over_pi_table():
     29-bit pieces, each scaled by 2^(150-b). A float32 x = m * 2^(b-150) (m < 2^24 an
     integer) times a scaled piece is m * piece: exact in float64, and the pieces' sum is
     x * 2/pi modulo 4 to 2^-61 (Payne-Hanek reduction with a precomputed table)."""
-    two_over_pi = 0xa2f9836e4e441529fc2757d1f534ddc0db6295993c439041fe5163abdebbc561  # * 2^-256
+    two_over_pi = two_over_pi_bits(256)                          # 2/pi * 2^256
     table = np.zeros((3, 256))
     for b in range(147, 255):                   # 2^20 <= x < inf (Inf/NaN keep zeros)
         w = (two_over_pi >> (316 - b)) % (4 << 90)      # 92 bits: 2^1 .. 2^-90

@@ -22,6 +22,7 @@ vectorise (measured: 45-60 ms per 1e6 elements against libm's ~41 ms; vectorised
 loop over plain array arguments, 16-20 ms). A gather-free huge-argument reduction would
 let them in.
 """
+import functools
 import math
 
 import numpy as np
@@ -135,14 +136,18 @@ _E0 = 29                            # exponent of the table's first row
 _UP, _DOWN = 2.0 ** 512, 2.0 ** -600    # rows from exponent 512 on are stored scaled by 2**600
 
 
-def _two_over_pi_table():
-    """For each exponent e in [29, 1023], four doubles g0..g3 with x * (g0 + g1 + g2 + g3)
-    = x * 2/pi mod 4 for every float64 x of exponent e (x = M 2**s, M < 2**53 integer,
-    s = e - 52): the bits of 2/pi worth 2**(2-s) and more give multiples of 4 and are
-    dropped; g0, g1, g2 hold the next 3 x 53 bits at fixed positions (so x * g0 is a
-    multiple of 2**-51 below 2**55), g3 the rest rounded. 2/pi comes from Machin's
-    formula in integer arithmetic."""
-    bits = 1620
+_PI_BITS = 1620
+
+
+def two_over_pi_bits(n=_PI_BITS):
+    """The leading ``n`` (up to 1,620) bits of 2/pi, as the integer 2/pi * 2**n rounded
+    down; from Machin's formula in integer arithmetic (computed once)."""
+    return _two_over_pi() >> (_PI_BITS - n)
+
+
+@functools.lru_cache(maxsize=1)
+def _two_over_pi():
+    bits = _PI_BITS
 
     def atan_inv(n):                            # atan(1/n) * 2**bits
         s = t = (1 << bits) // n
@@ -153,7 +158,16 @@ def _two_over_pi_table():
             sign, k = -sign, k + 1
         return s
     pi = 16 * atan_inv(5) - 4 * atan_inv(239)
-    two_over_pi = (2 << (2 * bits)) // pi       # 2/pi * 2**bits
+    return (2 << (2 * bits)) // pi
+
+
+def _two_over_pi_table():
+    """For each exponent e in [29, 1023], four doubles g0..g3 with x * (g0 + g1 + g2 + g3)
+    = x * 2/pi mod 4 for every float64 x of exponent e (x = M 2**s, M < 2**53 integer,
+    s = e - 52): the bits of 2/pi worth 2**(2-s) and more give multiples of 4 and are
+    dropped; g0, g1, g2 hold the next 3 x 53 bits at fixed positions (so x * g0 is a
+    multiple of 2**-51 below 2**55), g3 the rest rounded."""
+    bits, two_over_pi = _PI_BITS, two_over_pi_bits()
     rows = []
     for e in range(_E0, 1024):
         s, up = e - 52, (600 if e >= 512 else 0)

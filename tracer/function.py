@@ -175,15 +175,6 @@ class Entry:
                 val = np.array(val)
             v._write(val)
 
-    def donor_values(self, values):
-        """``values`` (one per graph input) with the donated ones copied: for calls whose
-        inputs something else holds (a tape)."""
-        if not self.donate:
-            return values
-        values = list(values)
-        for _, j in self.donate:
-            values[j] = np.array(values[j], order="C")
-        return values
 
     def wrap(self, tensors):
         leaves = [tensors[p] if type(p) is int else p[1] for p in self.plan]
@@ -437,8 +428,8 @@ class Staged:
     def _recorded(self, entry, leaves):
         """Under recording tapes: compiled values, plus the spliced nodes for the tapes."""
         ts = self._bound_tensors(entry, leaves)
-        values = entry.donor_values([t._value for t in ts])
-        outs = entry.executable()(*values)
+        exe = entry.executable()        # donated inputs copied: the tapes hold them too
+        outs = exe(*exe.spare([t._value for t in ts]))
         result = [make(as_value(v, d)) for v, d in zip(outs, entry.dtypes)]
         if entry.updated:
             entry.write_back(outs, keep=True)
@@ -474,7 +465,7 @@ class Staged:
         if getattr(exe, "native", None) is None and STATE.trace is None:
             values = [_leaf_value(x) for x in leaves] + entry.cvals
             try:
-                exe.compile_now(entry.donor_values(
+                exe.compile_now(exe.spare(
                     values + [v._tensor._value for v in entry.variables]))
             except Exception:  # noqa: BLE001  (then the interpreter is what runs)
                 pass

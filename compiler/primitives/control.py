@@ -19,7 +19,7 @@ and that loop's own ``while_grad``, so while loops are differentiable to any ord
 import numpy as np
 
 from compiler import primitives as P
-from compiler.ir import Graph
+from compiler.ir import Graph, toposort
 from compiler.primitives import region_batch
 from compiler.primitives.core import declare
 from compiler.regions import TUPLE, Body, instantiate, leaves_like, run, typed
@@ -207,7 +207,6 @@ def _saved_products(prim, gs, nc, grads):
     step (a carry or an x_t), with leaves standing for them in ``grads``: storing one
     product per step spares the backward scan recomputing it (an RNN step's two products
     of four). Returns (products over ``prim``, their leaves, the rewritten ``grads``)."""
-    from compiler.ir import toposort
     step = set(map(id, prim[nc:]))
     bound = set(map(id, prim))
     varying, kept = set(), []
@@ -225,7 +224,6 @@ def _saved_products(prim, gs, nc, grads):
 def _forward_only(node, bound):
     """Whether ``node`` is computed from the step's primal inputs alone (a value of the
     forward body, not of its gradient, which reads cotangent leaves)."""
-    from compiler.ir import toposort
     return all(id(m) in bound or m.inputs or m.prim.name != "input"
                for m in toposort([node], stop=lambda m: id(m) in bound))
 

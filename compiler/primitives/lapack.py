@@ -17,6 +17,7 @@ import numpy as np
 from scipy.linalg import LinAlgWarning, blas, lapack
 
 from compiler.primitives import lapack_batch as vec
+from compiler.primitives.core import shape_size
 
 
 def _each(a, fn, out_shape, dtype=None):
@@ -33,7 +34,7 @@ def _each(a, fn, out_shape, dtype=None):
 
 def _batch(a):
     """How many matrices ``a[..., m, n]`` holds."""
-    return int(np.prod(a.shape[:-2], dtype=np.int64))
+    return shape_size(a.shape[:-2])
 
 
 def _each_or_whole(a, whole, one, out_shape):

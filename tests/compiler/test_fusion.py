@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import runtime
 from compiler import Graph, codegen, fusion
@@ -103,28 +104,23 @@ def test_fusion_partial_reduction_over_leading_axes():
     _check(g, [a])
 
 
-def test_fusion_float32_transcendentals_use_vecmath():
-    x = P.input(shape=(100,), dtype=F32)
+@pytest.mark.parametrize("dtype, calls, specials, rtol", [
+    # float32: runtime.vecmath's polynomials
+    (F32, ("sinf(", "cosf(", "expf(", "tanhf(", "sigmoidf("),
+     [np.nan, np.inf, -np.inf, 0.0], 2e-6),
+    # float64: runtime.vecmath64's exp/tanh (sigmoid through expd), libm sin/cos
+    (F64, ("math.sin(", "math.cos(", "expd(", "tanhd(", "sigmoid("),
+     [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e300], 1e-14)])
+def test_fusion_transcendentals_use_the_vectorisable_kernels(dtype, calls, specials, rtol):
+    x = P.input(shape=(100,), dtype=dtype)
     y = P.add(P.mul(P.sin(x), P.cos(x)), P.mul(P.exp(P.neg(P.mul(x, x))), P.tanh(x)))
     g = Graph([x], [y, P.sigmoid(x)])
     _, sources = _kernels(g)
-    for fn in ("sinf(", "cosf(", "expf(", "tanhf(", "sigmoidf("):
+    for fn in calls:
         assert fn in sources[0]
-    a = np.random.default_rng(5).uniform(-5, 5, 100).astype(F32)
-    a[:4] = [np.nan, np.inf, -np.inf, 0.0]
-    _check(g, [a], rtol=2e-6)
-
-
-def test_fusion_float64_exp_tanh_use_vecmath64():
-    x = P.input(shape=(100,), dtype=F64)
-    y = P.add(P.mul(P.sin(x), P.cos(x)), P.mul(P.exp(P.neg(P.mul(x, x))), P.tanh(x)))
-    g = Graph([x], [y, P.sigmoid(x)])
-    _, sources = _kernels(g)
-    for fn in ("math.sin(", "math.cos(", "expd(", "tanhd(", "sigmoid("):
-        assert fn in sources[0]
-    a = np.random.default_rng(5).uniform(-5, 5, 100)
-    a[:6] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e300]
-    _check(g, [a], rtol=1e-14)
+    a = np.random.default_rng(5).uniform(-5, 5, 100).astype(dtype)
+    a[:len(specials)] = specials
+    _check(g, [a], rtol=rtol)
 
 
 def test_fusion_integer_division_by_zero_gives_zero():
