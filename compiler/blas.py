@@ -1,16 +1,22 @@
-"""Small matrix products run on one BLAS thread.
+"""Small matrix products run on one BLAS thread while the cores are busy.
 
-OpenBLAS splits every product above a tiny size across all its threads. For a product of
-a few million multiply-adds, waking and synchronising the threads costs more than the
-arithmetic, and when the cores are busy with other processes a thread waiting for a
-descheduled sibling spins for a whole time slice (measured on two shared cores: a float32
-32x128 @ 128x128 product 380 us on two threads, 28 us on one; 256x784 @ 784x512 17 ms
-against 8 ms; the threads' spinning after a call also slows whatever runs next, so
-timing the call alone misleads: the MLP step of bench_latency at batch 256 took 16-21 ms
-with its two 100M multiply-add products on threads, 6-8 ms with every product on one).
-``matmul`` runs products of fewer than ``small_product`` multiply-adds
-(``tt.config.blas_single_thread_below``, default 2^28, about 10 ms on one core) with
-OpenBLAS limited to one thread for the call, and larger ones with the library's own
+OpenBLAS splits every product above a tiny size across all its threads. On cores that
+other processes keep busy, a thread waiting for a descheduled sibling spins for a whole
+time slice (measured on two shared cores at load 5-9: a float32 32x128 @ 128x128 product
+380 us on two threads, 28 us on one; 256x784 @ 784x512 17 ms against 8 ms; the threads'
+spinning after a call also slows whatever runs next, so timing the call alone misleads:
+the MLP step of bench_latency at batch 256 took 16-21 ms with its two 100M multiply-add
+products on threads, 6-8 ms with every product on one). On idle cores the threads pay:
+the same MLP step takes 3.8-4.4 ms on two threads against 7.4-7.6 ms on one, and every
+product from about half a million multiply-adds up runs 1.5-1.9x faster on two.
+
+So ``matmul`` (and compiled programs, once per run) hold OpenBLAS at one thread for
+products of fewer than ``small_product`` multiply-adds
+(``tt.config.blas_single_thread_below``, default 2^28, about 10 ms on one core) when
+``hold`` says so (``tt.config.blas_single_thread``): ``"when_busy"`` (the default) while
+other processes use all but about one and a half of the machine's cores (``busy``:
+their share of the CPU time over the last half second or more, from ``/proc/stat``),
+``"always"``, or ``"never"``. Larger products always run with the library's own
 threading, where splitting the work pays for the synchronisation even on shared cores.
 
 The limit is set through the OpenBLAS libraries loaded in this process (NumPy's, and
@@ -22,10 +28,13 @@ thread until the small one returns.
 import ctypes
 import os
 import threading
+import time
 
 import numpy as np
 
 small_product = 1 << 28        # multiply-adds; runtime.config keeps it in step
+hold = "when_busy"             # "when_busy" | "always" | "never"; runtime.config too
+HOLDS = ("when_busy", "always", "never")
 
 _SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_",
             "scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_")
@@ -110,12 +119,73 @@ def limit():
     return _found["numpy"] if _found is not None else _limit("numpy")
 
 
+class _Load:
+    """Whether other processes keep the cores busy: their CPU time (every CPU's busy time
+    in ``/proc/stat`` less this process's own) over the window since the last sample,
+    re-sampled when a call comes at least ``WINDOW`` seconds later. Where ``/proc/stat``
+    is missing, the one-minute load average stands in (it counts this process too)."""
+    WINDOW = 0.5
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.cpus = os.cpu_count() or 1
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.last = self._sample()
+        self.busy = self._guess()
+
+    def _sample(self):
+        """(monotonic seconds, every CPU's busy seconds or None, own CPU seconds)."""
+        t, own = self.clock(), time.process_time()
+        try:
+            with open("/proc/stat", "rb") as f:
+                head = f.readline().split()
+            # user nice system idle iowait irq softirq steal: all but idle and iowait
+            ticks = [int(v) for v in head[1:9]]
+            return t, (sum(ticks) - ticks[3] - ticks[4]) / self.tick, own
+        except (OSError, ValueError, IndexError):
+            return t, None, own
+
+    def _guess(self):
+        try:
+            return os.getloadavg()[0] >= self.cpus
+        except (AttributeError, OSError):
+            return True
+
+    def __call__(self):
+        if self.clock() - self.last[0] < self.WINDOW:
+            return self.busy
+        with self.lock:
+            now = self._sample()
+            t0, all0, own0 = self.last
+            if now[1] is None or all0 is None:
+                self.busy = self._guess()
+            else:
+                others = (now[1] - all0 - (now[2] - own0)) / (now[0] - t0)
+                self.busy = others > self.cpus - 1.5
+            self.last = now
+        return self.busy
+
+
+busy = _Load()
+
+
+def holding():
+    """Whether small products are held at one thread now (``hold`` and ``busy``)."""
+    return hold == "always" or hold == "when_busy" and busy()
+
+
+def held():
+    """``limit()`` when small products are held at one thread now, else None."""
+    return limit() if holding() else None
+
+
 class single_thread:
     """Context: every OpenBLAS found in the process runs on one thread inside it
-    (nestable, from several threads)."""
+    (nestable, from several threads) while ``holding()``."""
 
     def __enter__(self):
-        self.limit = _limit("all")
+        self.limit = _limit("all") if holding() else None
         if self.limit is not None:
             self.limit.enter()
         return self
@@ -139,11 +209,11 @@ def matmul(a, b):
     """``np.matmul``; a small product runs on one BLAS thread."""
     if np.ndim(a) < 2 or np.ndim(b) < 2 or not is_small(np.shape(a), np.shape(b)):
         return np.matmul(a, b)
-    held = limit()
-    if held is None:
+    one = held()
+    if one is None:
         return np.matmul(a, b)
-    held.enter()
+    one.enter()
     try:
         return np.matmul(a, b)
     finally:
-        held.leave()
+        one.leave()

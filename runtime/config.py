@@ -13,6 +13,7 @@ _DEFAULTS = {
     "compile_in_background": True,
     "cache_size": 256,
     "blas_single_thread_below": 1 << 28,
+    "blas_single_thread": "when_busy",
     "vm_threshold": 64,
 }
 
@@ -54,6 +55,9 @@ class Config:
                     "blas_single_thread_below", "vm_threshold") and \
                 (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ValueError(f"tt.config.{name} must be a non-negative int, got {value!r}")
+        if name == "blas_single_thread" and value not in blas.HOLDS:
+            raise ValueError(f"tt.config.blas_single_thread must be one of "
+                             f"{', '.join(map(repr, blas.HOLDS))}, got {value!r}")
         if name == "cache_size" and value < 1:
             raise ValueError(f"tt.config.cache_size must be at least 1, got {value!r}")
         if name in ("debug_nans", "log_compiles", "compile_in_background"):
@@ -63,6 +67,8 @@ class Config:
         self._values[name] = value
         if name == "blas_single_thread_below":
             blas.small_product = value
+        if name == "blas_single_thread":
+            blas.hold = value
 
     def update(self, **settings):
         for k, v in settings.items():

@@ -79,7 +79,7 @@ def _driver_code(source):
 
 def _single_threaded(run):
     def run_single(*args):
-        limit = blas.limit()
+        limit = blas.held()
         if limit is None:
             return run(*args)
         limit.enter()

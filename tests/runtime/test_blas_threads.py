@@ -67,7 +67,53 @@ def test_one_thread_inside_and_counts_restored_from_many_threads():
     assert _counts() == before
 
 
-def test_compiled_small_products_hold_one_thread_and_restore():
+def test_busy_counts_other_processes_cpu_time_only(monkeypatch):
+    """Busy when other processes use more than all but 1.5 of the cores over the window
+    (this process's own threads never count), re-sampled only after ``WINDOW``."""
+    load = blas._Load()
+    load.cpus = 2
+    samples = iter([(10.0, 100.0, 5.0), (11.0, 101.9, 6.9), (12.0, 103.0, 7.0)])
+    now = iter([11.0, 12.0, 12.1, 20.0])
+    monkeypatch.setattr(load, "_sample", lambda: next(samples))
+    monkeypatch.setattr(load, "clock", lambda: next(now))
+    load.last = load._sample()
+    assert load() is False          # 1.9 s busy, all of it ours
+    assert load() is True           # 1.1 s busy, 0.1 ours: others 1.0 core > 0.5
+    assert load() is True           # 0.1 s later: the last answer, no new sample
+    assert load.last[0] == 12.0
+    monkeypatch.setattr(load, "_sample", lambda: (20.0, None, 8.0))
+    monkeypatch.setattr(load, "_guess", lambda: False)
+    assert load() is False          # no /proc/stat: the load-average guess
+    t, cpu, own = blas._Load()._sample()  # the real sample: numbers where /proc/stat is
+    assert t > 0 and own >= 0 and (cpu is None or cpu > 0)
+
+
+def test_hold_setting_chooses_when_small_products_take_one_thread(monkeypatch):
+    saved = tt.config.blas_single_thread
+    try:
+        monkeypatch.setattr(blas, "busy", lambda: True)
+        tt.config.blas_single_thread = "never"
+        assert blas.hold == "never" and not blas.holding() and blas.held() is None
+        tt.config.blas_single_thread = "when_busy"
+        assert blas.holding()
+        monkeypatch.setattr(blas, "busy", lambda: False)
+        assert not blas.holding() and blas.held() is None
+        tt.config.blas_single_thread = "always"
+        assert blas.holding() and blas.held() is blas.limit()
+        with pytest.raises(ValueError, match="blas_single_thread must be one of"):
+            tt.config.blas_single_thread = "sometimes"
+        assert tt.config.blas_single_thread == "always"
+    finally:
+        tt.config.blas_single_thread = saved
+
+
+@pytest.mark.parametrize("hold", ["always", "never"])
+def test_compiled_small_products_hold_one_thread_and_restore(hold, monkeypatch):
+    monkeypatch.setattr(tt.config, "blas_single_thread", hold)
+    seen = []
+    held = blas.limit()
+    if held is not None:
+        monkeypatch.setattr(held, "enter", lambda _e=held.enter: (seen.append(1), _e())[1])
     before = _counts()
     rng = np.random.default_rng(1)
     w = tt.constant(rng.normal(size=(8, 8)).astype(np.float32))
@@ -85,6 +131,8 @@ def test_compiled_small_products_hold_one_thread_and_restore():
     expected = tt.grad(f)(w, h)
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
     assert _counts() == before
+    if held is not None:
+        assert bool(seen) == (hold == "always")
 
 
 class _setting:
