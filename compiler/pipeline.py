@@ -5,6 +5,7 @@ used by every graph (the interpreter tier runs its result); ``lower`` turns an o
 graph into the Numba source the native tier compiles. ``runtime`` only compiles, caches
 and runs what ``lower`` returns, and ``tt.function.explain`` prints that same ``Lowered``.
 """
+import functools
 from dataclasses import dataclass
 
 from compiler import codegen, donation, driver, fusion, regions, rewrites, vm
@@ -63,9 +64,10 @@ class KernelSource:
         params = [p.strip() for p in head[:head.index(")")].split(",")]
         return [p for p in params if p and p[0] in "nc"]
 
-    @property
+    @functools.cached_property
     def key(self):
-        """Content hash: kernels with equal source are one compiled function."""
+        """Content hash: kernels with equal source are one compiled function (computed
+        once: every run of a program built from a shape template looks it up)."""
         return codegen.source_key(self.source)
 
 
