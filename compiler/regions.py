@@ -179,7 +179,7 @@ def simplify_regions(graph, optimize):
     if not any(n.dtype.kind == "V" for n in graph.nodes):
         return graph
     bound = {id(n) for n in graph.inputs}
-    new = {}
+    new, hoisted = {}, {}
     for n in graph.nodes:
         if id(n) in bound:
             new[id(n)] = n
@@ -187,16 +187,16 @@ def simplify_regions(graph, optimize):
         ins = [new[id(x)] for x in n.inputs]
         m = n if all(a is b for a, b in zip(ins, n.inputs)) else n.rebuild(ins)
         if m.dtype == TUPLE:
-            m = _simplify_region(m, optimize)
+            m = _simplify_region(m, optimize, hoisted)
         new[id(n)] = m
     outs = [new[id(o)] for o in graph.outputs]
-    outs = _prune_scans(_share_scans(outs, bound), bound)
+    outs = _prune_scans(_forward_xs(_share_scans(outs, bound), bound), bound)
     if all(a is b for a, b in zip(outs, graph.outputs)):
         return graph
     return Graph(graph.inputs, outs)
 
 
-def _simplify_region(node, optimize):
+def _simplify_region(node, optimize, hoisted):
     attrs = dict(node.attrs)
     for k, v in node.attrs:
         if isinstance(v, Body):
@@ -206,6 +206,7 @@ def _simplify_region(node, optimize):
     inputs = list(node.inputs)
     if node.prim.name == "scan":
         inputs, attrs = _hoist_scan(inputs, attrs)
+        inputs, attrs = _hoist_products(inputs, attrs, hoisted)
     return region_node(node.prim, inputs, attrs)
 
 
@@ -236,6 +237,84 @@ def _hoist_scan(inputs, attrs):
     attrs["body"] = Body(Graph(body.inputs[:nc] + leaves + body.inputs[nc:], rebuilt))
     attrs["n_consts"] = nc + len(frontier)
     return inputs[:nc] + outer + inputs[nc:], attrs
+
+
+def _step_maps(body, nc, nk):
+    """ids of a scan body's nodes computed from its per-step slices (and captured values)
+    but from no carry: the same for a step whichever steps ran before it."""
+    ins = body.inputs
+    carried = {id(n) for n in ins[nc:nc + nk]}
+    maps = {id(n) for n in ins[nc + nk:]}
+    for n in body.nodes:
+        if not n.inputs or id(n) in maps or id(n) in carried:
+            continue
+        if is_region(n) or n.prim.name == "tuple_get" or \
+                any(id(x) in carried for x in n.inputs):
+            carried.add(id(n))
+        elif any(id(x) in maps for x in n.inputs):
+            maps.add(id(n))
+    return maps - {id(n) for n in ins}
+
+
+def _hoist_products(inputs, attrs, hoisted):
+    """Compute a scan body's matrix products that read per-step slices but no carry (an
+    RNN step's x_t @ U) for every step at once before the loop, batched over the steps:
+    one large product instead of ``length`` small ones. The body reads each step's product
+    as one more per-step slice. ``hoisted`` memoises the batched nodes by the products and
+    operands, so the forward scan and its copy storing gradient residuals stay equal (and
+    are shared)."""
+    body, nc, nk = attrs["body"].graph, attrs["n_consts"], attrs["n_carry"]
+    ins = body.inputs
+    if attrs["length"] < 2 or len(ins) == nc + nk:
+        return inputs, attrs
+    maps = _step_maps(body, nc, nk)
+    readers = [x for n in body.nodes if n.inputs and id(n) not in maps for x in n.inputs]
+    frontier, seen = [], set()
+    for x in readers + list(body.outputs):
+        if id(x) in maps and x.prim.name == "matmul" and id(x) not in seen:
+            seen.add(id(x))
+            frontier.append(x)
+    if not frontier:
+        return inputs, attrs
+    frontier.sort(key=lambda n: n.serial)
+    key = (tuple(map(id, frontier)), tuple(map(id, ins)), tuple(map(id, inputs)))
+    stacked = hoisted.get(key)
+    if stacked is None:
+        from compiler import batching
+        xs_leaves = leaves_like(ins[nc + nk:])
+        per_step = instantiate(Graph(list(ins[:nc]) + list(ins[nc + nk:]), frontier),
+                               list(inputs[:nc]) + xs_leaves)
+        stacked = hoisted[key] = batching.batch(
+            per_step, {id(a): b for a, b in zip(xs_leaves, inputs[nc + nk:])},
+            attrs["length"])[0]
+    leaves = leaves_like(frontier)
+    rebuilt = _substitute(body, {id(a): b for a, b in zip(frontier, leaves)})
+    attrs["body"] = Body(Graph(list(ins) + leaves, rebuilt))
+    return list(inputs) + stacked, attrs
+
+
+def _forward_xs(outputs, bound):
+    """A scan's stacked output that is one of its per-step slices returned as it is (a
+    product hoisted out of the loop and stored for the gradient) is that operand."""
+    order = toposort(outputs, stop=lambda n: id(n) in bound)
+    new = {}
+    for n in order:
+        if n.prim.name == "tuple_get" and n.inputs[0].prim.name == "scan":
+            scan = new.get(id(n.inputs[0]), n.inputs[0])
+            p = scan.params
+            body, k, first = p["body"].graph, n.params["index"], p["n_consts"] + p["n_carry"]
+            if k >= p["n_carry"]:
+                where = [i for i in range(first, len(body.inputs))
+                         if body.inputs[i] is body.outputs[k]]
+                if where:
+                    new[id(n)] = scan.inputs[where[0]]
+                    continue
+        ins = [new.get(id(x), x) for x in n.inputs]
+        if any(a is not b for a, b in zip(ins, n.inputs)):
+            new[id(n)] = n.rebuild(ins)
+    if not new:
+        return outputs
+    return [new.get(id(o), o) for o in outputs]
 
 
 def _substitute(graph, mapping):

@@ -237,6 +237,11 @@ def test_gradient_scan_stores_the_step_products_it_reads():
     g = pipeline.optimize(Graph(ins, grads))
     back = [n for n in g.nodes if n.prim.name == "scan" and n.params["reverse"]][0]
     assert sum(n.prim.name == "matmul" for n in back.params["body"].graph.nodes) == 3
+    # x_t @ U reads no carry: one (6*3, 4) @ (4, 4) product before the loop, which the
+    # reverse scan reads as it is; the forward scan (shared) keeps h @ W only
+    fwd, = [n for n in g.nodes if n.prim.name == "scan" and not n.params["reverse"]]
+    assert sum(n.prim.name == "matmul" for n in fwd.params["body"].graph.nodes) == 1
+    assert [n.inputs[0].shape for n in g.nodes if n.prim.name == "matmul"] == [(18, 4)]
     vals = [W, U, xs, h0]
 
     def loss(a):
@@ -247,3 +252,28 @@ def test_gradient_scan_stores_the_step_products_it_reads():
     want = central_differences(loss, vals)
     for got, w_ in zip(runtime.evaluate(g, vals), want[:2]):
         np.testing.assert_allclose(got, w_, rtol=1e-6, atol=1e-8)
+
+
+def test_products_of_step_slices_are_computed_before_the_loop_for_every_step():
+    """tanh(x_t) @ U + h @ W: the product that reads no carry is one batched product over
+    the steps, outside the loop, in both scan directions; values are unchanged."""
+    rng = _rng("hoist", 0)
+    W, U = rng.normal(size=(4, 4)) * 0.5, rng.normal(size=(5, 4)) * 0.5
+    xs, h0 = rng.normal(size=(7, 3, 5)), rng.normal(size=(3, 4))
+    ins = [P.input(shape=a.shape, dtype=F64) for a in (W, U, h0, xs)]
+    w, u, h = leaves_like(ins[:3])
+    x, = leaves_like([P.input(shape=(3, 5), dtype=F64)])
+    step = P.add(P.matmul(h, w), P.matmul(P.tanh(x), u))
+    for reverse in (False, True):
+        node = P.scan(*ins, body=Body(Graph([w, u, h, x], [step, step])), n_consts=2,
+                      n_carry=1, length=7, reverse=reverse,
+                      out_types=out_types([ins[2]]) + (((7, 3, 4), "<f8"),))
+        raw = Graph(ins, outputs(node))
+        g = pipeline.optimize(raw)
+        scan, = [n for n in g.nodes if n.prim.name == "scan"]
+        body = scan.params["body"].graph
+        assert sum(n.prim.name == "matmul" for n in body.nodes) == 1
+        assert not any(n.prim.name == "tanh" for n in body.nodes)
+        vals = [W, U, h0, xs]
+        for got, want in zip(runtime.evaluate(g, vals), runtime.Program(raw)(*vals)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
