@@ -190,7 +190,8 @@ def simplify_regions(graph, optimize):
             m = _simplify_region(m, optimize, hoisted)
         new[id(n)] = m
     outs = [new[id(o)] for o in graph.outputs]
-    outs = _prune_scans(_forward_xs(_share_scans(outs, bound), bound), bound)
+    outs = _prune_scans(_forward_xs(_sum_products(_share_scans(outs, bound), bound), bound),
+                        bound)
     if all(a is b for a, b in zip(outs, graph.outputs)):
         return graph
     return Graph(graph.inputs, outs)
@@ -291,6 +292,90 @@ def _hoist_products(inputs, attrs, hoisted):
     rebuilt = _substitute(body, {id(a): b for a, b in zip(frontier, leaves)})
     attrs["body"] = Body(Graph(list(ins) + leaves, rebuilt))
     return list(inputs) + stacked, attrs
+
+
+def _summed_product(body, nc, k):
+    """(p, q) when carry ``k`` of a scan body only adds one product ``p_t^T @ q_t`` of
+    2-D per-step values each step (a gradient's dW += h^T @ dz), else None."""
+    c, out = body.inputs[nc + k], body.outputs[k]
+    if out.prim.name != "add" or sum(x is c for x in out.inputs) != 1 or \
+            sum(o is out or o is c for o in body.outputs) != 1:
+        return None
+    if sum(x is c or x is out for n in body.nodes for x in n.inputs) != 1:
+        return None                     # the carry or its update is read elsewhere
+    v = out.inputs[1] if out.inputs[0] is c else out.inputs[0]
+    if v.prim.name != "matmul" or v.shape != c.shape or len(v.shape) != 2:
+        return None
+    a, q = v.inputs
+    if a.prim.name != "transpose" or a.params["perm"] != (1, 0) or len(q.shape) != 2:
+        return None
+    return a.inputs[0], q
+
+
+def _fold_sums(scan):
+    """``scan`` with its carries that sum one product per step (``_summed_product``)
+    turned into stacked outputs of the product's operands, summed after the loop as one
+    product of the steps stacked into rows: per old output index, the node giving it.
+    None when no carry qualifies."""
+    from compiler import primitives as P
+    p = scan.params
+    body, nc, nk, length = p["body"].graph, p["n_consts"], p["n_carry"], p["length"]
+    folds = {k: f for k in range(nk) for f in [_summed_product(body, nc, k)] if f}
+    if not folds:
+        return None
+    keep = [k for k in range(nk) if k not in folds]
+    extra = [x for k in sorted(folds) for x in folds[k]]
+    ins, outs = body.inputs, body.outputs
+    attrs = dict(scan.attrs)
+    attrs["body"] = Body(Graph([ins[i] for i in range(len(ins)) if i - nc not in folds],
+                               [outs[k] for k in keep] + list(outs[nk:]) + extra))
+    attrs["n_carry"] = len(keep)
+    attrs["out_types"] = tuple(p["out_types"][k] for k in keep) + \
+        tuple(p["out_types"][nk:]) + tuple(((length,) + tuple(x.shape), x.dtype.str)
+                                           for x in extra)
+    new = region_node(scan.prim, [x for i, x in enumerate(scan.inputs) if i - nc not in folds],
+                      attrs)
+    get = [P.tuple_get(new, index=i) for i in range(len(attrs["out_types"]))]
+    res = [None] * len(p["out_types"])
+    for i, k in enumerate(keep):
+        res[k] = get[i]
+    for j in range(nk, len(p["out_types"])):
+        res[j] = get[len(keep) + j - nk]
+    first = len(keep) + len(p["out_types"]) - nk
+    for i, k in enumerate(sorted(folds)):
+        a, q = get[first + 2 * i], get[first + 2 * i + 1]
+        rows = length * a.shape[1]
+        a2 = P.reshape(a, shape=(rows, a.shape[2]))
+        q2 = P.reshape(q, shape=(rows, q.shape[2]))
+        total = P.matmul(P.transpose(a2, perm=(1, 0)), q2)
+        init = scan.inputs[nc + k]
+        res[k] = P.add(init, total) if body.outputs[k].inputs[0] is ins[nc + k] else \
+            P.add(total, init)
+    return res
+
+
+def _sum_products(outputs, bound):
+    """Scans whose carries sum one matrix product per step compute that sum after the
+    loop as one product (``_fold_sums``): a gradient's reverse scan then makes one large
+    product for dW instead of one small product per step."""
+    order = toposort(outputs, stop=lambda n: id(n) in bound)
+    if not any(n.prim.name == "scan" for n in order):
+        return outputs
+    new, folded = {}, {}
+    for n in order:
+        if n.prim.name == "tuple_get" and id(n.inputs[0]) in folded:
+            new[id(n)] = folded[id(n.inputs[0])][n.params["index"]]
+            continue
+        ins = [new.get(id(x), x) for x in n.inputs]
+        m = n if all(a is b for a, b in zip(ins, n.inputs)) else n.rebuild(ins)
+        if m.prim.name == "scan" and m.params["length"] >= 2:
+            res = _fold_sums(m)
+            if res is not None:
+                folded[id(n)] = res
+        new[id(n)] = m
+    if not folded:
+        return outputs
+    return [new.get(id(o), o) for o in outputs]
 
 
 def _forward_xs(outputs, bound):
