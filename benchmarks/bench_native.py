@@ -254,6 +254,84 @@ def bench_d():
           + f" (50/5 ratio {ts[50] / max(ts[5], 1e-9):.2f})")
 
 
+# -- (e) -------------------------------------------------------------------------------------
+
+# name: (tapejit function, JAX function of jax.numpy / jax.nn / jax.scipy)
+def _unary_table():
+    def jx(name):
+        import jax
+        import jax.scipy.special as jss
+        return {"exp": jax.numpy.exp, "log": jax.numpy.log, "tanh": jax.numpy.tanh,
+                "sigmoid": jax.nn.sigmoid, "sin": jax.numpy.sin, "cos": jax.numpy.cos,
+                "softplus": jax.nn.softplus, "silu": jax.nn.silu, "erf": jss.erf,
+                "gelu": lambda v: jax.nn.gelu(v, approximate=False)}[name]
+    tts = {"exp": tt.exp, "log": tt.math.log, "tanh": tt.tanh, "sigmoid": tt.sigmoid,
+           "sin": tt.sin, "cos": tt.cos, "softplus": tt.nn.softplus, "silu": tt.nn.silu,
+           "erf": tt.math.erf, "gelu": tt.nn.gelu}
+    return tts, jx
+
+
+def _settle(fn):
+    for _ in range(3):
+        fn()
+        runtime.wait_for_compiles()         # steady state: native code, not the VM
+
+
+def _batch_median(fn, rounds, batch=5):
+    ts = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        ts.append((time.perf_counter() - t) / batch)
+    return float(np.median(ts))
+
+
+def bench_e(names=None, n=10 ** 6, rounds=5):
+    """Value and gradient of sum(f(x)) for elementwise transcendentals, float32 and float64,
+    tapejit (tt.function) against JAX (jit), timed in alternating batches so both see the
+    same machine load."""
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)   # float32 inputs stay float32
+    except ImportError:
+        jax = None
+    tts, jx = _unary_table()
+    print(f"\n(e) sum(f(x)) value and gradient, n={n:.0e}, x in (0.1, 4) for log else "
+          f"(-4, 4); median ms (tt.function / jax.jit)")
+    for name in names or list(tts):
+        for dtype in (np.float32, np.float64):
+            lo = 0.1 if name == "log" else -4.0
+            x = np.random.default_rng(0).uniform(lo, 4.0, n).astype(dtype)
+            f = tts[name]
+            calls = {"value": tt.function(lambda v, f=f: tt.reduce_sum(f(v))),
+                     "grad": tt.function(tt.grad(lambda v, f=f: tt.reduce_sum(f(v))))}
+            row = []
+            for mode, fn in calls.items():
+                tcall = lambda fn=fn: fn(x)                 # noqa: E731
+                _settle(tcall)
+                jcall = None
+                if jax is not None:
+                    jf = jx(name)
+                    g = lambda v, jf=jf: jax.numpy.sum(jf(v))   # noqa: E731
+                    j = jax.jit(g if mode == "value" else jax.grad(g))
+                    xj = jax.numpy.asarray(x)
+                    jcall = lambda j=j, xj=xj: j(xj).block_until_ready()   # noqa: E731
+                    _settle(jcall)
+                tt_t, jax_t = [], []
+                for _ in range(rounds):             # interleaved: same minutes, same load
+                    tt_t.append(_batch_median(tcall, 1))
+                    if jcall is not None:
+                        jax_t.append(_batch_median(jcall, 1))
+                t1 = float(np.median(tt_t))
+                cell = f"{mode} {t1 * 1e3:7.2f}"
+                if jax_t:
+                    t2 = float(np.median(jax_t))
+                    cell += f" / {t2 * 1e3:6.2f} ({t1 / t2:5.2f}x)"
+                row.append(cell)
+            print(f"  {name:8s} {np.dtype(dtype).name:8s} " + "   ".join(row))
+
+
 def main(only_a=False):
     print(f"runtime tiers: {runtime.TIERS}; parallel_threshold "
           f"{runtime.config.parallel_threshold}")
@@ -270,5 +348,8 @@ def main(only_a=False):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--rnn-compile":
         print(rnn_compile_seconds(int(sys.argv[2])))
+    elif sys.argv[1:2] == ["e"]:
+        set_tier("compiled")
+        bench_e(sys.argv[2:] or None)
     else:
         main(only_a=sys.argv[1:] == ["a"])

@@ -46,7 +46,8 @@ def module_digest(filename):
         return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
-HELPERS = module_digest("vecmath.py") + module_digest("vecmath64.py")   # kernels inline both
+HELPERS = (module_digest("vecmath.py") + module_digest("vecmath64.py")    # kernels inline
+           + module_digest("vecmath_special.py") + module_digest("irmath.py"))   # them all
 
 
 def entry_name(source):

@@ -79,6 +79,9 @@ class Value:
     def __or__(self, o):                # of comparison results
         return Value(self.em, self.em.b.or_(self.v, o.v))
 
+    def __and__(self, o):
+        return Value(self.em, self.em.b.and_(self.v, o.v))
+
 
 class Emitter:
     """The operations a body uses beyond arithmetic, emitted into ``builder``."""
@@ -97,6 +100,25 @@ class Emitter:
     def fma(self, a, b, c):
         """a * b + c with one rounding."""
         return self.call("llvm.fma", a, b, c)
+
+    def poly(self, x, coefficients, horner=0):
+        """c0 x**(n-1) + ... + c(n-1) (highest degree first): Estrin's scheme (pairs
+        c + c' x, combined by x**2, x**4, ...; a short dependency chain, where Horner's
+        rule is n - 1 fused multiply-adds in a row and loops calling these kernels are
+        latency-bound), then the last ``horner`` coefficients by Horner's rule (for
+        accuracy where they dominate)."""
+        cs = list(coefficients)
+        split = len(cs) - horner
+        terms = [Value(self, self.lift(c)) for c in reversed(cs[:split])]    # ascending
+        power = x
+        while len(terms) > 1:
+            terms = [self.fma(power, terms[i + 1], terms[i]) if i + 1 < len(terms)
+                     else terms[i] for i in range(0, len(terms), 2)]
+            power = power * power
+        p = terms[0]
+        for c in cs[split:]:
+            p = self.fma(x, p, c)
+        return p
 
     def rint(self, x):
         """Round to the nearest integer, ties to even (np.rint)."""
@@ -119,6 +141,17 @@ class Emitter:
         t = b.bitcast(b.fadd(self.lift(n), ir.Constant(F64, 6755399441055744.0)), I64)
         m = b.add(t, ir.Constant(I64, 1023 - 0x4338000000000000))
         return Value(self, b.bitcast(b.shl(m, ir.Constant(I64, 52)), F64))
+
+    def split_sqrt2(self, x):
+        """(m, k) with x = m * 2**k, m in [sqrt(2)/2, sqrt(2)) and k integer-valued, for a
+        positive normal float64 x (other inputs give meaningless values, no poison)."""
+        b = self.b
+        bits = b.bitcast(self.lift(x), I64)
+        k = b.ashr(b.sub(bits, ir.Constant(I64, 0x3FE6A09E667F3BCD)), ir.Constant(I64, 52))
+        m = b.bitcast(b.sub(bits, b.shl(k, ir.Constant(I64, 52))), F64)
+        # k as a float without an int->float conversion: k in the low bits of 1.5 * 2**52
+        kf = b.bitcast(b.add(k, ir.Constant(I64, 0x4338000000000000)), F64)
+        return Value(self, m), Value(self, b.fsub(kf, ir.Constant(F64, 6755399441055744.0)))
 
     def exponent_row(self, x, first, last):
         """x's biased exponent minus ``first``, clamped to [0, last - first], as an i64."""
@@ -147,17 +180,23 @@ class Emitter:
                 for k in range(width)]
 
 
-def intrinsic(body, index=None):
+def intrinsic(body, index=None, float32=False):
     """A Numba intrinsic float64 -> float64 computing ``body(emitter, x)`` (its element
-    ``index`` when the body returns a tuple)."""
+    ``index`` when the body returns a tuple). With ``float32``: float32 -> float32, the body
+    evaluated on the exactly widened argument and its result rounded once."""
+    ty = types.float32 if float32 else types.float64
+
     def typer(typingctx, x):
-        if x != types.float64:
+        if x != ty:
             return None
 
         def codegen(context, builder, sig, args):
             em = Emitter(builder)
-            out = body(em, Value(em, args[0]))
-            return (out if index is None else out[index]).v
-        return types.float64(types.float64), codegen
-    typer.__name__ = body.__name__.lstrip("_") + ("" if index is None else str(index))
+            arg = builder.fpext(args[0], F64) if float32 else args[0]
+            out = body(em, Value(em, arg))
+            out = (out if index is None else out[index]).v
+            return builder.fptrunc(out, ir.FloatType()) if float32 else out
+        return ty(ty), codegen
+    typer.__name__ = (body.__name__.lstrip("_") + ("" if index is None else str(index))
+                      + ("_f32" if float32 else ""))
     return _numba_intrinsic(typer)

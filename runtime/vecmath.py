@@ -3,7 +3,9 @@
 float32 sin/cos/exp/tanh/sigmoid are branch-free polynomial kernels (Cephes-style
 coefficients) written so LLVM inlines and vectorises them; libm's float32 calls do not
 vectorise and cost 3-8x NumPy. float64 exp/tanh/sigmoid are the vectorisable kernels of
-``runtime.vecmath64``; the other float64 functions call libm (``math.*``).
+``runtime.vecmath64``, float64 log/log1p/erf those of ``runtime.vecmath_special`` (float32
+log/log1p/erf/softplus evaluate float64 kernels on the widened argument, rounding once);
+the other float64 functions call libm (``math.*``).
 
 Invariants:
 - Compiled without fast-math flags: every operation is IEEE (NaN, Inf and signed zero
@@ -27,7 +29,9 @@ from numba import njit, types
 from numba.extending import intrinsic, overload
 
 # float64 kernels (and the fma intrinsic); kernels reach them through this module
-from runtime.vecmath64 import cosd, expd, fma, sind, tanhd  # noqa: F401
+from runtime.vecmath64 import cosd, expd, fma, sigmoidd, sind, tanhd  # noqa: F401
+from runtime.vecmath_special import (erfd, erff, log1pd, log1pf, logd, logf,  # noqa: F401
+                                     softplusd, softplusf)
 from runtime.vecmath64 import two_over_pi_bits
 
 _F = np.float32
@@ -209,8 +213,10 @@ def tanhf(x):
 
 @njit(error_model="numpy")
 def sigmoidf(x):
-    """1 / (1 + exp(-x)) for float32 x; exp overflow gives 1/inf = 0, as it should."""
-    return _ONE / (_ONE + expf(-x))
+    """1 / (1 + exp(-x)) for float32 x from e = exp(-|x|) in (0, 1]: 1 / (1 + e) for
+    x >= 0, e / (1 + e) below (no overflow; sigmoid(x) and sigmoid(-x) share e)."""
+    e = expf(-abs(x))
+    return (_ONE if x >= _ZERO else e) / (_ONE + e)     # NaN: e is NaN
 
 
 # -- NumPy semantics for the remaining scalar operations ---------------------------------------
@@ -237,12 +243,6 @@ def _sc_overload(x):
     if isinstance(x, types.Array):
         return lambda x: x[()]
     return lambda x: x
-
-
-@njit(error_model="numpy")
-def sigmoid(x):
-    """float64 logistic function; exp overflow gives 1/inf = 0."""
-    return 1.0 / (1.0 + expd(-x))
 
 
 @njit(error_model="numpy")

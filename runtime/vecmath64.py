@@ -1,4 +1,4 @@
-"""float64 exp/sin/cos/tanh for generated kernels: branch-free, so LLVM vectorises the loops
+"""float64 exp/tanh/sigmoid/sin/cos for generated kernels: branch-free, so LLVM vectorises the loops
 that call them (libm's scalar calls do not vectorise). ``runtime.vecmath`` re-exports
 them (and ``fma``); kernels import that module.
 
@@ -8,6 +8,9 @@ loop. Invariants as in ``runtime.vecmath``: no fast-math; every step that must r
 is an explicit ``fma`` (so the bits do not depend on LLVM's contraction choices and the
 block VM reproduces the kernels bit for bit); no float->int conversion (integers come
 from bit casts only).
+
+Polynomials are evaluated by Estrin's scheme (``Emitter.poly``): the loops are
+latency-bound, and Horner's long chain of fused multiply-adds made tanh ~1.5x slower.
 
 Accuracy (tests/runtime/test_vecmath64.py, against extended-precision references):
 under 0.75 ulp over the whole domain (0.77 for subnormal exp results, which round
@@ -69,9 +72,12 @@ def _exp_parts(m, x):
     t = n * _LN2_LO
     r = rh - t
     dr = (rh - r) - t                           # r + dr = x - n ln2 to ~2**-106
-    h = _horner(m, r, _EXP_TAYLOR)
+    h = m.poly(r, _EXP_TAYLOR, horner=2)
     s = 1.0 + r
-    tail = ((1.0 - s) + r) + m.fma(r * r, h, dr)    # 1 + r exactly: s + ((1 - s) + r)
+    rr = r * r
+    rrl = m.fma(r, r, -rr)                      # r**2 = rr + rrl
+    # exp(r + dr) = 1 + r + r**2 h + dr (1 + r); 1 + r = s + ((1 - s) + r) exactly
+    tail = ((1.0 - s) + r) + m.fma(rr, h, m.fma(rrl, h, m.fma(dr, r, dr)))
     hi = s + tail
     return hi, (s - hi) + tail, n
 
@@ -91,34 +97,42 @@ def _expd(m, x):
 
 # -- tanh ------------------------------------------------------------------------------------
 
-# tanh(x) = x + x**3 P(x**2) on |x| < 0.625: least-squares fit of degree 11 at Chebyshev
-# nodes against an extended-precision tanh (relative error of P below 3e-17); highest first
-_TANH_P = (6.495172830771016e-06, -3.122298537764096e-05, 9.25918992096115e-05,
-           -0.00023760181097564134, 0.000589664413950038, -0.001455776232225559,
-           0.0035921218678859963, -0.008863235113837641, 0.021869488519590405,
-           -0.0539682539679144, 0.13333333333333064, -0.3333333333333333)
-
-
 def _tanhd(m, x):
-    """tanh for float64 x: odd polynomial below 0.625, else 1 - 2e/(1 + e) with
-    e = exp(-2|x|) carried in double-double; the sign by copysign (-0 stays -0)."""
+    """tanh for float64 x: (1 - e) / (1 + e) with e = exp(-2|x|) and both sums carried in
+    double-double (e's own error is ~2**-60 relative, so the quotient keeps full precision
+    even where 1 - e cancels, down to |x| = 2**-27, below which tanh x rounds to x); one
+    reciprocal and a correction step; the sign by copysign (-0 stays -0)."""
     a = abs(x)
-    z = a * a
-    p = _horner(m, z, _TANH_P)
-    a3 = a * z
-    d3 = m.fma(a, z, -a3) + a * m.fma(a, a, -z)     # a**3 = a3 + d3 to ~2**-106
-    t = a3 * p
-    small = a + (t + (m.fma(a3, p, -t) + d3 * p))
     hi, lo, n = _exp_parts(m, -2.0 * m.sel(a > 20.0, 20.0, a))   # tanh is 1 past 19.1
     scale = m.pow2(n)
     eh, el = hi * scale, lo * scale
+    nh = 1.0 - eh
+    nl = ((1.0 - nh) - eh) - el                 # 1 - e = nh + nl (1 >= eh: fast two-sum)
+    dh = 1.0 + eh
+    dl = ((1.0 - dh) + eh) + el                 # 1 + e = dh + dl
+    q1 = 1.0 / dh
+    q = nh * q1
+    t = q + (m.fma(-q, dh, nh) + (nl - q * dl)) * q1
+    return m.copysign(m.sel(a < 2.0 ** -27, a, t), x)    # NaN: the tests are false
+
+
+def _sigmoidd(m, x):
+    """1 / (1 + exp(-x)) from e = exp(-|x|) in (0, 1], carried in double-double:
+    1 / (1 + e) for x >= 0, e / (1 + e) below, each a product with one reciprocal of
+    1 + e and one correction step (no overflow; NaN fails the tests and carries through e).
+    sigmoid(x) and sigmoid(-x) in one kernel share e and the reciprocal."""
+    a = -abs(x)
+    hi, lo, n = _exp_parts(m, m.sel(a < _XLO, _XLO, a))
+    n1 = m.floor(n * 0.5)                       # 2**n as two normal factors
+    s1, s2 = m.pow2(n1), m.pow2(n - n1)
+    eh, el = hi * s1 * s2, lo * s1 * s2
     u = 1.0 + eh
-    ul = ((1.0 - u) + eh) + el                  # 1 + e = u + ul
-    d0 = 2.0 * eh / u
-    dl = (m.fma(-d0, u, 2.0 * eh) + (2.0 * el - d0 * ul)) / u    # 2e / (1 + e) = d0 + dl
-    t = 1.0 - d0
-    big = t + (((1.0 - t) - d0) - dl)
-    return m.copysign(m.sel(a < 0.625, small, big), x)      # NaN: the test is false
+    ul = ((1.0 - u) + eh) + el                  # 1 + e = u + ul (1 >= eh: fast two-sum)
+    pos = x >= 0.0
+    nh, nl = m.sel(pos, 1.0, eh), m.sel(pos, 0.0, el)
+    q1 = 1.0 / u
+    q = nh * q1
+    return q + (m.fma(-q, u, nh) + (nl - q * ul)) * q1
 
 
 # -- sin / cos -------------------------------------------------------------------------------
@@ -252,5 +266,6 @@ def _sincosd(m, x):
 # (LLVM merges the identical code)
 expd = irmath.intrinsic(_expd)
 tanhd = irmath.intrinsic(_tanhd)
+sigmoidd = irmath.intrinsic(_sigmoidd)
 sind = irmath.intrinsic(_sincosd, 0)
 cosd = irmath.intrinsic(_sincosd, 1)

@@ -108,8 +108,8 @@ def test_fusion_partial_reduction_over_leading_axes():
     # float32: runtime.vecmath's polynomials
     (F32, ("sinf(", "cosf(", "expf(", "tanhf(", "sigmoidf("),
      [np.nan, np.inf, -np.inf, 0.0], 2e-6),
-    # float64: runtime.vecmath64's exp/tanh (sigmoid through expd), libm sin/cos
-    (F64, ("math.sin(", "math.cos(", "expd(", "tanhd(", "sigmoid("),
+    # float64: runtime.vecmath64's exp/tanh/sigmoid, libm sin/cos
+    (F64, ("math.sin(", "math.cos(", "expd(", "tanhd(", "sigmoidd("),
      [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e300], 1e-14)])
 def test_fusion_transcendentals_use_the_vectorisable_kernels(dtype, calls, specials, rtol):
     x = P.input(shape=(100,), dtype=dtype)
@@ -121,6 +121,20 @@ def test_fusion_transcendentals_use_the_vectorisable_kernels(dtype, calls, speci
     a = np.random.default_rng(5).uniform(-5, 5, 100).astype(dtype)
     a[:len(specials)] = specials
     _check(g, [a], rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype, calls", [
+    (F32, ("logf(", "log1pf(", "erff(", "softplusf(")),
+    (F64, ("logd(", "log1pd(", "erfd(", "softplusd("))])
+def test_fusion_log_erf_softplus_use_the_vectorisable_kernels(dtype, calls):
+    x = P.input(shape=(100,), dtype=dtype)
+    g = Graph([x], [P.add(P.log(P.abs(x)), P.log1p(P.abs(x))), P.erf(x), P.softplus(x)])
+    _, sources = _kernels(g)
+    for fn in calls:
+        assert fn in sources[0]
+    a = np.random.default_rng(6).uniform(-5, 5, 100).astype(dtype)
+    a[:6] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30]
+    _check(g, [a], rtol=2e-6 if dtype == F32 else 1e-14)
 
 
 def test_fusion_integer_division_by_zero_gives_zero():
