@@ -8,7 +8,7 @@ and runs what ``lower`` returns, and ``tt.function.explain`` prints that same ``
 import functools
 from dataclasses import dataclass
 
-from compiler import codegen, donation, driver, fusion, regions, rewrites, vm
+from compiler import codegen, donation, driver, fusion, regions, rewrites, sums, vm
 
 PASSES = [
     # control flow: every pass applied inside region bodies, loop-invariant work hoisted
@@ -19,6 +19,9 @@ PASSES = [
     # run on each node until none fires and later nodes only ever see canonical inputs
     # (tests/compiler/test_rewrites.py checks that a second walk changes nothing).
     ("simplify", rewrites.rewrite),
+    # a sum of many products transpose(a_t) @ b_t (a shared weight's gradient) as one
+    # product of the operands stacked by rows
+    ("sums", sums.merge),
 ]
 
 LOWERING = [
