@@ -63,8 +63,9 @@ def _merged(root, terms, uses):
 def merge(graph):
     """``graph`` with its sums of many ``transpose(a) @ b`` products as single products."""
     nodes = graph.nodes
-    if sum(n.prim.name == "matmul" for n in nodes) < MIN_TERMS:
-        return graph
+    if sum(n.prim.name == "matmul" and n.inputs[0].prim.name == "transpose"
+           for n in nodes) < MIN_TERMS:
+        return graph                        # the common case: one cheap walk
     uses = {}
     for n in nodes:
         for x in n.inputs:
