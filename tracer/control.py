@@ -15,11 +15,13 @@ import numpy as np
 
 from tracer import dtypes, nest, region_trace
 from tracer.convert import convert_to_tensor
-from tracer.creation import constant
+from tracer.creation import constant, zeros
+from tracer.errors import TracingError
 from tracer.engine import STATE, as_tensor
 from tracer.ops import cast, less
 from tracer.shape_ops import stack
 from tracer.tensor import Tensor
+from tracer.tracing import TraceContext
 
 
 # -- pytrees ---------------------------------------------------------------------------------
@@ -294,7 +296,29 @@ def _eager_scan(f, carry, rb_carry, xleaves, rb_x, length, reverse):
         ys_per_step.append(ys)
     if reverse:
         ys_per_step.reverse()
-    if rb_y is None or not ys_per_step:
+    if not ys_per_step:
+        return rb_carry(carry), _empty_ys(f, carry, rb_carry, xleaves, rb_x)
+    if rb_y is None:
         return rb_carry(carry), None
     stacked = [stack([ys[k] for ys in ys_per_step]) for k in range(len(ys_per_step[0]))]
     return rb_carry(carry), rb_y(stacked)
+
+
+def _empty_ys(f, carry, rb_carry, xleaves, rb_x):
+    """The ys of an eager scan of length 0: ``f`` traced once on symbols (as JAX's scan
+    traces it) for their structure, shapes and dtypes, each stacked to a leading 0 axis.
+    Nothing runs and no tape records; an ``f`` that cannot be traced (Python control flow
+    on values) gives None, as a scan whose ``f`` returns no ys."""
+    saved = STATE.tapes
+    STATE.tapes = []
+    try:
+        with TraceContext("scan") as ctx:
+            c = [ctx.argument(x.shape, x.dtype, "the scan's carry") for x in carry]
+            xs = [ctx.argument(x.shape[1:], x.dtype, "the scan's xs") for x in xleaves]
+            _, _, ys, rb_y = _scan_out(f(rb_carry(c), rb_x(xs) if rb_x else None), c)
+            specs = [((0,) + tuple(y.shape), y.dtype) for y in ys]
+    except TracingError:
+        return None
+    finally:
+        STATE.tapes = saved
+    return rb_y([zeros(shape, dtype) for shape, dtype in specs]) if rb_y else None

@@ -357,7 +357,8 @@ def _scatter_impl(g, idx, *, axis, size):
     shape = g.shape[:axis] + (size,) + g.shape[axis + idx.ndim:]
     out = np.zeros(shape, g.dtype)
     moved = np.moveaxis(out, axis, 0)
-    upd = g.reshape(g.shape[:axis] + (-1,) + g.shape[axis + idx.ndim:])
+    # the index axes flattened to one of idx.size (not -1: other extents may be 0)
+    upd = g.reshape(g.shape[:axis] + (idx.size,) + g.shape[axis + idx.ndim:])
     np.add.at(moved, idx.reshape(-1), np.moveaxis(upd, axis, 0))
     return out
 
