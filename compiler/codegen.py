@@ -316,9 +316,12 @@ class KernelWriter:
         depth = 0 if self.flat else self._suffix_depth(r)
         if depth >= 0:
             acc = f"r{j}"
+            wide = self._wide(op, r.dtype)
+            if wide:                    # see _wide: a float64 accumulator, rounded once
+                init, val = constant(0, np.float64), f"np.float64({val})"
             accs.setdefault(depth, []).append((acc, init, r, idx[:depth]))
             self.body.append(self._accumulate(op, r.dtype, acc, val))
-            outs.append(acc if r.shape == () else f"o{j}")
+            outs.append((f"np.float32({acc})" if wide else acc) if r.shape == () else f"o{j}")
             if r.shape != ():
                 inits.append(f"    o{j} = np.empty({self._kept(r)}, {ctor(r.dtype)})")
             return
@@ -327,6 +330,13 @@ class KernelWriter:
         inits.append(f"    o{j} = np.full({self._kept(r)}, {init}, {ctor(r.dtype)})")
         self.body.append(self._accumulate(op, r.dtype, f"o{j}[{oidx}]", val))
         outs.append(f"o{j}")
+
+    def _wide(self, op, dtype):
+        """Whether a float32 sum accumulates in float64: in parallel loops, where each
+        thread adds its share one element at a time (prange reduces the ``+=`` form, which
+        cannot vectorise into several partial sums), float32 rounding error grows with the
+        share's length (4e6 elements: reduce_variance off by 1e-3); NumPy sums pairwise."""
+        return self.parallel and op == "add" and np.dtype(dtype) == np.float32
 
     def _accumulate(self, op, dtype, acc, val):
         # float sums/products: reassoc on the accumulating instruction only (vectorises);
