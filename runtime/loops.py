@@ -107,7 +107,7 @@ def _small_products(node):
 
 def _single_threaded(fn):
     def run(*args):
-        with blas.single_thread():
+        with blas.single_thread(loop=True):
             return fn(*args)
     return run
 
