@@ -7,14 +7,17 @@ batch stay unbatched. Bodies are batched with the same pass as the enclosing gra
 - ``cond``: with a shared index, the branches are batched and the cond is kept (only the
   chosen branch runs). With a batched index every branch runs on the whole batch and
   ``select`` picks each example's result (as JAX does: a per-example branch cannot be one
-  control-flow decision).
+  control-flow decision). Each branch reads its operands through ``stop_gradient`` in the
+  examples that do not take it, so its derivative there (NaN for ``sqrt`` of a negative)
+  never reaches their gradients.
 - ``scan``: the body is batched; a carry is batched when its initial value is or when the
   body makes it depend on the batch (found by a fixed point over the carries); batched xs
   and ys carry the batch on their second axis inside the loop.
 - ``while_loop`` and ``while_grad``: with a shared predicate the bodies are batched as for
   scan. With a batched predicate the loop runs while any example's predicate holds, and
   each step keeps the carry of the examples whose predicate is false (``select``), so each
-  example stops where it would alone; the gradient loop masks its steps the same way.
+  example stops where it would alone (the steps it no longer takes are cut from its
+  gradient, as untaken branches); the gradient loop masks its steps the same way.
 """
 import numpy as np
 
@@ -93,9 +96,9 @@ def cond(node, size, xs, batched):
         return _outputs(region, flags)
     ops = [o if b else lift(o, size) for o, b in zip(ops, batched[1:])]
     results = []
-    for br in branches:
+    for k, br in enumerate(branches):
         body, _ = batch_body(br, size, [True] * len(ops), force=[True] * len(out_types))
-        results.append(instantiate(body.graph, ops))
+        results.append(instantiate(body.graph, _taken_only(index, k, len(branches), ops)))
     outs = []
     for j in range(len(out_types)):
         out = results[-1][j]
@@ -105,6 +108,37 @@ def cond(node, size, xs, batched):
             out = P.select(_mask_like(chosen, out), results[k][j], out)
         outs.append((out, True))
     return outs
+
+
+def _chosen(index, k, n):
+    """Where the clamped batched ``index`` picks branch ``k`` of ``n``."""
+    size = index.shape[0]
+    if k == 0:
+        return P.less_equal(index, P.full(0, (size,), INT32))
+    if k == n - 1:
+        return P.greater_equal(index, P.full(k, (size,), INT32))
+    return P.equal(index, P.full(k, (size,), INT32))
+
+
+def _taken_only(index, k, n, ops):
+    """Branch ``k``'s operands, differentiable only in the examples that take branch ``k``.
+
+    Every branch runs on the whole batch, so an untaken branch's backward pass sees a zero
+    cotangent, and 0 times its infinite or NaN derivative (``sqrt`` at a negative) is NaN:
+    passing ``stop_gradient`` of the operand where the branch is not taken lets the
+    ``select`` drop that NaN, so gradients are those of the branch each example takes (as
+    JAX's batched cond)."""
+    if n < 2:
+        return ops
+    chosen = _chosen(index, k, n)
+    return [_where_differentiable(chosen, o) for o in ops]
+
+
+def _where_differentiable(pred, x):
+    """``x``'s values; its gradient only where the batched bool ``pred`` holds."""
+    if x.dtype.kind != "f":
+        return x
+    return P.select(_mask_like(pred, x), x, P.stop_gradient(x))
 
 
 # -- scan -------------------------------------------------------------------------------------
@@ -141,7 +175,10 @@ def _masked_body(cond_body, step_body, n_in, keep_from, n_keep, n_zero=0):
     zeros (accumulated cotangents)."""
     leaves = leaves_like(step_body.inputs)       # the bodies are batched already
     pred = instantiate(cond_body.graph, leaves[:n_in])[0]
-    step = instantiate(step_body.graph, leaves)
+    # a finished example's step is computed and dropped: its inputs are stop_gradient'ed
+    # there, so its backward pass (0 times a derivative that may be NaN or infinite)
+    # is dropped as well
+    step = instantiate(step_body.graph, [_where_differentiable(pred, x) for x in leaves])
     kept = leaves[keep_from:keep_from + n_keep]
     outs = [P.select(_mask_like(pred, s), s, k) for s, k in zip(step[:n_keep], kept)]
     outs += [P.select(_mask_like(pred, s), s, P.full(0, s.shape, s.dtype))
