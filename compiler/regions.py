@@ -135,20 +135,28 @@ def close(inputs, outputs, start=0, hoist=True):
 # -- the reference evaluator (NumPy impls; used by region impls) ------------------------------
 
 def _plan(graph):
+    """(initial environment with the literals' values, input slots, steps, output slots):
+    literals are evaluated once, not at every step of a loop."""
     index = {id(n): i for i, n in enumerate(graph.nodes)}
     slots = [index.get(id(n)) for n in graph.inputs]
     bound = {s for s in slots if s is not None}
-    steps = [(i, n.prim.impl, tuple(index[id(x)] for x in n.inputs), n.params)
-             for i, n in enumerate(graph.nodes) if i not in bound]
-    return len(graph.nodes), slots, steps, [index[id(o)] for o in graph.outputs]
+    env, steps = [None] * len(graph.nodes), []
+    for i, n in enumerate(graph.nodes):
+        if i in bound:
+            continue
+        if n.prim.name == "literal":
+            env[i] = n.prim.impl(**n.params)
+        else:
+            steps.append((i, n.prim.impl, tuple(index[id(x)] for x in n.inputs), n.params))
+    return env, slots, steps, [index[id(o)] for o in graph.outputs]
 
 
 def run(body, args):
     """Evaluate a body on NumPy values with each primitive's reference ``impl``."""
     if body.plan is None:
         body.plan = _plan(body.graph)
-    size, slots, steps, outs = body.plan
-    env = [None] * size
+    init, slots, steps, outs = body.plan
+    env = list(init)
     for s, v in zip(slots, args):
         if s is not None:
             env[s] = v

@@ -40,6 +40,19 @@ SECONDS_PER_NODE = 0.0005
 # one costs): a long-lived program ends up specialised, paying at most twice the better
 # of the two routes.
 SECONDS_PER_KERNEL = 1.0
+# Loops: the interpreter runs a loop body step by step in Python, so a long loop (a
+# fori_loop of 10^5 steps) interprets for seconds where its compiled loop takes about
+# SECONDS_PER_LOOP to build. A call expected to interpret for longer than compiling takes
+# compiles first (and waits for it) instead; it counts as jit_threshold calls only past
+# TYPICAL_CALL seconds each, so a jit_threshold that means "never" still means never.
+# Interpretation costs about INTERPRET_PER_NODE per primitive run (per loop step inside a
+# body) plus INTERPRET_PER_ELEMENT per element it writes, and a loop INTERPRET_PER_STEP
+# per step (binding the body's inputs and typing its outputs).
+SECONDS_PER_LOOP = 0.5
+TYPICAL_CALL = 0.01
+INTERPRET_PER_NODE = 4e-6
+INTERPRET_PER_ELEMENT = 1e-9
+INTERPRET_PER_STEP = 5e-6
 
 
 class CompileWarning(UserWarning):
@@ -62,6 +75,8 @@ class Executable:
         self._failure = None
         self.vm_seconds = 0.0            # time spent running block-VM segments
         self._upgrading = False
+        self._loops = None               # the graph's loop regions (see _long_call)
+        self._last_seconds = 0.0         # the last interpreted call's duration
         # the callable serving calls now (compile decision, interpreter or native driver),
         # without __call__'s debug_nans check: hot callers check settings["debug_nans"]
         self.run_tier = self._cold
@@ -88,9 +103,12 @@ class Executable:
             outs = self.native.first_run(args)
             self.run_tier = self.native.run     # first_run may bind a faster driver
             return outs
-        if self._pending or not self._wants_native():
+        if self._pending:
             return self._interpret(args)
-        if _settings["compile_in_background"]:
+        long = self._long_call()
+        if not long and not self._wants_native():
+            return self._interpret(args)
+        if _settings["compile_in_background"] and not long:
             self._start_background(args)
             return self._interpret(args)
         try:                             # on copies of donated inputs: a failed compile
@@ -133,14 +151,52 @@ class Executable:
         if self._estimate is None:
             nodes = self.graph.nodes
             loops = {n.sig for n in nodes if n.prim.kind in ("elementwise", "reduce")}
+            regions = sum(bool(n.prim.regions) for n in nodes)
             self._estimate = (SECONDS_PER_SHAPE * len(loops) +
-                              SECONDS_PER_NODE * len(nodes))
+                              SECONDS_PER_NODE * len(nodes) + SECONDS_PER_LOOP * regions)
         return self._estimate
+
+    def _long_call(self):
+        """Whether this call, interpreted, is expected to take longer than compiling the
+        graph: only graphs with loop regions, estimated from their trip counts at the
+        first call (``interpret_estimate``) and from the last interpreted call after."""
+        if self.compile is False:
+            return False
+        if self._loops is None:
+            self._loops = any(n.prim.regions and n.prim.name != "cond"
+                              for n in self.graph.nodes)
+        if not self._loops:
+            return False
+        expected = self._last_seconds if self.calls > 1 else self.interpret_estimate()
+        if self.compile is None and expected < TYPICAL_CALL * _settings["jit_threshold"]:
+            return False
+        return expected >= self.compile_estimate()
+
+    def interpret_estimate(self):
+        """Estimated seconds of one interpreted call: per primitive run and element
+        written, loop bodies times their trip count (a while loop without
+        ``maximum_iterations`` counts one step: its trip count is known only by running)."""
+        total, stack = 0.0, [(self.graph, 1)]
+        while stack:
+            graph, times = stack.pop()
+            for n in graph.nodes:
+                if not n.inputs:
+                    continue
+                total += times * (INTERPRET_PER_NODE + INTERPRET_PER_ELEMENT * n.size)
+                steps = _trip_count(n) if n.prim.regions else 0
+                if n.prim.name != "cond":
+                    total += times * steps * INTERPRET_PER_STEP
+                for attr in n.prim.regions:
+                    bodies = n.params[attr]
+                    for body in bodies if isinstance(bodies, tuple) else (bodies,):
+                        stack.append((body.graph, times * steps))
+        return total
 
     def _interpret(self, args):
         t0 = time.perf_counter()
         outs = self.program(*args)
-        self.interpreted_seconds += time.perf_counter() - t0
+        self._last_seconds = time.perf_counter() - t0
+        self.interpreted_seconds += self._last_seconds
         return outs
 
     def _fail(self, args):
@@ -226,6 +282,15 @@ class Executable:
             self.native = native
             self.run_tier = native.run
         remember(structure_key(self.graph), native)    # other shapes may now reuse it
+
+
+def _trip_count(node):
+    """Steps a region node runs its bodies (an upper bound where known)."""
+    params = dict(node.attrs)
+    if "length" in params:
+        return max(int(params["length"]), 1)
+    steps = params.get("max_iter", -1)
+    return steps if steps is not None and steps > 0 else 1
 
 
 _native = {}            # structure_key of graphs run natively -> calls when compiled
