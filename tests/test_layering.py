@@ -75,7 +75,9 @@ TRACER_ORDER = [
     "variable",
     "random_ops", "conv", "nn_ops",   # training ops, imported by nn
     "special_math",     # tf.math compositions (safe division, inverse hyperbolics, segments)
-    "nn", "math", "nest", "tracing",
+    "nn", "math", "nest",
+    "argvars",          # stand-ins for Variables passed to traced functions
+    "tracing",
     "batch_jacobian",   # GradientTape.batch_jacobian's rows (uses the tape's gradients)
     "tape", "custom",
     "serialize",        # pickling of staged functions (recipes, tokens)

@@ -143,7 +143,7 @@ def _grad_nodes(grad_fn, ctx, dys, xs, variables):
         if len(gx) != len(xs):
             raise ValueError(f"custom_gradient: {ctx.name}'s grad_fn returned {len(gx)} "
                              f"gradients for {len(xs)} inputs; return one per input")
-        targets = list(xs) + [v._tensor for v in variables]
+        targets = list(xs) + list(variables)        # shapes and dtypes
         return [_fit(r, x, i, ctx.name) for i, (r, x) in enumerate(zip(gx + gv, targets))]
 
 

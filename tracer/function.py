@@ -2,11 +2,14 @@
 run the cached executable on later calls.
 
 Invariants:
-- A signature is the shape and dtype of every tensor-like argument leaf (Tensor, Variable,
-  NumPy array or scalar) plus the value of every other leaf (Python numbers, strings,
-  None, hashable objects, and ``static_argnums`` arguments, which are never traced).
+- A signature is the shape and dtype of every tensor-like argument leaf (Tensor, NumPy
+  array or scalar; a Variable by shape, dtype and trainable flag, and which positions hold
+  the same Variable) plus the value of every other leaf (Python numbers, strings, None,
+  hashable objects, and ``static_argnums`` arguments, which are never traced).
 - A ``Staged`` function owns one ``Entry`` per signature: the optimised graph whose inputs
-  are the argument leaves, then captured eager tensors, then Variables (read at each call).
+  are the argument leaves, then captured eager tensors, then Variables (read at each call):
+  captured ones, and stand-ins for the Variable arguments (``tracer.argvars``), bound at
+  each call to the Variables passed, so their updates go to those Variables' buffers.
 - Calls take one of three routes. Eager (the fast path): bind values, run the compiled
   executable. Inside another trace: the entry's graph is inlined into the outer graph (so
   ``tt.grad(tt.grad(f))`` is one graph). Under a recording tape that watches an input:
@@ -26,6 +29,8 @@ from compiler import primitives as P
 from compiler.ir import Graph, format_graph, toposort
 import runtime
 from tracer import nest, serialize
+from tracer.argvars import (ArgumentVariable, alias_pattern, bind, read_returned,
+                            variable_leaf_key)
 from tracer.engine import as_value
 from tracer.recording import make, node_of, watching
 from tracer.state import STATE
@@ -47,7 +52,7 @@ def _leaf_key(x, where):
     if type(x) is Tensor:
         return (x.shape, x.dtype)
     if isinstance(x, Variable):
-        return (x.shape, x.dtype)
+        return variable_leaf_key(x)
     if isinstance(x, _ARRAYS):
         return (x.shape, x.dtype)
     try:
@@ -89,11 +94,10 @@ def _describe(where):
 
 
 def _leaf_value(x):
-    """The value bound for a traced argument leaf at call time."""
+    """The value bound for a traced argument leaf at call time (Variables are bound as
+    state: ``Entry.bind``)."""
     if type(x) is Tensor:
         return x._value
-    if isinstance(x, Variable):
-        return x._share()._value        # an output may pass it through
     return x
 
 
@@ -102,14 +106,28 @@ def _leaf_value(x):
 class Entry:
     """The optimised graph of one signature, its bindings and (once run) its executable."""
 
-    def __init__(self, graph, captured, variables, plan, rebuild, inline_only, updated=()):
+    def __init__(self, graph, captured, variables, plan, rebuild, inline_only, updated=(),
+                 trace=None):
         self.graph = graph
         self.updated = list(updated)   # Variables whose new values are the last outputs
         self.captured = [t for t, _ in captured]
         self.cvals = [t._value for t in self.captured]
         self.variables = [v for v, _ in variables]
+        # stand-ins of its Variable arguments (``trace``'s): (index in variables,
+        # stand-in), bound per call; other Variables (an enclosing trace's stand-ins too)
+        # are bound as themselves
+        self.standins = [(i, v) for i, v in enumerate(self.variables)
+                         if isinstance(v, ArgumentVariable) and v._trace is trace]
+        own = {id(v) for _, v in self.standins}
+        self.captured_ids = {id(v): i for i, v in enumerate(self.variables)
+                             if id(v) not in own}
+        at = {id(v): i for i, v in enumerate(self.variables)}
+        self.updated_at = [at[id(v)] for v in self.updated]
+        self.writes = [False] * len(self.variables)   # per Variable: updated by the graph
+        for i in self.updated_at:
+            self.writes[i] = True
         # Variables only read (not updated): an output may be one's buffer passed through
-        self.read_only = {id(v) for v in self.variables} - {id(v) for v in self.updated}
+        self.read_only = not all(self.writes)
         self.plan = plan            # per output leaf: graph output index, or ("const", x)
         self.rebuild = rebuild
         self.single = rebuild is None
@@ -127,7 +145,13 @@ class Entry:
             self.exe = runtime.executable(self.graph)
         return self.exe
 
-    def run(self, values):
+    def bind(self, passed):
+        """The Variables of one call, in graph input order: the captured ones and those
+        bound to the stand-ins of the Variable arguments ``passed``."""
+        return bind(self.variables, self.standins, passed) if self.standins else \
+            self.variables
+
+    def run(self, values, passed=()):
         exe = self.exe or self.executable()
         if self.plain:                  # no captures, Variables or updates; one output
             if exe.settings["debug_nans"]:
@@ -135,36 +159,37 @@ class Entry:
             return make(exe.run_tier(*values)[0])
         if self.cvals:
             values = values + self.cvals
-        if self.variables:
+        variables = self.bind(passed)
+        if variables:
             # updated Variables give their buffers up: compiled code writes the new values
             # there (graph.donate)
-            values = values + [v._own_buffer() if id(v) not in self.read_only else
-                               v._tensor._value for v in self.variables]
+            values = values + [v._own_buffer() if w else v._tensor._value
+                               for v, w in zip(variables, self.writes)]
         outs = exe(*values)             # owned arrays of the outputs' dtypes (both tiers)
         if self.read_only:
-            outs = self.unalias(outs)
+            outs = self.unalias(outs, variables)
         if self.updated:
-            self.write_back(outs)
+            self.write_back(outs, variables)
         if self.single:
             return make(outs[0])
         return self.wrap([make(v) for v in outs])
 
-    def unalias(self, outs):
+    def unalias(self, outs, variables):
         """Copy the outputs that are a read-only Variable's buffer passed through (read and
         returned), so the Variable can later be updated in place."""
-        bufs = {id(v._tensor._value) for v in self.variables if id(v) in self.read_only}
+        bufs = {id(v._tensor._value) for v, w in zip(variables, self.writes) if not w}
         if not any(id(o) in bufs for o in outs):
             return outs
         return [np.array(o) if id(o) in bufs else o for o in outs]
 
-    def write_back(self, outs, keep=False):
+    def write_back(self, outs, variables, keep=False):
         """Store the updated Variables' new values (the graph's last outputs): compiled
         code returns a Variable's own buffer when it wrote the value there; any other
         array is copied into the buffer (or becomes it, copied if the caller also gets
         it). ``keep``: the outputs are also held elsewhere (a tape)."""
         k = len(self.updated)
         new = outs[len(outs) - k:]
-        for v, val in zip(self.updated, new):
+        for v, val in zip([variables[i] for i in self.updated_at], new):
             if val is v._tensor._value:
                 continue
             if keep:                        # the tape holds val too: v must not write it
@@ -202,6 +227,15 @@ def _foreign_leaves(outputs, inputs):
     bound = {id(n) for n in inputs}
     return [n for n in toposort(outputs, stop=lambda m: id(m) in bound)
             if id(n) not in bound and not n.inputs and n.prim is P.input]
+
+
+def _split_variables(leaves):
+    """(graph argument leaves, Variable arguments): Variables are not graph arguments but
+    state bound at each call (``tracer.argvars``)."""
+    if not any(isinstance(x, Variable) for x in leaves):
+        return leaves, ()
+    return ([x for x in leaves if not isinstance(x, Variable)],
+            [x for x in leaves if isinstance(x, Variable)])
 
 
 def _output_plan(out):
@@ -302,16 +336,30 @@ class Staged:
         if self._prepare is not None:
             args = self._prepare(args)
         key, leaves = self._signature(args, kwargs)
+        leaves, passed = _split_variables(leaves)
         entry = self._entry(key, args, kwargs)
+        if passed and entry.captured_ids:
+            entry = self._also_captured(entry, key, args, kwargs, passed)
         if STATE.trace is not None:
-            return self._inline(entry, leaves)
+            return self._inline(entry, leaves, passed)
         if STATE.tapes:
-            return self._recorded(entry, leaves)
+            return self._recorded(entry, leaves, passed)
         values = [_leaf_value(x) for x in leaves]
         if len(leaves) == 1 and len(args) == 1 and leaves[0] is args[0] and self._fast and \
                 not kwargs and not entry.inline_only:
             self._hot = _hot_slot(values[0], entry)
-        return entry.run(values)
+        return entry.run(values, passed)
+
+    def _also_captured(self, entry, key, args, kwargs, passed):
+        """The entry for a call passing a Variable that the function also captures (reads
+        it other than through the argument): traced with that Variable itself at those
+        positions, so its reads and updates through both meet in program order."""
+        spec = tuple((k, entry.captured_ids[id(v)]) for k, v in enumerate(passed)
+                     if id(v) in entry.captured_ids)
+        if not spec:
+            return entry
+        return self._entry(key + (("captured", spec),), args, kwargs,
+                           frozenset(k for k, _ in spec))
 
     # -- signatures and tracing --------------------------------------------------------------
     def _names(self):
@@ -334,7 +382,8 @@ class Staged:
         return f"argument '{name}' (position {i}) of {self._name}"
 
     def _signature(self, args, kwargs):
-        key, leaves = [], []
+        """(key, tensor-like argument leaves in order, Variables included)."""
+        key, leaves, passed = [], [], []
         items = list(enumerate(args)) + sorted(kwargs.items())
         for i, a in items:
             static = i in self._static
@@ -342,13 +391,18 @@ class Staged:
             key.append(k if type(i) is int else (i, k))
             if static:
                 continue
-            if _is_tensor_like(a):
-                leaves.append(a)
-            elif isinstance(a, (list, tuple, dict)):
-                leaves.extend(x for x in nest.flatten(a)[0] if _is_tensor_like(x))
+            for x in (a,) if _is_tensor_like(a) else nest.flatten(a)[0] \
+                    if isinstance(a, (list, tuple, dict)) else ():
+                if isinstance(x, Variable):
+                    passed.append(x)
+                if _is_tensor_like(x):
+                    leaves.append(x)
+        aliases = alias_pattern(passed)
+        if aliases is not None:         # a Variable passed more than once: its own trace
+            key.append(("aliased Variables", aliases))
         return tuple(key), leaves
 
-    def _entry(self, key, args, kwargs):
+    def _entry(self, key, args, kwargs, by_identity=()):
         entry = self._entries.get(key)
         if entry is not None:
             self._hits += 1
@@ -357,30 +411,34 @@ class Staged:
             entry = self._entries.get(key)
             if entry is None:
                 self._misses += 1
-                entry = self._trace(args, kwargs)
+                entry = self._trace(args, kwargs, by_identity)
                 if not entry.inline_only:
                     self._entries[key] = entry
                     while len(self._entries) > max(runtime.config.cache_size, 1):
                         self._entries.popitem(last=False)
         return entry
 
-    def _trace_arg(self, ctx, a, i):
+    def _trace_arg(self, ctx, a, i, by_identity):
         where = self._where(i)
-        if _is_tensor_like(a):
-            return ctx.argument(np.shape(a), a.dtype, where)
-        if not isinstance(a, (list, tuple, dict)):
-            return a
-        leaves, rebuild = nest.flatten(a)
-        return rebuild([ctx.argument(np.shape(x), x.dtype, where) if _is_tensor_like(x)
-                        else x for x in leaves])
 
-    def _trace(self, args, kwargs):
+        def leaf(x):
+            if isinstance(x, Variable):
+                return ctx.argument_variable(x, where, by_identity)
+            if _is_tensor_like(x):
+                return ctx.argument(np.shape(x), x.dtype, where)
+            return x
+        if not isinstance(a, (list, tuple, dict)):
+            return leaf(a)
+        leaves, rebuild = nest.flatten(a)
+        return rebuild([leaf(x) for x in leaves])
+
+    def _trace(self, args, kwargs, by_identity=()):
         ctx = TraceContext(self._name)
-        targs = [a if i in self._static else self._trace_arg(ctx, a, i)
+        targs = [a if i in self._static else self._trace_arg(ctx, a, i, by_identity)
                  for i, a in enumerate(args)]
-        tkw = {k: self._trace_arg(ctx, kwargs[k], k) for k in sorted(kwargs)}
+        tkw = {k: self._trace_arg(ctx, kwargs[k], k, by_identity) for k in sorted(kwargs)}
         with ctx:
-            out = self._build(targs, tkw)
+            out = read_returned(self._build(targs, tkw))
         self.trace_count += 1
         outputs, plan, rebuild = _output_plan(out)
         updates = ctx.updates()
@@ -400,39 +458,40 @@ class Staged:
         raw = STATE.trace is not None
         if not raw:
             graph = _optimized(graph, donate)
-        entry = Entry(graph, ctx.captured, ctx.variables, plan, rebuild, bool(foreign),
-                      [v for v, _ in updates])
+        entry = Entry(graph, ctx.captured, ctx.variables, plan, rebuild,
+                      bool(foreign) or ctx.foreign_variables, [v for v, _ in updates], ctx)
         entry.raw, entry.donate = raw, donate
         return entry
 
     # -- routes other than the eager fast path ----------------------------------------------
-    def _bound_tensors(self, entry, leaves):
+    def _bound_tensors(self, entry, leaves, variables):
         """Tensors for every graph input (arguments, captures, variables), read now."""
-        ts = [x._read() if isinstance(x, Variable) else
-              x if type(x) is Tensor else make(x) for x in leaves]
+        ts = [x if type(x) is Tensor else make(x) for x in leaves]
         ts += entry.captured
-        ts += [v._read() for v in entry.variables]
+        ts += [v._read() for v in variables]
         return ts
 
-    def _inline(self, entry, leaves):
+    def _inline(self, entry, leaves, passed):
         """Inside another trace: splice this signature's graph into the enclosing one."""
-        ts = self._bound_tensors(entry, leaves)
+        variables = entry.bind(passed)
+        ts = self._bound_tensors(entry, leaves, variables)
         outs, created = self._splice(entry, ts)
         result = [make(None, n) for n in outs]
         _record(ts, created, result)
         k = len(entry.updated)
-        for v, t in zip(entry.updated, result[len(result) - k:]):
-            STATE.trace.assign_variable(v, t)     # the enclosing trace performs them
+        for i, t in zip(entry.updated_at, result[len(result) - k:]):
+            STATE.trace.assign_variable(variables[i], t)    # the enclosing trace does them
         return result[0] if entry.single else entry.wrap(result)
 
-    def _recorded(self, entry, leaves):
+    def _recorded(self, entry, leaves, passed):
         """Under recording tapes: compiled values, plus the spliced nodes for the tapes."""
-        ts = self._bound_tensors(entry, leaves)
+        variables = entry.bind(passed)
+        ts = self._bound_tensors(entry, leaves, variables)
         exe = entry.executable()        # donated inputs copied: the tapes hold them too
         outs = exe(*exe.spare([t._value for t in ts]))
         result = [make(as_value(v, d)) for v, d in zip(outs, entry.dtypes)]
         if entry.updated:
-            entry.write_back(outs, keep=True)
+            entry.write_back(outs, variables, keep=True)
         if watching(ts):
             nodes, created = self._splice(entry, ts)
             for t, n in zip(result, nodes):
@@ -460,13 +519,16 @@ class Staged:
         if self._prepare is not None:
             args = self._prepare(args)
         key, leaves = self._signature(args, kwargs)
+        leaves, passed = _split_variables(leaves)
         entry = self._entry(key, args, kwargs)
+        if passed and entry.captured_ids:
+            entry = self._also_captured(entry, key, args, kwargs, passed)
         exe = entry.executable()
         if getattr(exe, "native", None) is None and STATE.trace is None:
             values = [_leaf_value(x) for x in leaves] + entry.cvals
             try:
                 exe.compile_now(exe.spare(
-                    values + [v._tensor._value for v in entry.variables]))
+                    values + [v._tensor._value for v in entry.bind(passed)]))
             except Exception:  # noqa: BLE001  (then the interpreter is what runs)
                 pass
         native = getattr(exe, "native", None)

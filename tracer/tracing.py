@@ -10,6 +10,8 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.ir import toposort
+from tracer.argvars import ArgumentVariable
+from tracer.errors import TracingError
 from tracer.recording import make, node_of, watching
 from tracer.state import STATE
 
@@ -27,6 +29,9 @@ class TraceContext:
         self.variables = []         # (variable, node): current value read at every call
         self.assigned = {}          # id(variable) -> (variable, node of its updated value)
         self._memo = {}             # id(tensor or variable) -> (object, node)
+        self._standins = {}         # id(Variable passed) -> its ArgumentVariable
+        self.n_passed = 0           # Variable arguments met so far
+        self.foreign_variables = False  # reads a stand-in of an enclosing trace
 
     def __enter__(self):
         self.parent = STATE.trace
@@ -43,6 +48,21 @@ class TraceContext:
         self.arg_nodes.append(node)
         return make(None, node)
 
+    def argument_variable(self, variable, description, by_identity=()):
+        """The stand-in for the next Variable argument (one per distinct Variable: the
+        same one passed twice is one stand-in); the Variable itself when its position is
+        in ``by_identity`` (it is also captured, so reads and updates must meet)."""
+        k = self.n_passed
+        self.n_passed += 1
+        if k in by_identity:
+            return variable
+        hit = self._standins.get(id(variable))
+        if hit is None:
+            hit = ArgumentVariable(variable.shape, variable.dtype, variable.trainable,
+                                   description, self, k)
+            self._standins[id(variable)] = hit
+        return hit
+
     def capture(self, tensor):
         hit = self._memo.get(id(tensor))
         if hit is not None:
@@ -57,10 +77,14 @@ class TraceContext:
     def capture_variable(self, variable):
         hit = self._memo.get(id(variable))
         if hit is None:
+            if isinstance(variable, ArgumentVariable) and variable._trace is not self:
+                if not variable.live():
+                    raise TracingError(variable._no_value())
+                self.foreign_variables = True       # bound by the enclosing trace only
             node = P.input(shape=variable.shape, dtype=variable.dtype)
             hit = self._memo[id(variable)] = (variable, node)
             self.variables.append((variable, node))
-            self.leaves[id(node)] = f"variable '{variable.name}' read by {self.name}"
+            self.leaves[id(node)] = f"{_describe_variable(variable)} read by {self.name}"
         return make(None, hit[1])
 
     def read_variable(self, variable):
@@ -76,9 +100,11 @@ class TraceContext:
 
     def assign_variable(self, variable, value):
         """Record ``variable = value`` (a tensor of its dtype) in program order."""
-        if value.shape != variable.shape:
-            raise ValueError(f"Variable.assign: value has shape {value.shape} but the variable "
-                             f"{variable.name} has shape {variable.shape}; shapes must match")
+        if value.shape != variable.shape or value.dtype != variable.dtype:
+            raise ValueError(f"Variable.assign in {self.name}: value has shape {value.shape} "
+                             f"and dtype {value.dtype} but {_describe_variable(variable)} "
+                             f"has shape {variable.shape} and dtype {variable.dtype}; assign "
+                             f"a value of that shape and dtype")
         if id(variable) not in self.assigned:
             self.capture_variable(variable)     # updated variables are read at every call
         self.assigned[id(variable)] = (variable, node_of(value))
@@ -103,6 +129,10 @@ class TraceContext:
         if not found:
             return f"a value computed inside {self.name}"
         return " and ".join(found)
+
+
+def _describe_variable(v):
+    return getattr(v, "description", None) or f"variable '{v.name}'"
 
 
 def substitute(outputs, mapping):

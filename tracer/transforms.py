@@ -52,6 +52,8 @@ def _sources(args, nums, op, name):
     out = []
     for i in nums:
         leaves, rebuild = nest.flatten(args[i])
+        # a Variable argument is differentiated through its value at the call's start
+        leaves = [x._read() if isinstance(x, Variable) else x for x in leaves]
         for x in leaves:
             if type(x) is not Tensor or x.dtype.kind != "f":
                 what = getattr(x, "dtype", type(x).__name__)

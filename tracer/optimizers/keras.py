@@ -16,6 +16,7 @@ import contextlib
 import numpy as np
 
 from tracer import ops
+from tracer.argvars import ArgumentVariable
 from tracer.creation import convert_to_tensor, fill, zeros
 from tracer.optimizers import rules
 from tracer.variable import Variable
@@ -78,6 +79,17 @@ class Optimizer:
     def _wants_slot(self, name):
         return True
 
+    def _slots_of(self, v):
+        """``v``'s slot Variables by name (made on its first update). For a Variable passed
+        as an argument of a traced function: stand-ins bound, at each call, to the slots
+        of the Variable actually passed (made then if it has none yet)."""
+        if isinstance(v, ArgumentVariable):
+            return {n: v.derive((id(self), n), lambda real, n=n: self._slots_of(real)[n],
+                                v.shape, v.dtype, name=f"{self.name}/{v.name}/{n}")
+                    for n in self._slot_names if self._wants_slot(n)}
+        self._ensure_slots([v])
+        return self._slots[id(v)][1]
+
     def apply_gradients(self, grads_and_vars):
         """Apply ``(gradient, variable)`` pairs (None gradients are skipped); returns
         ``iterations``."""
@@ -99,11 +111,12 @@ class Optimizer:
             return self.iterations
         grads = [self._gradient(g, v) for g, v in pairs]
         variables = [v for _, v in pairs]
-        self._ensure_slots(variables)
+        self._ensure_slots([v for v in variables if not isinstance(v, ArgumentVariable)])
+        slots = [self._slots_of(v) for v in variables]
         lr = self._current_rate()
         self._before_update(variables, lr)
-        for g, v in zip(grads, variables):
-            self._update(g, v, _in_dtype(lr, v.dtype), self._slots[id(v)][1])
+        for g, v, s in zip(grads, variables, slots):
+            self._update(g, v, _in_dtype(lr, v.dtype), s)
         self.iterations.assign_add(1)
         return self.iterations
 
