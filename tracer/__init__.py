@@ -15,7 +15,7 @@ from tracer import operators as _operators  # noqa: F401  (Tensor's arithmetic o
 from tracer.tensor import Tensor
 from tracer.variable import Variable
 from tracer.creation import (constant, convert_to_tensor, eye, fill, lin_space, linspace,
-                             ones, ones_like, random, range, zeros, zeros_like)
+                             ones, ones_like, range, zeros, zeros_like)
 from tracer.dtypes import bool_ as bool  # noqa: A001  (tt.bool, as TensorFlow)
 from tracer.dtypes import float32, float64, int32, int64
 from tracer.eager_functions import gradients_function, value_and_gradients_function
@@ -54,6 +54,7 @@ from tracer import linalg  # noqa: E402  (tt.linalg)
 from tracer import testing  # noqa: E402  (tt.testing)
 from tracer import distributed  # noqa: E402  (tt.distributed; Dask is imported on use)
 from tracer.nn_ops import one_hot  # noqa: E402
+from tracer.random_ops import random  # noqa: E402  (tt.random)
 from tracer import optimizers  # noqa: E402  (tt.optimizers)
 from tracer.control import cond, fori_loop, scan, switch, while_loop
 from runtime import wait_for_compiles  # noqa: E402

@@ -1,5 +1,5 @@
-"""Creating tensors: constant, convert_to_tensor, zeros/ones/fill, eye, linspace, range,
-and the ``tt.random`` samplers."""
+"""Creating tensors: constant, convert_to_tensor, zeros/ones/fill, eye, linspace, range
+(the ``tt.random`` samplers are in ``tracer.random_ops``)."""
 import builtins
 import operator
 
@@ -8,8 +8,7 @@ import numpy as np
 from tracer import dtypes
 from tracer.convert import convert_to_tensor
 from tracer.engine import as_tensor, make
-from tracer import shape_ops
-from tracer.tensor import Tensor, check_traceable
+from tracer.tensor import Tensor
 
 
 def constant(value, dtype=None, shape=None, name=None):
@@ -141,80 +140,3 @@ def range(start, limit=None, delta=1, dtype=None, name=None):
     if float(vals[2]) == 0:
         raise ValueError("range: delta must not be 0")
     return make(np.arange(vals[0], vals[1], vals[2]).astype(d))
-
-
-class _Random:
-    """``tt.random``: seeded samplers returning eager tensors."""
-
-    def __init__(self):
-        self._rng = np.random.default_rng()
-
-    def _gen(self, seed):
-        return np.random.default_rng(seed) if seed is not None else self._rng
-
-    def uniform(self, shape, minval=0, maxval=1, dtype=dtypes.float32, seed=None, name=None):
-        d = dtypes.as_dtype(dtype, "random.uniform")
-        shape = _shape_arg(shape, "random.uniform")
-        g = self._gen(seed)
-        if d.kind in "iu":
-            if not minval < maxval:
-                raise ValueError(f"random.uniform: minval ({minval}) must be < maxval "
-                                 f"({maxval}) for integer dtype {d} (maxval is excluded)")
-            return make(g.integers(minval, maxval, shape).astype(d))
-        if not minval <= maxval:
-            raise ValueError(f"random.uniform: minval ({minval}) must be <= maxval "
-                             f"({maxval})")
-        return make(np.asarray(g.uniform(minval, maxval, shape)).astype(d))
-
-    def normal(self, shape, mean=0, stddev=1, dtype=dtypes.float32, seed=None, name=None):
-        d = dtypes.as_dtype(dtype, "random.normal")
-        shape = _shape_arg(shape, "random.normal")
-        if not stddev >= 0:
-            raise ValueError(f"random.normal: stddev is {stddev}; it must be >= 0")
-        return make(np.asarray(self._gen(seed).normal(mean, stddev, shape)).astype(d))
-
-    def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
-                         name=None):
-        """Normal numbers, those more than 2 ``stddev`` from ``mean`` redrawn (as TF)."""
-        d = dtypes.as_dtype(dtype, "random.truncated_normal")
-        shape = _shape_arg(shape, "random.truncated_normal")
-        if not stddev >= 0:
-            raise ValueError(f"random.truncated_normal: stddev is {stddev}; it must be >= 0")
-        g = self._gen(seed)
-        z = g.standard_normal(shape)
-        out = np.abs(z) > 2
-        while out.any():  # each round keeps ~95% of the redrawn values
-            z[out] = g.standard_normal(int(out.sum()))
-            out = np.abs(z) > 2
-        return make(np.asarray(mean + stddev * z).astype(d))
-
-    def shuffle(self, value, seed=None, name=None):
-        """``value`` with its rows (axis 0) in a random order (a gather, so differentiable)."""
-        x = as_tensor(value, "random.shuffle")
-        if x.ndim == 0:
-            raise ValueError("random.shuffle: value is a scalar; it needs rank >= 1")
-        return shape_ops.gather(x, make(self._gen(seed).permutation(x.shape[0])))
-
-    def categorical(self, logits, num_samples, dtype=None, seed=None, name=None):
-        """Class indices drawn per row of the (batch, classes) ``logits`` with
-        probabilities softmax(logits): shape (batch, num_samples), int64 by default."""
-        x = as_tensor(logits, "random.categorical")
-        d = dtypes.as_dtype(dtypes.int64 if dtype is None else dtype, "random.categorical")
-        if x.ndim != 2 or x.dtype.kind != "f" or d.kind not in "iu":
-            raise ValueError(f"random.categorical: logits have shape {x.shape} dtype "
-                             f"{x.dtype}, dtype {d}; logits must be a 2-D float tensor "
-                             f"(batch, classes) and dtype int32 or int64")
-        check_traceable(x, "random.categorical (samples are drawn eagerly)")
-        v = np.asarray(x._value, np.float64)
-        p = np.exp(v - np.max(v, axis=1, keepdims=True))
-        cdf = np.cumsum(p, axis=1)
-        u = self._gen(seed).random((v.shape[0], int(num_samples))) * cdf[:, -1:]
-        idx = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)]) \
-            if v.shape[0] else np.zeros((0, int(num_samples)), np.int64)
-        return make(np.minimum(idx, v.shape[1] - 1).astype(d))
-
-    def set_seed(self, seed):
-        self._rng = np.random.default_rng(seed)
-
-
-random = _Random()

@@ -12,10 +12,8 @@ import numpy as np
 
 from tracer import dtypes, ops, shape_ops
 from tracer.engine import STATE, as_tensor, make
-from tracer.errors import TracingError
-from tracer.random_ops import stateless_uniform
+from tracer.random_ops import random, stateless_uniform, traced_uniform
 from tracer.recording import public_op
-from tracer.variable import Variable
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -114,28 +112,13 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     return ops.multiply(ops.multiply(x, 1.0 / (1.0 - rate)), keep)
 
 
-# Traced dropout without a seed tensor reads and advances this counter: inside tt.function
-# it is state of the compiled function, so every call (and every dropout in it) gets a new
-# stream of numbers from the stateless generator.
-_TRACED_DRAWS = Variable(np.int64(0), trainable=False, name="nn.dropout/draws")
-
-
 def _uniform(shape, dtype, seed, op):
     if hasattr(seed, "dtype") and hasattr(seed, "shape"):
         return stateless_uniform(shape, seed, dtype)
     if STATE.trace is None:
         return make(np.random.default_rng(seed).random(shape).astype(dtype))
-    # an int seed fixes the base of the stream; without one the base is drawn at trace time
-    base = int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
-    draw = _TRACED_DRAWS.value()
-    try:
-        _TRACED_DRAWS.assign_add(1)
-    except TracingError:              # compiled functions without state: say what works
-        raise TracingError(
-            f"{op}: inside tt.function a mask drawn at trace time would repeat on every "
-            f"call; pass seed= an integer tensor argument of the function (change it every "
-            f"step), or call dropout eagerly") from None
-    return stateless_uniform(shape, ops.add(ops.multiply(draw, 1_000_003), base), dtype)
+    # the next draw of the traced stream (tracer.random_ops): a new mask on every call
+    return traced_uniform(shape, dtype, seed, op, random._rng)
 
 
 # -- normalisation --------------------------------------------------------------------------

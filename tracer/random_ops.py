@@ -1,7 +1,31 @@
-"""Random numbers that compile: a pure function of an integer seed tensor."""
+"""Random numbers that compile: a pure function of an integer seed tensor.
+
+Inside ``tt.function`` and the transforms, every draw (``tt.random.*`` and
+``tt.nn.dropout``) reads and advances one counter Variable, ``DRAWS``: it is state of the
+compiled function, so each call draws new numbers without retracing, and the numbers are
+``stateless_uniform`` of (counter, base): the base is fixed at trace time by the op's
+``seed`` or, without one, drawn from ``tt.random``'s global generator (so
+``tt.random.set_seed`` before tracing makes it reproducible), and ``tt.random.set_seed``
+also moves the counter to a start given by its seed, so re-seeding replays the same
+sequence (TensorFlow's global and op seeds). Draws carry no gradient.
+"""
+import math
+
+import numpy as np
+
 from compiler import primitives as P
-from tracer import dtypes, ops
-from tracer.engine import as_tensor, bind
+from tracer import array_ops, dtypes, ops, shape_ops
+from tracer.creation import _shape_arg
+from tracer.engine import as_tensor, bind, make
+from tracer.errors import TracingError
+from tracer.state import STATE
+from tracer.tensor import check_traceable
+from tracer.variable import Variable
+
+# the position in the stream of traced draws; every traced draw adds one
+DRAWS = Variable(np.int64(0), trainable=False, name="random/draws")
+_STRIDE = 1_000_003          # counters apart: a draw's seed is counter * _STRIDE + base
+_TRUNCATED_CANDIDATES = 8    # normals drawn per truncated one: all 8 beyond 2 std: p ~ 2e-11
 
 
 def stateless_uniform(shape, seed, dtype=dtypes.float32):
@@ -16,3 +40,181 @@ def stateless_uniform(shape, seed, dtype=dtypes.float32):
     d = dtypes.as_dtype(dtype, "stateless_uniform")
     return bind(P.stateless_uniform, s, shape=tuple(int(n) for n in shape), dtype=d.str)
 
+
+def seed_start(seed):
+    """Where ``DRAWS`` starts after ``tt.random.set_seed(seed)`` (None: anywhere)."""
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
+
+
+def traced_uniform(shape, dtype, seed, op, rng):
+    """Uniform [0, 1) numbers of one traced draw: the next in the stream of ``seed`` (an
+    int op seed, or None for a base drawn from the global generator ``rng``)."""
+    if seed is None:
+        base = int(rng.integers(1 << 32))
+    else:
+        base = int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint32)[0])
+    draw = DRAWS.value()
+    try:
+        DRAWS.assign_add(1)
+    except TracingError:              # compiled functions without state: say what works
+        raise TracingError(
+            f"{op}: numbers drawn at trace time would repeat on every call, and this "
+            f"trace cannot update the draw counter; draw inside tt.function or eagerly, or "
+            f"pass the numbers in as an argument (tt.nn.dropout also takes seed= an integer "
+            f"tensor argument)") from None
+    return stateless_uniform(shape, ops.add(ops.multiply(draw, _STRIDE), base), dtype)
+
+
+def uniform(shape, minval, maxval, d, seed, rng):
+    """Traced ``tt.random.uniform``: floats in [minval, maxval), ints in [minval, maxval)."""
+    if d.kind in "iu":
+        u = traced_uniform(shape, dtypes.float64, seed, "random.uniform", rng)
+        span = float(maxval) - float(minval)
+        return ops.cast(ops.floor(ops.add(ops.multiply(u, span), float(minval))), d)
+    u = traced_uniform(shape, d, seed, "random.uniform", rng)
+    return ops.add(ops.multiply(u, maxval - minval), ops.cast(minval, d))
+
+
+def _standard_normals(shape, n, d, seed, op, rng):
+    """``n`` independent standard normal tensors of ``shape`` (Box-Muller, in pairs)."""
+    pairs = (n + 1) // 2
+    u = traced_uniform((2, pairs) + tuple(shape), d, seed, op, rng)
+    radius = ops.sqrt(ops.multiply(-2.0, ops.log1p(ops.negative(u[0]))))   # 1 - u in (0, 1]
+    angle = ops.multiply(u[1], 2.0 * math.pi)
+    out = []
+    for k in range(pairs):
+        out += [ops.multiply(radius[k], ops.cos(angle[k])),
+                ops.multiply(radius[k], ops.sin(angle[k]))]
+    return out[:n]
+
+
+def normal(shape, mean, stddev, d, seed, rng):
+    """Traced ``tt.random.normal``."""
+    z = _standard_normals(shape, 1, d, seed, "random.normal", rng)[0]
+    return ops.add(ops.multiply(z, stddev), ops.cast(mean, d))
+
+
+def truncated_normal(shape, mean, stddev, d, seed, rng):
+    """Traced ``tt.random.truncated_normal``: per element the first of several normal
+    candidates within 2 of 0 (TensorFlow's redraws; all beyond has probability ~2e-11,
+    and then the last candidate is clipped to [-2, 2])."""
+    zs = _standard_normals(shape, _TRUNCATED_CANDIDATES, d, seed, "random.truncated_normal",
+                           rng)
+    z = ops.clip_by_value(zs[-1], -2.0, 2.0)
+    for cand in reversed(zs[:-1]):
+        z = ops.where(ops.less_equal(ops.abs(cand), 2.0), cand, z)
+    return ops.add(ops.multiply(z, stddev), ops.cast(mean, d))
+
+
+def shuffle(x, seed, rng):
+    """Traced ``tt.random.shuffle``: the rows of ``x`` in the order of sorted uniforms."""
+    u = traced_uniform((x.shape[0],), dtypes.float64, seed, "random.shuffle", rng)
+    return shape_ops.gather(x, array_ops.argsort(u))
+
+
+def categorical(x, num_samples, d, seed, rng):
+    """Traced ``tt.random.categorical``: the Gumbel-max draw argmax(logits + Gumbel) per
+    sample."""
+    u = traced_uniform((x.shape[0], int(num_samples), x.shape[1]), x.dtype, seed,
+                       "random.categorical", rng)
+    gumbel = ops.negative(ops.log(ops.negative(ops.log(u))))      # u = 0 gives -inf
+    scores = ops.add(shape_ops.expand_dims(x, 1), gumbel)
+    return ops.cast(ops.argmax(scores, axis=2), d)
+
+
+# -- tt.random ------------------------------------------------------------------------------
+
+class _Random:
+    """``tt.random``: seeded samplers. Eager calls draw with NumPy (an int ``seed`` gives
+    the same numbers on every call; without one they come from the global generator that
+    ``set_seed`` resets). Inside ``tt.function`` and the transforms each call draws new
+    numbers from the compiled counter-based generator (above): a seeded
+    op's sequence is reproducible, and ``set_seed`` replays every traced sequence."""
+
+    def __init__(self):
+        self._rng = np.random.default_rng()
+
+    def _gen(self, seed):
+        return np.random.default_rng(seed) if seed is not None else self._rng
+
+    def uniform(self, shape, minval=0, maxval=1, dtype=dtypes.float32, seed=None, name=None):
+        d = dtypes.as_dtype(dtype, "random.uniform")
+        shape = _shape_arg(shape, "random.uniform")
+        g = self._gen(seed)
+        if d.kind in "iu":
+            if not minval < maxval:
+                raise ValueError(f"random.uniform: minval ({minval}) must be < maxval "
+                                 f"({maxval}) for integer dtype {d} (maxval is excluded)")
+            if STATE.trace is not None:
+                return uniform(shape, minval, maxval, d, seed, self._rng)
+            return make(g.integers(minval, maxval, shape).astype(d))
+        if not minval <= maxval:
+            raise ValueError(f"random.uniform: minval ({minval}) must be <= maxval "
+                             f"({maxval})")
+        if STATE.trace is not None:
+            return uniform(shape, minval, maxval, d, seed, self._rng)
+        return make(np.asarray(g.uniform(minval, maxval, shape)).astype(d))
+
+    def normal(self, shape, mean=0, stddev=1, dtype=dtypes.float32, seed=None, name=None):
+        d = dtypes.as_dtype(dtype, "random.normal")
+        shape = _shape_arg(shape, "random.normal")
+        if not stddev >= 0:
+            raise ValueError(f"random.normal: stddev is {stddev}; it must be >= 0")
+        if STATE.trace is not None:
+            return normal(shape, mean, stddev, d, seed, self._rng)
+        return make(np.asarray(self._gen(seed).normal(mean, stddev, shape)).astype(d))
+
+    def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
+                         name=None):
+        """Normal numbers, those more than 2 ``stddev`` from ``mean`` redrawn (as TF)."""
+        d = dtypes.as_dtype(dtype, "random.truncated_normal")
+        shape = _shape_arg(shape, "random.truncated_normal")
+        if not stddev >= 0:
+            raise ValueError(f"random.truncated_normal: stddev is {stddev}; it must be >= 0")
+        if STATE.trace is not None:
+            return truncated_normal(shape, mean, stddev, d, seed, self._rng)
+        g = self._gen(seed)
+        z = g.standard_normal(shape)
+        out = np.abs(z) > 2
+        while out.any():  # each round keeps ~95% of the redrawn values
+            z[out] = g.standard_normal(int(out.sum()))
+            out = np.abs(z) > 2
+        return make(np.asarray(mean + stddev * z).astype(d))
+
+    def shuffle(self, value, seed=None, name=None):
+        """``value`` with its rows (axis 0) in a random order (a gather, so differentiable)."""
+        x = as_tensor(value, "random.shuffle")
+        if x.ndim == 0:
+            raise ValueError("random.shuffle: value is a scalar; it needs rank >= 1")
+        if STATE.trace is not None:
+            return shuffle(x, seed, self._rng)
+        return shape_ops.gather(x, make(self._gen(seed).permutation(x.shape[0])))
+
+    def categorical(self, logits, num_samples, dtype=None, seed=None, name=None):
+        """Class indices drawn per row of the (batch, classes) ``logits`` with
+        probabilities softmax(logits): shape (batch, num_samples), int64 by default."""
+        x = as_tensor(logits, "random.categorical")
+        d = dtypes.as_dtype(dtypes.int64 if dtype is None else dtype, "random.categorical")
+        if x.ndim != 2 or x.dtype.kind != "f" or d.kind not in "iu":
+            raise ValueError(f"random.categorical: logits have shape {x.shape} dtype "
+                             f"{x.dtype}, dtype {d}; logits must be a 2-D float tensor "
+                             f"(batch, classes) and dtype int32 or int64")
+        if STATE.trace is not None:
+            return categorical(x, num_samples, d, seed, self._rng)
+        check_traceable(x, "random.categorical (samples are drawn eagerly)")
+        v = np.asarray(x._value, np.float64)
+        p = np.exp(v - np.max(v, axis=1, keepdims=True))
+        cdf = np.cumsum(p, axis=1)
+        u = self._gen(seed).random((v.shape[0], int(num_samples))) * cdf[:, -1:]
+        idx = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)]) \
+            if v.shape[0] else np.zeros((0, int(num_samples)), np.int64)
+        return make(np.minimum(idx, v.shape[1] - 1).astype(d))
+
+    def set_seed(self, seed):
+        """Reset the global generator: unseeded eager draws and the stream of traced
+        draws (``tt.function``) both replay from ``seed`` (None: unpredictably)."""
+        self._rng = np.random.default_rng(seed)
+        DRAWS.assign(np.int64(seed_start(seed)))
+
+
+random = _Random()
