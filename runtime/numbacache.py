@@ -10,7 +10,10 @@ it. Kernels get this cache instead (``attach``):
 - every file is ``MAGIC + HMAC-SHA256(key, name + payload) + payload`` with a per-user
   secret key; a file whose tag does not verify is never unpickled: it is deleted and the
   kernel is compiled again (and saved again);
-- files are created 0600 and renamed into place (atomic for concurrent processes).
+- files are created 0600 and renamed into place (atomic for concurrent processes);
+- a signature missing on disk is compiled under a per-signature lock file
+  (``runtime.compilelock``): another process wanting it meanwhile waits and then loads
+  the saved result instead of compiling it a second time.
 """
 import contextlib
 import hashlib
@@ -23,6 +26,8 @@ import warnings
 
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile
 from numba.core.caching import _CacheLocator
+
+from runtime import compilelock
 
 MAGIC = b"TJNB1\n"
 _TAG = hashlib.sha256().digest_size
@@ -162,11 +167,29 @@ class SignedCache(FunctionCache):
         self._impl = _Impl(py_func, directory, stamp)
         self._cache_path = directory
         self._cache_file = _SignedFiles(directory, self._impl.filename_base, stamp, key)
+        self._held = []                        # (fd, path) of compile locks held
         self.enable()
 
     def load_overload(self, sig, target_context):
         """The cached compile result, or None (compile) when there is none or it cannot be
-        rebuilt; never an error."""
+        rebuilt; never an error. Before returning None it takes the signature's compile
+        lock, waiting while another process compiles it (whose result is then loaded);
+        the lock is held until ``save_overload`` or ``release_locks``."""
+        cres = self._load(sig, target_context)
+        if cres is not None:
+            return cres
+        self.release_locks()
+        path = f"{self._cache_file._index_path[:-4]}-{_digest(sig, target_context)}.lock"
+        fd, _waited = compilelock.acquire(path)
+        cres = self._load(sig, target_context)   # saved while we waited, or just before
+        if fd is not None:
+            if cres is not None:
+                compilelock.release(fd, path)
+            else:
+                self._held.append((fd, path))
+        return cres
+
+    def _load(self, sig, target_context):
         try:
             return super().load_overload(sig, target_context)
         except Exception as e:                 # noqa: BLE001  (a cache is never fatal)
@@ -178,6 +201,19 @@ class SignedCache(FunctionCache):
             super().save_overload(sig, data)
         except OSError as e:                   # read-only or full: keep the compiled code
             _warn_once(self._cache_path, f"compiled code could not be saved ({e})")
+        finally:
+            self.release_locks()
+
+    def release_locks(self):
+        """Let go of compile locks this cache holds (the compile ended, saved or not)."""
+        while self._held:
+            compilelock.release(*self._held.pop())
+
+
+def _digest(sig, target_context):
+    """A short name for a signature and the machine code target, as in Numba's index."""
+    tag = f"{sig}:{target_context.codegen().magic_tuple()}"
+    return hashlib.sha256(tag.encode()).hexdigest()[:16]
 
 
 _warned = set()
@@ -191,6 +227,15 @@ def _warn_once(directory, what):
 
 
 def attach(dispatcher, directory, stamp, key):
-    """Give a Numba dispatcher (compiled without ``cache=True``) the signed cache."""
-    dispatcher._cache = SignedCache(dispatcher.py_func, directory, stamp, key)
+    """Give a Numba dispatcher (compiled without ``cache=True``) the signed cache. Its
+    ``compile`` lets go of the cache's compile lock however the compile ends."""
+    cache = dispatcher._cache = SignedCache(dispatcher.py_func, directory, stamp, key)
+    compile_signature = dispatcher.compile
+
+    def compile(sig):
+        try:
+            return compile_signature(sig)
+        finally:
+            cache.release_locks()
+    dispatcher.compile = compile
     return dispatcher

@@ -4,6 +4,8 @@ import glob
 import os
 import subprocess
 import sys
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 import runtime
 from compiler import Graph
 from compiler import primitives as P
-from runtime import diskcache
+from runtime import compilelock, diskcache
 
 F64 = np.dtype("float64")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -159,3 +161,35 @@ def test_cache_unused_inputs_are_part_of_the_key():
     assert g0.key != g1.key
     np.testing.assert_allclose(runtime.evaluate(g0, [], "compiled")[0], [2.0] * 3)
     np.testing.assert_allclose(runtime.evaluate(g1, [np.zeros(3)], "compiled")[0], [2.0] * 3)
+
+
+def test_cache_compile_lock_waits_for_its_holder_and_never_goes_stale(tmp_path):
+    path = str(tmp_path / "k.lock")
+    fd, waited = compilelock.acquire(path)
+    assert fd is not None and not waited
+    assert compilelock.acquire(path, timeout=0.05) == (None, True)    # held: gives up
+    timer = threading.Timer(0.1, compilelock.release, (fd, path))
+    timer.start()
+    fd2, waited = compilelock.acquire(path, timeout=60)               # held until released
+    timer.join()
+    assert fd2 is not None and waited
+    compilelock.release(fd2, path)
+    assert not os.path.exists(path)
+    open(path, "w").close()          # left behind by a holder that died: not a lock
+    fd3, waited = compilelock.acquire(path, timeout=0)
+    assert fd3 is not None and not waited
+    compilelock.release(fd3, path)
+
+
+def test_cache_compile_lock_is_let_go_when_a_compile_fails(tt_fresh_cache):
+    source = "from numba import njit\n@njit\ndef kernel(x):\n    return x + not_defined\n"
+    fn, modname = diskcache.load_kernel(source, tt_fresh_cache)
+    try:
+        with pytest.raises(Exception, match="not_defined"):
+            fn(1.0)
+        assert not glob.glob(os.path.join(tt_fresh_cache, "*.lock"))
+        g, a = _graph(4)
+        np.testing.assert_allclose(runtime.evaluate(g, [a], "compiled")[0], np.exp(3 * a))
+        assert not glob.glob(os.path.join(tt_fresh_cache, "*.lock"))
+    finally:
+        diskcache.release(modname)
