@@ -298,14 +298,16 @@ _native = {}            # structure_key of graphs run natively -> calls when com
 
 def structure_key(graph):
     """The graph's wiring, primitives, ranks and dtypes (not its extents): graphs equal
-    here are one program at other shapes (a new batch size, a longer sequence)."""
+    here are one program at other shapes (a new batch size, a longer sequence). Input
+    nodes carry their argument position: graphs reading different arguments differ."""
     key = getattr(graph, "_structure_key", None)
     if key is None:
         index, rows = {}, []
+        arg = {id(n): k for k, n in enumerate(graph.inputs)}
         for i, n in enumerate(graph.nodes):
             index[id(n)] = i
             rows.append((n.prim.name, len(n.shape), n.dtype.str,
-                         tuple(index.get(id(x), -1) for x in n.inputs)))
+                         tuple(index.get(id(x), -1) for x in n.inputs), arg.get(id(n))))
         key = (tuple(rows), tuple(index[id(o)] for o in graph.outputs), len(graph.inputs),
                getattr(graph, "donate", ()))
         try:
