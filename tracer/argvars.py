@@ -126,11 +126,6 @@ def bind(variables, standins, passed):
     return bound
 
 
-def variable_leaf_key(v):
-    """A Variable argument's signature: shape, dtype, trainable flag (not its identity)."""
-    return ("variable", v.shape, v.dtype, v.trainable)
-
-
 def alias_pattern(passed):
     """For Variable arguments passed more than once in one call: per position, the first
     position holding the same Variable (None when every Variable is distinct)."""

@@ -29,8 +29,7 @@ from compiler import primitives as P
 from compiler.ir import Graph, format_graph, toposort
 import runtime
 from tracer import nest, serialize
-from tracer.argvars import (ArgumentVariable, alias_pattern, bind, read_returned,
-                            variable_leaf_key)
+from tracer.argvars import ArgumentVariable, alias_pattern, bind, read_returned
 from tracer.engine import as_value
 from tracer.recording import make, node_of, watching
 from tracer.state import STATE
@@ -52,7 +51,7 @@ def _leaf_key(x, where):
     if type(x) is Tensor:
         return (x.shape, x.dtype)
     if isinstance(x, Variable):
-        return variable_leaf_key(x)
+        return ("variable", x.shape, x.dtype, x.trainable)     # not its identity
     if isinstance(x, _ARRAYS):
         return (x.shape, x.dtype)
     try:
@@ -229,15 +228,6 @@ def _foreign_leaves(outputs, inputs):
             if id(n) not in bound and not n.inputs and n.prim is P.input]
 
 
-def _split_variables(leaves):
-    """(graph argument leaves, Variable arguments): Variables are not graph arguments but
-    state bound at each call (``tracer.argvars``)."""
-    if not any(isinstance(x, Variable) for x in leaves):
-        return leaves, ()
-    return ([x for x in leaves if not isinstance(x, Variable)],
-            [x for x in leaves if isinstance(x, Variable)])
-
-
 def _output_plan(out):
     """Graph outputs and how to rebuild ``out`` from them (``rebuild`` None: one tensor)."""
     if type(out) is Tensor and out._value is None:
@@ -335,8 +325,7 @@ class Staged:
     def _call(self, args, kwargs):
         if self._prepare is not None:
             args = self._prepare(args)
-        key, leaves = self._signature(args, kwargs)
-        leaves, passed = _split_variables(leaves)
+        key, leaves, passed = self._signature_parts(args, kwargs)
         entry = self._entry(key, args, kwargs)
         if passed and entry.captured_ids:
             entry = self._also_captured(entry, key, args, kwargs, passed)
@@ -383,6 +372,12 @@ class Staged:
 
     def _signature(self, args, kwargs):
         """(key, tensor-like argument leaves in order, Variables included)."""
+        key, leaves, passed = self._signature_parts(args, kwargs)
+        return key, leaves + list(passed) if passed else leaves
+
+    def _signature_parts(self, args, kwargs):
+        """(key, traced argument leaves, Variable arguments): Variables are not graph
+        arguments but state bound at each call (``tracer.argvars``)."""
         key, leaves, passed = [], [], []
         items = list(enumerate(args)) + sorted(kwargs.items())
         for i, a in items:
@@ -391,16 +386,21 @@ class Staged:
             key.append(k if type(i) is int else (i, k))
             if static:
                 continue
-            for x in (a,) if _is_tensor_like(a) else nest.flatten(a)[0] \
-                    if isinstance(a, (list, tuple, dict)) else ():
-                if isinstance(x, Variable):
-                    passed.append(x)
-                if _is_tensor_like(x):
-                    leaves.append(x)
-        aliases = alias_pattern(passed)
-        if aliases is not None:         # a Variable passed more than once: its own trace
-            key.append(("aliased Variables", aliases))
-        return tuple(key), leaves
+            if isinstance(a, Variable):
+                passed.append(a)
+            elif _is_tensor_like(a):
+                leaves.append(a)
+            elif isinstance(a, (list, tuple, dict)):
+                for x in nest.flatten(a)[0]:
+                    if isinstance(x, Variable):
+                        passed.append(x)
+                    elif _is_tensor_like(x):
+                        leaves.append(x)
+        if len(passed) > 1:
+            aliases = alias_pattern(passed)
+            if aliases is not None:     # a Variable passed more than once: its own trace
+                key.append(("aliased Variables", aliases))
+        return tuple(key), leaves, passed
 
     def _entry(self, key, args, kwargs, by_identity=()):
         entry = self._entries.get(key)
@@ -518,8 +518,7 @@ class Staged:
         every kernel and the driver (the function is compiled for them if it was not yet)."""
         if self._prepare is not None:
             args = self._prepare(args)
-        key, leaves = self._signature(args, kwargs)
-        leaves, passed = _split_variables(leaves)
+        key, leaves, passed = self._signature_parts(args, kwargs)
         entry = self._entry(key, args, kwargs)
         if passed and entry.captured_ids:
             entry = self._also_captured(entry, key, args, kwargs, passed)
