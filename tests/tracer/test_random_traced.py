@@ -81,3 +81,18 @@ def test_draws_under_grad_vmap_and_jvp_have_no_gradient(tt_backend):
     _, tangent = tt.jvp(lambda x: x * tt.random.uniform((4,), dtype=tt.float64), (x,),
                         (tt.ones_like(x),))
     assert ((0 <= np.asarray(tangent)) & (np.asarray(tangent) < 1)).all()
+
+
+def test_set_seed_replays_eager_draws_and_dropout_masks():
+    x = tt.ones((64,))
+    step = tt.function(lambda x: tt.nn.dropout(x, 0.5))
+
+    def run():
+        tt.random.set_seed(11)
+        return [np.asarray(t) for t in (tt.random.normal((4,)), tt.nn.dropout(x, 0.5),
+                                        step(x), step(x))]
+
+    first, again = run(), run()
+    for p, q in zip(first, again):
+        np.testing.assert_array_equal(p, q)
+    assert (first[2] != first[3]).any() and step.trace_count == 1
