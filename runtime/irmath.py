@@ -180,23 +180,17 @@ class Emitter:
                 for k in range(width)]
 
 
-def intrinsic(body, index=None, float32=False):
+def intrinsic(body, index=None):
     """A Numba intrinsic float64 -> float64 computing ``body(emitter, x)`` (its element
-    ``index`` when the body returns a tuple). With ``float32``: float32 -> float32, the body
-    evaluated on the exactly widened argument and its result rounded once."""
-    ty = types.float32 if float32 else types.float64
-
+    ``index`` when the body returns a tuple)."""
     def typer(typingctx, x):
-        if x != ty:
+        if x != types.float64:
             return None
 
         def codegen(context, builder, sig, args):
             em = Emitter(builder)
-            arg = builder.fpext(args[0], F64) if float32 else args[0]
-            out = body(em, Value(em, arg))
-            out = (out if index is None else out[index]).v
-            return builder.fptrunc(out, ir.FloatType()) if float32 else out
-        return ty(ty), codegen
-    typer.__name__ = (body.__name__.lstrip("_") + ("" if index is None else str(index))
-                      + ("_f32" if float32 else ""))
+            out = body(em, Value(em, args[0]))
+            return (out if index is None else out[index]).v
+        return types.float64(types.float64), codegen
+    typer.__name__ = body.__name__.lstrip("_") + ("" if index is None else str(index))
     return _numba_intrinsic(typer)

@@ -1,11 +1,11 @@
 """Scalar helpers that generated kernels import (``from runtime.vecmath import *``).
 
-float32 sin/cos/exp/tanh/sigmoid are branch-free polynomial kernels (Cephes-style
-coefficients) written so LLVM inlines and vectorises them; libm's float32 calls do not
-vectorise and cost 3-8x NumPy. float64 exp/tanh/sigmoid are the vectorisable kernels of
-``runtime.vecmath64``, float64 log/log1p/erf those of ``runtime.vecmath_special`` (float32
-log/log1p/erf/softplus evaluate float64 kernels on the widened argument, rounding once);
-the other float64 functions call libm (``math.*``).
+float32 sin/cos/exp/tanh/sigmoid (Cephes-style coefficients) and log/log1p/erf/softplus
+(own fits) are branch-free polynomial kernels written so LLVM inlines and vectorises them
+8 lanes wide; libm's float32 calls do not vectorise and cost 3-8x NumPy. float64
+exp/tanh/sigmoid are the vectorisable kernels of ``runtime.vecmath64``, float64
+log/log1p/erf/softplus those of ``runtime.vecmath_special``; the other float64 functions
+call libm (``math.*``).
 
 Invariants:
 - Compiled without fast-math flags: every operation is IEEE (NaN, Inf and signed zero
@@ -30,8 +30,7 @@ from numba.extending import intrinsic, overload
 
 # float64 kernels (and the fma intrinsic); kernels reach them through this module
 from runtime.vecmath64 import cosd, expd, fma, sigmoidd, sind, tanhd  # noqa: F401
-from runtime.vecmath_special import (erfd, erff, log1pd, log1pf, logd, logf,  # noqa: F401
-                                     softplusd, softplusf)
+from runtime.vecmath_special import erfd, log1pd, logd, softplusd  # noqa: F401
 from runtime.vecmath64 import two_over_pi_bits
 
 _F = np.float32
@@ -217,6 +216,124 @@ def sigmoidf(x):
     x >= 0, e / (1 + e) below (no overflow; sigmoid(x) and sigmoid(-x) share e)."""
     e = expf(-abs(x))
     return (_ONE if x >= _ZERO else e) / (_ONE + e)     # NaN: e is NaN
+
+
+# -- log ---------------------------------------------------------------------------------------
+
+@intrinsic
+def _split_sqrt2f(typingctx, x):
+    """(m, k) with x = m * 2**k, m in [sqrt(2)/2, sqrt(2)), k integer-valued, for a positive
+    normal float32 x, from the bits (no float->int conversion)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32, f32 = ir.IntType(32), ir.FloatType()
+        bits = builder.bitcast(args[0], i32)
+        k = builder.ashr(builder.sub(bits, ir.Constant(i32, 0x3F3504F3)), ir.Constant(i32, 23))
+        m = builder.bitcast(builder.sub(bits, builder.shl(k, ir.Constant(i32, 23))), f32)
+        kf = builder.bitcast(builder.add(k, ir.Constant(i32, 0x4B400000)), f32)
+        kf = builder.fsub(kf, ir.Constant(f32, 12582912.0))     # k in the low bits of 1.5 * 2**23
+        return context.make_tuple(builder, sig.return_type, (m, kf))
+    return types.UniTuple(types.float32, 2)(types.float32), codegen
+
+
+# log(1 + f) = f - f**2/2 + f**3 P(f) on [sqrt(2)/2 - 1, sqrt(2) - 1]: Chebyshev fit of
+# degree 8 (relative error 5e-9 in the result), lowest degree first
+_L0, _L1, _L2 = _F(0.33333331180030046), _F(-0.24999996957950882), _F(0.200007157488921)
+_L3, _L4, _L5 = _F(-0.16667802319501254), _F(0.1424905764569748), _F(-0.12425687331451106)
+_L6, _L7, _L8 = _F(0.1168541992348674), _F(-0.11479733846637635), _F(0.06971611471451178)
+_LN2F_HI, _LN2F_LO = _F(0.693145751953125), _F(1.4286068203094173e-06)   # 16 + 24 bits
+_FMIN, _TWO25, _NANF = _F(1.1754943508222875e-38), _F(33554432.0), _F(np.nan)
+_TINYF, _MONE = _F(2.0 ** -25), _F(-1.0)
+
+
+@njit(error_model="numpy")
+def _logf_core(u, c):
+    """log(u) + c for a positive finite float32 u and a small c, in float32 arithmetic: u =
+    m 2**k from the bits, log(m) by a polynomial in f = m - 1 (Estrin's scheme), k ln 2
+    in two parts."""
+    tiny = u < _FMIN
+    m, k = _split_sqrt2f(u * _TWO25 if tiny else u)
+    k = k - _F(25.0) if tiny else k
+    f = m - _ONE
+    z = f * f
+    z2 = z * z
+    p = fma(z2 * z2, _L8, fma(z2, fma(z, fma(f, _L7, _L6), fma(f, _L5, _L4)),
+                              fma(z, fma(f, _L3, _L2), fma(f, _L1, _L0))))
+    r = f + fma(z * f, p, _MHALF * z)
+    return fma(k, _LN2F_HI, r + fma(k, _LN2F_LO, c))
+
+
+@njit(error_model="numpy")
+def logf(x):
+    """log for float32 x in float32 arithmetic (the loop runs 8 lanes wide); log(+-0) =
+    -inf, log(x < 0) = NaN, inf and NaN pass."""
+    out = _logf_core(x, _ZERO)
+    out = out if x < _INFF else x               # +inf and NaN pass through
+    out = _NANF if x < _ZERO else out
+    return -_INFF if x == _ZERO else out
+
+
+@njit(error_model="numpy")
+def log1pf(x):
+    """log(1 + x) for float32 x: the log core on u = 1 + x plus the exact rounding error
+    of that sum over u; log1p(-0.0) = -0.0, log1p(-1) = -inf."""
+    u = _ONE + x
+    bb = u - _ONE
+    c = (_ONE - (u - bb)) + (x - bb)            # 1 + x = u + c exactly (two-sum)
+    out = _logf_core(u, c / u)
+    out = out if x < _INFF else x
+    out = x if abs(x) < _TINYF else out         # log1p x rounds to x (and keeps -0.0)
+    out = _NANF if x < _MONE else out
+    return -_INFF if x == _MONE else out
+
+
+@njit(error_model="numpy")
+def softplusf(x):
+    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) for float32 x (no overflow; NaN
+    fails the test and passes through log1p)."""
+    return (x if x > _ZERO else _ZERO) + log1pf(expf(-abs(x)))
+
+
+# -- erf ---------------------------------------------------------------------------------------
+
+# erf(x) / x - 1 = P(x**2) on [0, 1] (Chebyshev fit of degree 6, error 1.2e-9) and
+# erfc(x) exp(x**2) = Q(t), t = (x - 2.5) / 1.5, on [1, 4] (degree 11, error 3.5e-9 in erf);
+# lowest degree first
+_P0, _P1, _P2 = _F(0.1283791658483509), _F(-0.37612626666720334), _F(0.11283594715160218)
+_P3, _P4, _P5 = _F(-0.026854212010626412), _F(0.005189087423433974), _F(-0.000801686428716587)
+_P6 = _F(7.875875062685488e-05)
+_Q = tuple(_F(c) for c in (
+    0.21080635774313639, -0.11152101793723113, 0.05611094755697202, -0.027005458212834586,
+    0.012484123148533609, -0.005568837645570178, 0.0024256389379578133,
+    -0.0010136625981274393, 0.000368151097857375, -0.00014741614293549128,
+    9.629120195463984e-05, -3.566417876899525e-05))
+_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6, _Q7, _Q8, _Q9, _Q10, _Q11 = _Q
+_FOUR, _MID, _INV_HALF_WIDTH = _F(4.0), _F(2.5), _F(1.0 / 1.5)
+
+
+@njit(error_model="numpy")
+def erff(x):
+    """erf for float32 x in float32 arithmetic: x + x P(x**2) below 1, 1 - exp(-x**2) Q(x) up
+    to 4 (x**2 = z + zl exactly, exp(-x**2) = exp(-z) (1 - zl)), 1 from 4 on (float32 erf
+    is 1 from 3.92); polynomials by Estrin's scheme; the sign by copysign."""
+    a = abs(x)
+    z = a * a
+    z2 = z * z
+    small = fma(a, fma(z2 * z2, fma(z2, _P6, fma(z, _P5, _P4)),     # a + a P: one rounding
+                       fma(z2, fma(z, _P3, _P2), fma(z, _P1, _P0))), a)
+    e = expf(-z)
+    e = fma(-e, fma(a, a, -z), e)
+    t = (a - _MID) * _INV_HALF_WIDTH
+    t2 = t * t
+    t4 = t2 * t2
+    q = fma(t4 * t4, fma(t2, fma(t, _Q11, _Q10), fma(t, _Q9, _Q8)),
+            fma(t4, fma(t2, fma(t, _Q7, _Q6), fma(t, _Q5, _Q4)),
+                fma(t2, fma(t, _Q3, _Q2), fma(t, _Q1, _Q0))))
+    out = small if a < _ONE else _ONE - e * q
+    out = _ONE if a >= _FOUR else out           # NaN: both tests are false
+    return math.copysign(out, x)
 
 
 # -- NumPy semantics for the remaining scalar operations ---------------------------------------

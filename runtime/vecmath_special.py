@@ -1,6 +1,6 @@
-"""float64 log and log1p (and erf to float32 accuracy) for generated kernels: branch-free, so the loops
-that call them vectorise (libm's scalar calls do not). ``runtime.vecmath`` re-exports them;
-float32 kernels evaluate them on the exactly widened argument and round once.
+"""float64 log, log1p, erf and softplus for generated kernels: branch-free, so the loops
+that call them vectorise (libm's scalar calls do not). ``runtime.vecmath`` re-exports them
+(its float32 versions are float32 code, 8 lanes wide).
 
 Written against ``runtime.irmath`` as ``runtime.vecmath64`` is, with its invariants (no
 fast-math, explicit fused multiply-adds, no float->int conversion).
@@ -9,14 +9,9 @@ log: x = m 2**k with m in [sqrt(2)/2, sqrt(2)) taken from the bits, f = m - 1 (e
 s = f / (2 + f) and log(1 + f) = 2 atanh(s) = f - f**2/2 + s (f**2/2 + R(s**2)), k ln 2 in
 two parts (the classic fdlibm arrangement; R is our own near-minimax fit). log1p runs the
 same core on u = 1 + x and adds the exact rounding error of that sum as c / u.
-Accuracy (tests/runtime/test_vecmath64.py): below 1 ulp over the whole domain;
-log(+-0) = -inf, log(x < 0) = NaN, log(inf) = inf, log1p(-0.0) = -0.0.
-
-erff: erf for float32 arguments, evaluated in float64 (x exactly widened, so x**2 is exact)
-to ~1e-10, which rounds to float32 within ~0.5 ulp: x P(x**2) below 1 (P a degree-7 fit
-to erf(x)/x), 1 - exp(-x**2) Q(x) on [1, 4) (Q a degree-12 fit to erfc(x) exp(x**2) in
-t = (x - 2.5) / 1.5), 1 from 4 on (float32 erf is 1 from 3.92); the sign by copysign.
-erfd: erf for float64 within an ulp (see ``_erfd``).
+erf: x + x w(x**2) below 1, 1 - exp(-x**2) erfcx(x) from three polynomial pieces up to 6.
+Accuracy (tests/runtime/test_vecmath_special.py): below 1 ulp over the whole domain;
+log(+-0) = -inf, log(x < 0) = NaN, log(inf) = inf, log1p(-0.0) = -0.0, erf(-0.0) = -0.0.
 """
 import math
 
@@ -74,36 +69,6 @@ def _softplusd(m, x):
 logd = irmath.intrinsic(_logd)
 log1pd = irmath.intrinsic(_log1pd)
 softplusd = irmath.intrinsic(_softplusd)
-# float32: the float64 kernels on the widened argument, rounded once (~0.5 ulp)
-logf = irmath.intrinsic(_logd, float32=True)
-log1pf = irmath.intrinsic(_log1pd, float32=True)
-softplusf = irmath.intrinsic(_softplusd, float32=True)
-
-
-# erf(x) / x as a polynomial in z = x**2 on [0, 1] (Chebyshev fit, relative error 3e-11)
-_ERF_P = (-9.667044571486996e-06, 0.00011265959025606609, -0.0008484080405535107,
-          0.005221031807858023, -0.026865430727670243, 0.11283782495236845,
-          -0.3761263846802871, 1.1283791670615435)
-# erfc(x) exp(x**2) on [1, 4] in t = (x - 2.5) / 1.5 (Chebyshev fit, error 2e-9 there,
-# 6e-10 once multiplied by exp(-x**2))
-_ERFC_Q = (1.3365835857927637e-05, -3.6888910916590526e-05, 5.6303576556181324e-05,
-           -0.00014405779233076188, 0.0004129869220693504, -0.0010170089408470175,
-           0.002402487431083445, -0.005567380322584669, 0.01248952041745665,
-           -0.027005716870634796, 0.05611048818984676, -0.11152100511306101,
-           0.2108063640611436)
-
-
-def _erf32(m, x):
-    """erf to float32 accuracy (see the module docstring); NaN stays NaN, +-inf +-1."""
-    a = abs(x)
-    z = a * a
-    small = a * m.poly(z, _ERF_P)
-    big = 1.0 - _expd(m, -z) * m.poly((a - 2.5) * (1.0 / 1.5), _ERFC_Q)
-    out = m.sel(a < 1.0, small, big)
-    return m.copysign(m.sel(a >= 4.0, 1.0, out), x)     # NaN: both tests are false
-
-
-erff = irmath.intrinsic(_erf32, float32=True)
 
 
 # erf(x) / x - 1 as a polynomial in z = x**2 on [0, 1] (Chebyshev fit, error 1.3e-19)

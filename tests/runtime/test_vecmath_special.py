@@ -1,7 +1,7 @@
 """The log/log1p/sigmoid/erf float64 kernels (runtime.vecmath_special, runtime.vecmath64) in
-ulp against an extended-precision reference over the whole domain, the float32 kernels that
-widen to them (log, log1p, erf, softplus) and float32 sigmoid against float64 references,
-and special values bit for bit with their signs."""
+ulp against an extended-precision reference over the whole domain, the float32 kernels of
+runtime.vecmath (log, log1p, erf, softplus, sigmoid) against float64 references, and
+special values bit for bit with their signs."""
 import math
 
 import numpy as np
@@ -143,11 +143,11 @@ def _softplus64(x):
 # (index, float64 reference, samples, max ulp of the float32 result)
 KERNELS32 = {"log": (0, np.log, lambda r, n: np.exp(r.uniform(-103, 88, n)), 1),
              "log1p": (1, np.log1p, lambda r, n: np.concatenate(
-                 [r.uniform(-0.999, 3, n), np.exp(r.uniform(-100, 80, n)) - 1]), 1),
+                 [r.uniform(-0.999, 3, n), np.exp(r.uniform(-100, 80, n)) - 1]), 1.5),
              "erf": (2, _erf64, lambda r, n: np.concatenate(
                  [r.uniform(-5, 5, n), r.uniform(-1e-3, 1e-3, n), np.exp(r.uniform(-100, 5, n))]),
-                 1),
-             "softplus": (3, _softplus64, lambda r, n: r.uniform(-100, 100, n), 1),
+                 1.5),
+             "softplus": (3, _softplus64, lambda r, n: r.uniform(-100, 100, n), 2.5),
              "sigmoid": (4, _sigmoid_ref, lambda r, n: r.uniform(-100, 100, n), 2.5)}
 
 
@@ -165,9 +165,9 @@ def test_float32_kernels_within_an_ulp_or_two(name):
     with np.errstate(all="ignore"):
         want = ref(x.astype(np.float64))
     err = _ulp32(_apply32(which, x), want)
-    # measured: log, log1p, erf, softplus 0.5 ulp (float64 inside, rounded once); float32
-    # sigmoid 2.2 (e / (1 + e) rounds three times; the former 1 / (1 + exp(-x)) was as far
-    # off in general and lost all precision below -88, where exp(-x) overflowed)
+    # measured (200k points): log 0.77, log1p 1.15, erf 0.99, softplus 2.05 (float32 code;
+    # the exp inside is ~1 ulp), sigmoid 2.2 (e / (1 + e) rounds three times; the former
+    # 1 / (1 + exp(-x)) was as far off in general and lost all precision below -88)
     assert err.max() <= max_ulp, f"{name}: {err.max():.2f} ulp at x={x[err.argmax()]!r}"
 
 
