@@ -9,6 +9,7 @@ import functools
 from dataclasses import dataclass
 
 from compiler import codegen, donation, driver, fusion, regions, rewrites, sums, vm
+from compiler.ir import Graph
 
 PASSES = [
     # control flow: every pass applied inside region bodies, loop-invariant work hoisted
@@ -97,7 +98,7 @@ class Lowered:
 
 def lower(graph, parallel_threshold):
     """The stages of ``LOWERING`` applied to an optimised graph."""
-    graph = fusion.rematerialize(graph)
+    graph = fusion.rematerialize(_without_gradient_masks(graph))
     steps = fusion.partition(graph)
     kernels = []
     for st in steps:
@@ -162,3 +163,25 @@ def on_vm(lowered, use, parallel_threshold):
             dests.append(ks.dest)
     drv = driver.driver_source(lowered.graph, steps, args, extents, dests)
     return Lowered(lowered.graph, steps, kernels, drv.source, drv.values, drv.literals)
+
+
+def _gradient_mask(n):
+    # select(c, x, stop_gradient(x)): x in value, differentiable only where c holds (the
+    # operands of a vmapped branch or loop step, compiler.primitives.region_batch)
+    return n.prim.name == "select" and n.inputs[2].prim.name == "stop_gradient" and \
+        n.inputs[2].inputs[0] is n.inputs[1]
+
+
+def _unmask(n):
+    return n.inputs[1] if _gradient_mask(n) else None
+
+
+def _without_gradient_masks(graph):
+    """``graph`` computing ``x`` for each gradient mask: lowered code only runs, it is never
+    differentiated (the optimised graph, which tapes and enclosing traces differentiate,
+    keeps them), so the mask's copy (of a captured weight per example, at every step of
+    a vmapped while_loop) is not made."""
+    if not any(_gradient_mask(n) for n in graph.nodes):
+        return graph
+    out = rewrites.rewrite(graph, rules=[_unmask])
+    return Graph(out.inputs, out.outputs, out.nodes, donate=graph.donate)

@@ -9,6 +9,7 @@ import numpy as np
 import tracer as tt
 
 X = np.array([[-1.0, 0.0, -2.0], [2.0, 3.0, 0.0], [-1.0, -3.0, 4.0], [4.0, 0.5, 1.0]])
+RNG_W = np.random.default_rng(3).normal(size=(3, 3))
 
 
 def _per_row(r):
@@ -76,3 +77,22 @@ def test_grad_of_vmapped_while_loop_ignores_the_steps_after_an_example_stops(tt_
     want2 = [-0.002762135864009951, -7.181553246425872e-05, -4.110484585144944e-09, 0.0,
              0.0, -0.08838834764831842]
     np.testing.assert_allclose(np.asarray(second(tt.constant(x))), want2, rtol=1e-6)
+
+
+def test_lowered_code_does_not_copy_the_masked_operands():
+    # the masks are select(taken, x, stop_gradient(x)): x in value, so the native code
+    # (never differentiated) computes x, while the optimised graph keeps them for the
+    # traces and tapes that differentiate it
+    from compiler import pipeline
+    w = tt.constant(RNG_W)
+    f = tt.vmap(lambda r: tt.cond(r[0] > 0, lambda: tt.sqrt(tt.matmul(w, r[:, None])),
+                                  lambda: r[:, None] * 2.0))
+    f(tt.constant(X))
+    graph = next(iter(f._entries.values())).graph
+
+    def masks(g):
+        return sum(n.prim.name == "select" and n.inputs[2].prim.name == "stop_gradient"
+                   for n in g.nodes)
+
+    assert masks(graph) >= 2
+    assert masks(pipeline.lower(graph, 1 << 30).graph) == 0
