@@ -21,6 +21,7 @@ import hmac
 import os
 import pickle
 import sys
+import threading
 import uuid
 import warnings
 
@@ -167,7 +168,7 @@ class SignedCache(FunctionCache):
         self._impl = _Impl(py_func, directory, stamp)
         self._cache_path = directory
         self._cache_file = _SignedFiles(directory, self._impl.filename_base, stamp, key)
-        self._held = []                        # (fd, path) of compile locks held
+        self._held = {}                        # thread id -> (fd, path) of its compile lock
         self.enable()
 
     def load_overload(self, sig, target_context):
@@ -186,7 +187,7 @@ class SignedCache(FunctionCache):
             if cres is not None:
                 compilelock.release(fd, path)
             else:
-                self._held.append((fd, path))
+                self._held[threading.get_ident()] = (fd, path)
         return cres
 
     def _load(self, sig, target_context):
@@ -205,9 +206,11 @@ class SignedCache(FunctionCache):
             self.release_locks()
 
     def release_locks(self):
-        """Let go of compile locks this cache holds (the compile ended, saved or not)."""
-        while self._held:
-            compilelock.release(*self._held.pop())
+        """Let go of the compile lock this thread holds here (its compile ended, saved
+        or not); another thread's compile of another signature keeps its own."""
+        held = self._held.pop(threading.get_ident(), None)
+        if held is not None:
+            compilelock.release(*held)
 
 
 def _digest(sig, target_context):
