@@ -277,14 +277,23 @@ def _settle(fn):
         runtime.wait_for_compiles()         # steady state: native code, not the VM
 
 
-def _batch_median(fn, rounds, batch=5):
-    ts = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(batch):
-            fn()
-        ts.append((time.perf_counter() - t) / batch)
-    return float(np.median(ts))
+def _batch_times(fn, batch=5):
+    """(wall seconds, CPU seconds of this process) per call over one batch of calls. On a
+    loaded machine the wall time of a few-ms call includes whole time slices spent waiting
+    for a core; the CPU time does not (it sums every thread this process ran)."""
+    w, c = time.perf_counter(), time.process_time()
+    for _ in range(batch):
+        fn()
+    return (time.perf_counter() - w) / batch, (time.process_time() - c) / batch
+
+
+def _cell(label, tt_t, jax_t, pick):
+    t1 = pick(tt_t)
+    cell = f"{label} {t1 * 1e3:6.2f}"
+    if jax_t:
+        t2 = pick(jax_t)
+        cell += f"/{t2 * 1e3:6.2f} ({t1 / t2:4.2f}x)"
+    return cell
 
 
 def bench_e(names=None, n=10 ** 6, rounds=5):
@@ -298,7 +307,8 @@ def bench_e(names=None, n=10 ** 6, rounds=5):
         jax = None
     tts, jx = _unary_table()
     print(f"\n(e) sum(f(x)) value and gradient, n={n:.0e}, x in (0.1, 4) for log else "
-          f"(-4, 4); median ms (tt.function / jax.jit)")
+          f"(-4, 4); ms tt.function/jax.jit: wall = median wall time, cpu = least CPU time "
+          f"of the process per call (JAX's CPU time includes its threads)")
     for name in names or list(tts):
         for dtype in (np.float32, np.float64):
             lo = 0.1 if name == "log" else -4.0
@@ -320,15 +330,12 @@ def bench_e(names=None, n=10 ** 6, rounds=5):
                     _settle(jcall)
                 tt_t, jax_t = [], []
                 for _ in range(rounds):             # interleaved: same minutes, same load
-                    tt_t.append(_batch_median(tcall, 1))
+                    tt_t.append(_batch_times(tcall))
                     if jcall is not None:
-                        jax_t.append(_batch_median(jcall, 1))
-                t1 = float(np.median(tt_t))
-                cell = f"{mode} {t1 * 1e3:7.2f}"
-                if jax_t:
-                    t2 = float(np.median(jax_t))
-                    cell += f" / {t2 * 1e3:6.2f} ({t1 / t2:5.2f}x)"
-                row.append(cell)
+                        jax_t.append(_batch_times(jcall))
+                row.append(f"{mode}: " + _cell("wall", [t[0] for t in tt_t],
+                                               [t[0] for t in jax_t], np.median) + "  "
+                           + _cell("cpu", [t[1] for t in tt_t], [t[1] for t in jax_t], min))
             print(f"  {name:8s} {np.dtype(dtype).name:8s} " + "   ".join(row))
 
 
