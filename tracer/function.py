@@ -30,6 +30,7 @@ from compiler.ir import Graph, format_graph, toposort
 import runtime
 from tracer import nest, serialize
 from tracer.argvars import ArgumentVariable, alias_pattern, bind, read_returned
+from tracer.convert import convert_to_tensor
 from tracer.engine import as_value
 from tracer.recording import make, node_of, watching
 from tracer.state import STATE
@@ -239,8 +240,24 @@ def _output_plan(out):
             plan.append(len(nodes))
             nodes.append(leaf._node)
         else:
-            plan.append(("const", leaf))
+            plan.append(("const", _constant_output(leaf)))
     return nodes, plan, rebuild
+
+
+_NUMBER_TYPES = (float, int, bool)
+
+
+def _constant_output(leaf):
+    """An output leaf that does not depend on the arguments: numbers and NumPy values
+    become tensors (as tf.function and jax.jit return them; a Python float is float32,
+    as ``tt.constant`` makes it); None and other objects are returned as they are."""
+    if type(leaf) in _NUMBER_TYPES or (isinstance(leaf, (np.ndarray, np.generic)) and
+                                       leaf.dtype.kind in "biuf"):
+        try:
+            return convert_to_tensor(leaf)
+        except (TypeError, ValueError):     # a dtype or value tensors cannot hold
+            return leaf
+    return leaf
 
 
 # -- the staged callable ---------------------------------------------------------------------
