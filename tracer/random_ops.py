@@ -124,6 +124,14 @@ def categorical(x, num_samples, d, seed, rng):
 
 # -- tt.random ------------------------------------------------------------------------------
 
+def _normal_args(op, shape, dtype, stddev):
+    """(dtype, shape) of a normal sampler ``op``, checked (``stddev`` must be >= 0)."""
+    d, shape = dtypes.as_dtype(dtype, op), _shape_arg(shape, op)
+    if not stddev >= 0:
+        raise ValueError(f"{op}: stddev is {stddev}; it must be >= 0")
+    return d, shape
+
+
 class _Random:
     """``tt.random``: seeded samplers. Eager calls draw with NumPy (an int ``seed`` gives
     the same numbers on every call; without one they come from the global generator that
@@ -156,10 +164,7 @@ class _Random:
         return make(np.asarray(g.uniform(minval, maxval, shape)).astype(d))
 
     def normal(self, shape, mean=0, stddev=1, dtype=dtypes.float32, seed=None, name=None):
-        d = dtypes.as_dtype(dtype, "random.normal")
-        shape = _shape_arg(shape, "random.normal")
-        if not stddev >= 0:
-            raise ValueError(f"random.normal: stddev is {stddev}; it must be >= 0")
+        d, shape = _normal_args("random.normal", shape, dtype, stddev)
         if STATE.trace is not None:
             return normal(shape, mean, stddev, d, seed, self._rng)
         return make(np.asarray(self._gen(seed).normal(mean, stddev, shape)).astype(d))
@@ -167,10 +172,7 @@ class _Random:
     def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
                          name=None):
         """Normal numbers, those more than 2 ``stddev`` from ``mean`` redrawn (as TF)."""
-        d = dtypes.as_dtype(dtype, "random.truncated_normal")
-        shape = _shape_arg(shape, "random.truncated_normal")
-        if not stddev >= 0:
-            raise ValueError(f"random.truncated_normal: stddev is {stddev}; it must be >= 0")
+        d, shape = _normal_args("random.truncated_normal", shape, dtype, stddev)
         if STATE.trace is not None:
             return truncated_normal(shape, mean, stddev, d, seed, self._rng)
         g = self._gen(seed)
