@@ -22,6 +22,7 @@ from collections import OrderedDict
 import numpy as np
 
 from compiler import pipeline
+from compiler.ir import dtype_str, slots
 from runtime import background
 from runtime.config import config, stats
 from runtime.interpreter import Program
@@ -303,12 +304,18 @@ def structure_key(graph):
     key = getattr(graph, "_structure_key", None)
     if key is None:
         index, rows = {}, []
-        arg = {id(n): k for k, n in enumerate(graph.inputs)}
+        arg = {n: k for k, n in enumerate(graph.inputs)}      # nodes hash by identity
+        get, append = arg.get, rows.append
         for i, n in enumerate(graph.nodes):
-            index[id(n)] = i
-            rows.append((n.prim.name, len(n.shape), n.dtype.str,
-                         tuple(index.get(id(x), -1) for x in n.inputs), arg.get(id(n))))
-        key = (tuple(rows), tuple(index[id(o)] for o in graph.outputs), len(graph.inputs),
+            index[n] = i
+            ins = n.inputs
+            if ins:
+                try:
+                    ins = slots(index, ins)
+                except KeyError:    # a bound input's own inputs are outside the graph
+                    ins = tuple([index.get(x, -1) for x in ins])
+            append((n.prim.name, len(n.shape), dtype_str(n.dtype), ins, get(n)))
+        key = (tuple(rows), tuple([index[o] for o in graph.outputs]), len(graph.inputs),
                getattr(graph, "donate", ()))
         try:
             graph._structure_key = key

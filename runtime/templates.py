@@ -202,9 +202,15 @@ def find(key, graph, threshold):
     structure and shape class, or None."""
     with _lock:
         held = list(_templates.get((key, threshold), ()))
-    for t in held:
+    for i, t in enumerate(held):
         got = t.instantiate(graph)
         if got is not None:
+            if i:           # most recently matched first: one batch size whose extents
+                with _lock:     # coincide (batch == classes) costs later calls nothing
+                    ts = _templates.get((key, threshold))
+                    if ts is not None and t in ts:
+                        ts.remove(t)
+                        ts.insert(0, t)
             return t, got
     return None
 
