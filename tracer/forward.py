@@ -15,7 +15,7 @@ from compiler import forward as fwd
 from compiler import primitives as P
 from compiler.ir import toposort
 from compiler.primitives.batch_rules import move_axis
-from tracer import nest
+from tracer import nest, serialize
 from tracer.convert import convert_to_tensor
 from tracer.recording import make, node_of
 from tracer.function import Staged
@@ -189,12 +189,26 @@ def linearize(fn, *primals):
     staged = _staged(fn, "linearize", _linearize_build(fn, specs))
     out, residuals = staged(*primals)
     spec = specs[_signature(nest.flatten(list(primals))[0])]
-    jvp_fn = _linear_fn(spec, residuals, primals, _name(fn))
+    return out, _LinearizedJvp(fn, primals, _linear_fn(spec, residuals, primals, _name(fn)))
 
-    def call(*tangents):
-        _pair(primals, tangents, "linearize")
-        return jvp_fn(*tangents)
-    return out, call
+
+class _LinearizedJvp:
+    """``linearize``'s ``jvp_fn``: pickles as ``fn`` and the primals, linearised again
+    where it is unpickled (``tracer.serialize``: a lambda travels by value)."""
+
+    def __init__(self, fn, primals, staged):
+        self.fn, self.primals, self.staged = fn, primals, staged
+
+    def __call__(self, *tangents):
+        _pair(self.primals, tangents, "linearize")
+        return self.staged(*tangents)
+
+    def __reduce__(self):
+        return serialize.reduce_recipe(self, (_relinearized, (self.fn, self.primals), {}))
+
+
+def _relinearized(fn, primals):
+    return linearize(fn, *primals)[1]
 
 
 # -- vjp -----------------------------------------------------------------------------------
@@ -248,11 +262,24 @@ def vjp(fn, *primals, has_aux=False):
         raise TypeError(f"vjp: expected a callable, got {type(fn).__name__}")
     res = _forward(fn, has_aux)(*primals)
     out, aux = _split_aux(res, has_aux, "vjp", _name(fn))
-    staged = _staged(fn, ("vjp", has_aux), _vjp_build(fn, has_aux))
-
-    def vjp_fn(cotangent):
-        return staged(tuple(primals), cotangent)
+    vjp_fn = _VjpFn(fn, primals, has_aux)
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
+
+
+class _VjpFn:
+    """``vjp``'s ``vjp_fn(cotangent)``: pickles as ``fn``, the primals and ``has_aux``
+    (``tracer.serialize``)."""
+
+    def __init__(self, fn, primals, has_aux):
+        self.fn, self.primals, self.has_aux = fn, primals, has_aux
+        self.staged = _staged(fn, ("vjp", has_aux), _vjp_build(fn, has_aux))
+
+    def __call__(self, cotangent):
+        return self.staged(tuple(self.primals), cotangent)
+
+    def __reduce__(self):
+        return serialize.reduce_recipe(self, (_VjpFn, (self.fn, self.primals, self.has_aux),
+                                              {}))
 
 
 # -- Jacobians -----------------------------------------------------------------------------

@@ -137,3 +137,19 @@ def test_self_referring_local_function_is_a_clear_error():
     with pytest.raises(pickle.PicklingError, match="refers to itself"):
         pickle.dumps(tt.grad(lambda x: tt.reduce_sum(twice(x))))
     assert pickle.loads(pickle.dumps(tt.grad(cubic_sum))) is not None    # still works
+
+
+def test_vjp_and_linearize_functions_pickle_and_compute_the_same():
+    x = tt.constant([1.0, -2.0, 0.5])
+    for fn in (cubic_sum, lambda x: tt.reduce_sum(tt.sin(x) * x)):
+        _, vjp_fn = tt.vjp(fn, x)
+        _, jvp_fn = tt.linearize(fn, x)
+        data = pickle.dumps(vjp_fn), pickle.dumps(jvp_fn)
+        for made, blob in zip((vjp_fn, jvp_fn), data):
+            serialize._LIVE.pop(serialize.token(made))     # as if in another process
+        back_vjp, back_jvp = (pickle.loads(b) for b in data)
+        assert back_vjp is not vjp_fn and back_jvp is not jvp_fn
+        np.testing.assert_array_equal(back_vjp(tt.constant(1.0))[0].numpy(),
+                                      vjp_fn(tt.constant(1.0))[0].numpy())
+        t = tt.constant([0.5, 1.0, -1.0])
+        np.testing.assert_array_equal(back_jvp(t).numpy(), jvp_fn(t).numpy())
