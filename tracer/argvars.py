@@ -137,13 +137,14 @@ def alias_pattern(passed):
 
 
 def read_returned(out):
-    """A traced function's result with each Variable argument it returns replaced by the
-    Variable's value at the end of the call (a tensor, as ``tf.function`` returns)."""
-    if isinstance(out, ArgumentVariable):
+    """A traced function's result with each Variable it returns (passed or captured)
+    replaced by the Variable's value at the end of the call (a tensor, as ``tf.function``
+    returns)."""
+    if isinstance(out, Variable):
         return out._read()
     if not isinstance(out, (list, tuple, dict)):
         return out
     leaves, rebuild = nest.flatten(out)
-    if not any(isinstance(x, ArgumentVariable) for x in leaves):
+    if not any(isinstance(x, Variable) for x in leaves):
         return out
-    return rebuild([x._read() if isinstance(x, ArgumentVariable) else x for x in leaves])
+    return rebuild([x._read() if isinstance(x, Variable) else x for x in leaves])

@@ -107,7 +107,7 @@ class Entry:
     """The optimised graph of one signature, its bindings and (once run) its executable."""
 
     def __init__(self, graph, captured, variables, plan, rebuild, inline_only, updated=(),
-                 trace=None):
+                 trace=None, rereads=()):
         self.graph = graph
         self.updated = list(updated)   # Variables whose new values are the last outputs
         self.captured = [t for t, _ in captured]
@@ -123,11 +123,18 @@ class Entry:
                              if id(v) not in own}
         at = {id(v): i for i, v in enumerate(self.variables)}
         self.updated_at = [at[id(v)] for v in self.updated]
+        # (Variable index, output index): reads after an update, output before the updates
+        # so tapes over a call count them as reads of the Variable (``_note_rereads``)
+        first = len(graph.outputs) - len(self.updated) - len(rereads)
+        self.rereads = [(at[id(v)], first + k) for k, v in enumerate(rereads)]
         self.writes = [False] * len(self.variables)   # per Variable: updated by the graph
         for i in self.updated_at:
             self.writes[i] = True
         # Variables only read (not updated): an output may be one's buffer passed through
         self.read_only = not all(self.writes)
+        # held while a call runs: a Variable it updates is shared state (random draws)
+        self.lock = next((v._update_lock for v in self.updated
+                          if v._update_lock is not None), None)
         self.plan = plan            # per output leaf: graph output index, or ("const", x)
         self.rebuild = rebuild
         self.single = rebuild is None
@@ -157,6 +164,13 @@ class Entry:
             if exe.settings["debug_nans"]:
                 return make(exe(*values)[0])
             return make(exe.run_tier(*values)[0])
+        if self.lock is not None:
+            with self.lock:
+                return self._run_with_state(exe, values, passed)
+        return self._run_with_state(exe, values, passed)
+
+    def _run_with_state(self, exe, values, passed):
+        """``run`` for entries with captures, Variables or several outputs."""
         if self.cvals:
             values = values + self.cvals
         variables = self.bind(passed)
@@ -459,7 +473,8 @@ class Staged:
         self.trace_count += 1
         outputs, plan, rebuild = _output_plan(out)
         updates = ctx.updates()
-        outputs = outputs + [n for _, n in updates]
+        rereads = [(v, n) for v, n in ctx.rereads if v.trainable]
+        outputs = outputs + [n for _, n in rereads] + [n for _, n in updates]
         inputs = (ctx.arg_nodes + [n for _, n in ctx.captured] +
                   [n for _, n in ctx.variables])
         try:                    # one walk when no leaf of an enclosing trace is reached
@@ -476,7 +491,8 @@ class Staged:
         if not raw:
             graph = _optimized(graph, donate)
         entry = Entry(graph, ctx.captured, ctx.variables, plan, rebuild,
-                      bool(foreign) or ctx.foreign_variables, [v for v, _ in updates], ctx)
+                      bool(foreign) or ctx.foreign_variables, [v for v, _ in updates], ctx,
+                      [v for v, _ in rereads])
         entry.raw, entry.donate = raw, donate
         return entry
 
@@ -495,6 +511,7 @@ class Staged:
         outs, created = self._splice(entry, ts)
         result = [make(None, n) for n in outs]
         _record(ts, created, result)
+        _note_rereads(entry, variables, ts, result)
         k = len(entry.updated)
         for i, t in zip(entry.updated_at, result[len(result) - k:]):
             STATE.trace.assign_variable(variables[i], t)    # the enclosing trace does them
@@ -502,6 +519,12 @@ class Staged:
 
     def _recorded(self, entry, leaves, passed):
         """Under recording tapes: compiled values, plus the spliced nodes for the tapes."""
+        if entry.lock is not None:
+            with entry.lock:
+                return self._recorded_run(entry, leaves, passed)
+        return self._recorded_run(entry, leaves, passed)
+
+    def _recorded_run(self, entry, leaves, passed):
         variables = entry.bind(passed)
         ts = self._bound_tensors(entry, leaves, variables)
         exe = entry.executable()        # donated inputs copied: the tapes hold them too
@@ -514,6 +537,7 @@ class Staged:
             for t, n in zip(result, nodes):
                 t._node = n
             _record(ts, created, result)
+            _note_rereads(entry, variables, ts, result)
         return result[0] if entry.single else entry.wrap(result)
 
     def _splice(self, entry, ts):
@@ -561,6 +585,19 @@ class Staged:
 
     def __repr__(self):
         return f"<tt.function {self._name} ({len(self._entries)} signatures)>"
+
+
+def _note_rereads(entry, variables, ts, result):
+    """Tell the recording tapes that watch a Variable read after its update in the call
+    which ``result`` tensors are those reads (sources of the Variable's gradient)."""
+    if not entry.rereads or not STATE.tapes:
+        return
+    for tape in watching(ts) or ():
+        watched = getattr(tape, "_variables", {})
+        for i, k in entry.rereads:
+            v = variables[i]
+            if id(v) in watched:
+                tape.watch_read(v, result[k]._node, result[k]._value)
 
 
 def _static_positions(static_argnums, name):

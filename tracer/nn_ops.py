@@ -83,8 +83,8 @@ swish = silu
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each element with probability ``rate`` and scale the rest by 1 / (1 - rate).
 
-    Eager calls draw the mask with NumPy (``seed`` an int makes it reproducible, as does
-    ``tt.random.set_seed`` without one). Inside ``tt.function`` the mask comes from a
+    Eager calls draw the mask with NumPy (``seed`` an int: a new mask at every call of the
+    sequence that seed and ``tt.random.set_seed`` determine, as TensorFlow's op seeds). Inside ``tt.function`` the mask comes from a
     counter-based generator (``tracer.random_ops``): a new mask on every call, or, with
     ``seed`` an integer tensor argument, the mask that seed determines (as a JAX key).
     """
@@ -116,7 +116,7 @@ def _uniform(shape, dtype, seed, op):
     if hasattr(seed, "dtype") and hasattr(seed, "shape"):
         return stateless_uniform(shape, seed, dtype)
     if STATE.trace is None:
-        return make(random._gen(seed).random(shape).astype(dtype))   # set_seed replays
+        return make(random._gen(seed, op).random(shape).astype(dtype))   # set_seed replays
     # the next draw of the traced stream (tracer.random_ops): a new mask on every call
     return traced_uniform(shape, dtype, seed, op, random._rng)
 

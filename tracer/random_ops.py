@@ -10,6 +10,7 @@ also moves the counter to a start given by its seed, so re-seeding replays the s
 sequence (TensorFlow's global and op seeds). Draws carry no gradient.
 """
 import math
+import threading
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from tracer.variable import Variable
 
 # the position in the stream of traced draws; every traced draw adds one
 DRAWS = Variable(np.int64(0), trainable=False, name="random/draws")
+# calls of compiled functions that draw run one at a time (tracer.function's Entry holds
+# it): threads drawing at once would otherwise read the same counter
+DRAWS._update_lock = threading.RLock()
 _STRIDE = 1_000_003          # counters apart: a draw's seed is counter * _STRIDE + base
 _TRUNCATED_CANDIDATES = 8    # normals drawn per truncated one: all 8 beyond 2 std: p ~ 2e-11
 
@@ -132,23 +136,41 @@ def _normal_args(op, shape, dtype, stddev):
     return d, shape
 
 
+_DEFAULT_GLOBAL_SEED = 87654321     # the global seed of op-seeded draws before set_seed
+
+
 class _Random:
-    """``tt.random``: seeded samplers. Eager calls draw with NumPy (an int ``seed`` gives
-    the same numbers on every call; without one they come from the global generator that
-    ``set_seed`` resets). Inside ``tt.function`` and the transforms each call draws new
-    numbers from the compiled counter-based generator (above): a seeded
-    op's sequence is reproducible, and ``set_seed`` replays every traced sequence."""
+    """``tt.random``: seeded samplers (TensorFlow 2's global and op seeds). Eager calls draw
+    with NumPy: without ``seed`` from the global generator that ``set_seed`` resets; with an
+    int ``seed`` from that op's own generator, determined by the op, its seed and the global
+    seed, which moves on at every call (TensorFlow's per-kernel counter: successive calls
+    give new numbers) until ``set_seed`` restarts it. Inside ``tt.function`` and the
+    transforms each call draws new numbers from the compiled counter-based generator
+    (above): a seeded op's sequence is reproducible, and ``set_seed`` replays every traced
+    sequence."""
 
     def __init__(self):
         self._rng = np.random.default_rng()
+        self._global_seed = None
+        self._op_rngs = {}          # (op, seed) -> its generator, until set_seed
 
-    def _gen(self, seed):
-        return np.random.default_rng(seed) if seed is not None else self._rng
+    def _gen(self, seed, op="random"):
+        """The generator of an eager draw of ``op`` with op seed ``seed`` (None: global)."""
+        if seed is None:
+            return self._rng
+        key = (op, int(seed))
+        g = self._op_rngs.get(key)
+        if g is None:
+            glob = _DEFAULT_GLOBAL_SEED if self._global_seed is None else self._global_seed
+            entropy = [int(seed) % (1 << 64), int(glob) % (1 << 64),
+                       int.from_bytes(op.encode(), "little")]
+            g = self._op_rngs.setdefault(key, np.random.default_rng(entropy))
+        return g
 
     def uniform(self, shape, minval=0, maxval=1, dtype=dtypes.float32, seed=None, name=None):
         d = dtypes.as_dtype(dtype, "random.uniform")
         shape = _shape_arg(shape, "random.uniform")
-        g = self._gen(seed)
+        g = self._gen(seed, "random.uniform")
         if d.kind in "iu":
             if not minval < maxval:
                 raise ValueError(f"random.uniform: minval ({minval}) must be < maxval "
@@ -167,7 +189,8 @@ class _Random:
         d, shape = _normal_args("random.normal", shape, dtype, stddev)
         if STATE.trace is not None:
             return normal(shape, mean, stddev, d, seed, self._rng)
-        return make(np.asarray(self._gen(seed).normal(mean, stddev, shape)).astype(d))
+        g = self._gen(seed, "random.normal")
+        return make(np.asarray(g.normal(mean, stddev, shape)).astype(d))
 
     def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
                          name=None):
@@ -175,7 +198,7 @@ class _Random:
         d, shape = _normal_args("random.truncated_normal", shape, dtype, stddev)
         if STATE.trace is not None:
             return truncated_normal(shape, mean, stddev, d, seed, self._rng)
-        g = self._gen(seed)
+        g = self._gen(seed, "random.truncated_normal")
         z = g.standard_normal(shape)
         out = np.abs(z) > 2
         while out.any():  # each round keeps ~95% of the redrawn values
@@ -190,7 +213,8 @@ class _Random:
             raise ValueError("random.shuffle: value is a scalar; it needs rank >= 1")
         if STATE.trace is not None:
             return shuffle(x, seed, self._rng)
-        return shape_ops.gather(x, make(self._gen(seed).permutation(x.shape[0])))
+        return shape_ops.gather(x, make(self._gen(seed, "random.shuffle").permutation(
+            x.shape[0])))
 
     def categorical(self, logits, num_samples, dtype=None, seed=None, name=None):
         """Class indices drawn per row of the (batch, classes) ``logits`` with
@@ -207,16 +231,21 @@ class _Random:
         v = np.asarray(x._value, np.float64)
         p = np.exp(v - np.max(v, axis=1, keepdims=True))
         cdf = np.cumsum(p, axis=1)
-        u = self._gen(seed).random((v.shape[0], int(num_samples))) * cdf[:, -1:]
+        g = self._gen(seed, "random.categorical")
+        u = g.random((v.shape[0], int(num_samples))) * cdf[:, -1:]
         idx = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)]) \
             if v.shape[0] else np.zeros((0, int(num_samples)), np.int64)
         return make(np.minimum(idx, v.shape[1] - 1).astype(d))
 
     def set_seed(self, seed):
-        """Reset the global generator: unseeded eager draws and the stream of traced
-        draws (``tt.function``) both replay from ``seed`` (None: unpredictably)."""
+        """Reset the global generator: unseeded eager draws, op-seeded eager draws (each
+        op's sequence restarts) and the stream of traced draws (``tt.function``) all replay
+        from ``seed`` (None: unpredictably, and op-seeded draws as before any set_seed)."""
         self._rng = np.random.default_rng(seed)
-        DRAWS.assign(np.int64(seed_start(seed)))
+        self._global_seed = seed
+        self._op_rngs = {}
+        with DRAWS._update_lock:
+            DRAWS.assign(np.int64(seed_start(seed)))
 
 
 random = _Random()

@@ -35,6 +35,7 @@ class StateFrame:
                 else self.ctx.capture_variable(v) for v in self.vars]
 
     def enter(self, leaves):
+        self.ctx.regions += 1           # reads inside a body see its carries as they are
         self.ctx.assigned = dict(self.saved)
         for v, leaf in zip(self.vars, leaves):
             self.ctx.assigned[id(v)] = (v, leaf)
@@ -43,6 +44,7 @@ class StateFrame:
         """(final value nodes of ``vars``, whether the body assigned others too)."""
         now, ids = self.ctx.assigned, {id(v) for v in self.vars}
         finals = [now[id(v)][1] for v in self.vars]
+        self.ctx.regions -= 1
         new = [v for k, (v, n) in now.items() if k not in ids and
                (k not in self.saved or self.saved[k][1] is not n)]
         self.ctx.assigned = self.saved
@@ -51,6 +53,7 @@ class StateFrame:
 
     def discard(self):
         """Forget assignments made while tracing (a loop's condition)."""
+        self.ctx.regions -= 1
         self.ctx.assigned = self.saved
 
     def commit(self, nodes):

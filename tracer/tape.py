@@ -20,6 +20,7 @@ from tracer import nest
 from tracer.batch_jacobian import batch_jacobian as _batch_jacobian
 from tracer.convert import convert_to_tensor
 from tracer.engine import as_value
+from tracer.ops import add as _add
 from tracer.recording import make, node_of
 from tracer.shape_ops import reshape
 from tracer.state import STATE
@@ -45,6 +46,7 @@ class GradientTape:
         # gradient() can key the recorded graph without walking it
         self._log, self._order, self._index = [], [], {}
         self._variables = {}
+        self._reads = {}        # id(Variable) -> nodes of its watched reads (see watch_read)
         self._recording = False
         self._used = False
 
@@ -101,6 +103,7 @@ class GradientTape:
         self.values.clear()
         self._log, self._order, self._index = [], [], {}
         self._variables.clear()
+        self._reads.clear()
         self._used = False
 
     # -- watching ------------------------------------------------------------------------
@@ -136,13 +139,43 @@ class GradientTape:
             self._note(n, ("watched", n.shape, dtype_str(n.dtype)))
 
     def watch_variable(self, v):
-        self._watch_tensor(v._share())           # the tape keeps its buffer's value
+        t = v._share()                          # the tape keeps its buffer's value
+        self._watch_tensor(t)
         self._variables[id(v)] = v
+        self._note_read(v, t._node)
 
     def watch_traced_variable(self, v, t):
         """Inside tt.function: watch ``t``, the traced value read from Variable ``v``."""
         self._watch_tensor(t)
         self._variables[id(v)] = v
+        self._note_read(v, t._node)
+
+    def watch_read(self, v, node, value=None):
+        """``node`` (recorded on this tape) is a read of Variable ``v`` after an update in
+        a compiled function: a source of ``v``'s gradient, not differentiated through (an
+        update carries no gradient to the value assigned, as TensorFlow)."""
+        if node not in self.active:
+            return
+        self._leaves.add(node)
+        if value is not None:
+            self.values[node] = value
+        self._variables[id(v)] = v
+        self._note_read(v, node)
+
+    def _note_read(self, v, node):
+        reads = self._reads.setdefault(id(v), [])
+        if node not in reads:
+            reads.append(node)
+
+    def _variable_sources(self, v, t):
+        """Tensors for every read of Variable ``v`` this tape watched (``t``: its value now,
+        first): the gradient with respect to ``v`` sums over them (TensorFlow's reads of
+        one resource)."""
+        out = [t]
+        for n in self._reads.get(id(v), ()):
+            if n is not t._node and n in self.active:
+                out.append(make(self.values.get(n), n))
+        return out
 
     def watched_variables(self):
         return tuple(self._variables.values())
@@ -215,12 +248,24 @@ class GradientTape:
         tgt_leaves, _ = nest.flatten(target, "GradientTape.gradient")
         tgts = [_source_tensor(t, "target") for t in tgt_leaves]
         seeds = _seeds(output_gradients, tgts)
-        grads = self._gradients(tgts, seeds, srcs)
+        expanded, groups = self._expand_sources(src_leaves, srcs)
+        grads = _sum_groups(self._gradients(tgts, seeds, expanded), groups)
         grads = self._targets_as_sources(tgts, seeds, srcs, grads)
         if unconnected_gradients == "zero":
             grads = [make(np.zeros(s.shape, s.dtype)[()]) if g is None and s.dtype.kind == "f"
                      else g for g, s in zip(grads, srcs)]
         return rebuild(grads)
+
+    def _expand_sources(self, leaves, srcs):
+        """(source tensors, per source the number of them): a Variable stands for every
+        read of it this tape watched."""
+        expanded, groups = [], []
+        for leaf, s in zip(leaves, srcs):
+            ts = self._variable_sources(leaf, s) if isinstance(leaf, Variable) and \
+                id(leaf) in self._reads else [s]
+            expanded += ts
+            groups.append(len(ts))
+        return expanded, groups
 
     def _targets_as_sources(self, tgts, seeds, srcs, grads):
         """A target that is itself a source (``tape.gradient(v, v)``, a Variable returned
@@ -401,6 +446,19 @@ def _source_tensor(s, what="source"):
         return s
     raise TypeError(f"GradientTape.gradient: a {what} must be a tensor or Variable, got "
                     f"{type(s).__name__}")
+
+
+def _sum_groups(grads, groups):
+    """One gradient per group of consecutive ``grads`` (their sum; None if all are)."""
+    out, k = [], 0
+    for n in groups:
+        total = None
+        for g in grads[k:k + n]:
+            if g is not None:
+                total = g if total is None else _add(total, g)
+        out.append(total)
+        k += n
+    return out
 
 
 def _seeds(output_gradients, tgts):

@@ -32,6 +32,9 @@ class TraceContext:
         self._standins = {}         # id(Variable passed) -> its ArgumentVariable
         self.n_passed = 0           # Variable arguments met so far
         self.foreign_variables = False  # reads a stand-in of an enclosing trace
+        self.regions = 0            # > 0 while a control-flow body is traced (region_trace)
+        self.rereads = []           # (variable, node): reads after an update (read_variable)
+        self._reread = {}           # id(variable) -> (node assigned, its read node)
 
     def __enter__(self):
         self.parent = STATE.trace
@@ -91,12 +94,26 @@ class TraceContext:
         """A traced read: the latest value assigned in this trace, else the value bound at
         call time. Tapes opened inside this trace watch it (trainable variables)."""
         hit = self.assigned.get(id(variable))
-        t = make(None, hit[1]) if hit is not None else self.capture_variable(variable)
+        t = self._read_updated(variable, hit[1]) if hit is not None else \
+            self.capture_variable(variable)
         if STATE.tapes and variable.trainable:
             for tape in STATE.tapes:
                 if tape.watch_accessed and getattr(tape, "trace", None) is self:
                     tape.watch_traced_variable(variable, t)
         return t
+
+    def _read_updated(self, variable, node):
+        """A read of ``variable`` after an update to ``node``: outside control-flow bodies a
+        node of its own, ``stop_gradient(node)``, as TensorFlow's reads: the update carries
+        no gradient to the value assigned, and the read is a source of the Variable's
+        gradient (``rereads``: tapes over the call count it, ``GradientTape.watch_read``)."""
+        if self.regions or variable.dtype.kind != "f":
+            return make(None, node)
+        hit = self._reread.get(id(variable))
+        if hit is None or hit[0] is not node:
+            hit = self._reread[id(variable)] = (node, P.stop_gradient(node))
+            self.rereads.append((variable, hit[1]))
+        return make(None, hit[1])
 
     def assign_variable(self, variable, value):
         """Record ``variable = value`` (a tensor of its dtype) in program order."""

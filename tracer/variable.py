@@ -25,6 +25,9 @@ class Variable:
     """A mutable holder of a tensor value; trainable variables are watched automatically
     by recording tapes (``watch_accessed_variables=True``)."""
     _count = 0
+    # a lock held while a compiled function updates this Variable (set for state that
+    # threads update concurrently: the random draw counter), else None
+    _update_lock = None
     # above NumPy's: ``array @ variable`` and ``array + variable`` call the Variable's
     # reflected operators (recorded on tapes) instead of converting it with __array__
     __array_priority__ = 100

@@ -193,8 +193,12 @@ def test_filled_creation_functions():
 
 
 def test_random_shapes_seeds_and_dtypes():
+    tt.random.set_seed(5)
     u = tt.random.uniform((1000,), minval=2, maxval=3, seed=7)
     assert u.dtype == tt.float32 and 2 <= u.numpy().min() and u.numpy().max() < 3
+    # an op seed's sequence moves on at every call and restarts at set_seed (TensorFlow)
+    assert (u.numpy() != tt.random.uniform((1000,), 2, 3, seed=7).numpy()).any()
+    tt.random.set_seed(5)
     assert (u.numpy() == tt.random.uniform((1000,), 2, 3, seed=7).numpy()).all()
     n = tt.random.normal((2000,), mean=1.0, stddev=0.1, dtype=tt.float64, seed=1)
     assert n.dtype == tt.float64 and abs(n.numpy().mean() - 1) < 0.02

@@ -179,7 +179,9 @@ def test_variable_passed_as_argument_and_under_a_tape(tt_backend):
         y = triple(s)                          # recorded: the tape keeps its inputs
     g = tape.gradient(y, s)
     np.testing.assert_allclose(float(y), 72.0)
-    np.testing.assert_allclose(float(g), 2 * 2.0 * 9.0 * 2)
+    # the update carries no gradient to the value assigned (TensorFlow): the read of v
+    # after it is a source of v's gradient only
+    assert g is None
     np.testing.assert_array_equal(v.numpy(), [6.0, 6.0])
     triple(tt.constant(1.0))
     np.testing.assert_array_equal(v.numpy(), [6.0, 6.0])
