@@ -107,8 +107,12 @@ class Entry:
     """The optimised graph of one signature, its bindings and (once run) its executable."""
 
     def __init__(self, graph, captured, variables, plan, rebuild, inline_only, updated=(),
-                 trace=None, rereads=()):
+                 trace=None, rereads=(), tape_graph=None):
         self.graph = graph
+        # the traced graph (not optimised) with the reads of Variables after their updates
+        # as outputs too, before the updates: what tapes over a call record (``rereads``:
+        # (Variable index, output index); ``_note_rereads``); None when there are none
+        self.tape_graph = tape_graph
         self.updated = list(updated)   # Variables whose new values are the last outputs
         self.captured = [t for t, _ in captured]
         self.cvals = [t._value for t in self.captured]
@@ -123,9 +127,7 @@ class Entry:
                              if id(v) not in own}
         at = {id(v): i for i, v in enumerate(self.variables)}
         self.updated_at = [at[id(v)] for v in self.updated]
-        # (Variable index, output index): reads after an update, output before the updates
-        # so tapes over a call count them as reads of the Variable (``_note_rereads``)
-        first = len(graph.outputs) - len(self.updated) - len(rereads)
+        first = len(tape_graph.outputs) - len(self.updated) - len(rereads) if rereads else 0
         self.rereads = [(at[id(v)], first + k) for k, v in enumerate(rereads)]
         self.writes = [False] * len(self.variables)   # per Variable: updated by the graph
         for i in self.updated_at:
@@ -474,7 +476,8 @@ class Staged:
         outputs, plan, rebuild = _output_plan(out)
         updates = ctx.updates()
         rereads = [(v, n) for v, n in ctx.rereads if v.trainable]
-        outputs = outputs + [n for _, n in rereads] + [n for _, n in updates]
+        user = outputs
+        outputs = outputs + [n for _, n in updates]
         inputs = (ctx.arg_nodes + [n for _, n in ctx.captured] +
                   [n for _, n in ctx.variables])
         try:                    # one walk when no leaf of an enclosing trace is reached
@@ -488,11 +491,13 @@ class Staged:
         # traced for splicing into an enclosing trace (tt.function(tt.grad(f))), the graph
         # is optimised as part of the enclosing one: here only if it is ever run itself
         raw = STATE.trace is not None
+        tape_graph = Graph(graph.inputs, user + [n for _, n in rereads] +
+                           [n for _, n in updates]) if rereads else None
         if not raw:
             graph = _optimized(graph, donate)
         entry = Entry(graph, ctx.captured, ctx.variables, plan, rebuild,
                       bool(foreign) or ctx.foreign_variables, [v for v, _ in updates], ctx,
-                      [v for v, _ in rereads])
+                      [v for v, _ in rereads], tape_graph)
         entry.raw, entry.donate = raw, donate
         return entry
 
@@ -534,14 +539,15 @@ class Staged:
             entry.write_back(outs, variables, keep=True)
         if watching(ts):
             nodes, created = self._splice(entry, ts)
-            for t, n in zip(result, nodes):
+            spliced = _with_rereads(entry, result)
+            for t, n in zip(spliced, nodes):
                 t._node = n
-            _record(ts, created, result)
-            _note_rereads(entry, variables, ts, result)
+            _record(ts, created, spliced)
+            _note_rereads(entry, variables, ts, spliced)
         return result[0] if entry.single else entry.wrap(result)
 
     def _splice(self, entry, ts):
-        g = entry.graph
+        g = entry.tape_graph or entry.graph
         mapping = {id(i): node_of(t) for i, t in zip(g.inputs, ts)}
         return substitute(g.outputs, mapping)
 
@@ -585,6 +591,17 @@ class Staged:
 
     def __repr__(self):
         return f"<tt.function {self._name} ({len(self._entries)} signatures)>"
+
+
+def _with_rereads(entry, result):
+    """The executable's ``result`` tensors (outputs, then updates) with value-less tensors
+    at the outputs only the tape graph has (the reads after updates): one per spliced
+    output of ``entry.tape_graph``."""
+    if entry.tape_graph is None:
+        return result
+    k = len(entry.updated)
+    n = len(result) - k
+    return result[:n] + [make(None) for _ in entry.rereads] + result[n:]
 
 
 def _note_rereads(entry, variables, ts, result):

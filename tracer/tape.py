@@ -163,9 +163,7 @@ class GradientTape:
         self._note_read(v, node)
 
     def _note_read(self, v, node):
-        reads = self._reads.setdefault(id(v), [])
-        if node not in reads:
-            reads.append(node)
+        self._reads.setdefault(id(v), {})[node] = None      # in order, each once
 
     def _variable_sources(self, v, t):
         """Tensors for every read of Variable ``v`` this tape watched (``t``: its value now,
@@ -372,8 +370,10 @@ class GradientTape:
         src_leaves, rebuild = nest.flatten(sources)
         srcs = [_source_tensor(s) for s in src_leaves]
         t = _source_tensor(target, "target")
-        rows = self._batched_vjp(t, srcs, lambda: batching.basis(t.size, t.shape, t.dtype),
-                                 t.size) if t.size else [None] * len(srcs)
+        expanded, groups = self._expand_sources(src_leaves, srcs)
+        rows = _sum_groups(self._batched_vjp(
+            t, expanded, lambda: batching.basis(t.size, t.shape, t.dtype), t.size),
+            groups) if t.size else [None] * len(srcs)
         out = []
         for r, s in zip(rows, srcs):
             if r is not None:
