@@ -230,6 +230,14 @@ class _VariableSpy:
     def __getattr__(self, name):
         return getattr(self._trace, name)
 
+    def __setattr__(self, name, value):
+        # the trace's own state (control flow sets ``assigned`` and ``regions``) is the
+        # trace's: setting it on the spy would hide it from the trace
+        if name in ("_trace", "read"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._trace, name, value)
+
 
 def _traced(f, xs, kwargs, name):
     trace = STATE.trace

@@ -475,7 +475,7 @@ class Staged:
         self.trace_count += 1
         outputs, plan, rebuild = _output_plan(out)
         updates = ctx.updates()
-        rereads = [(v, n) for v, n in ctx.rereads if v.trainable]
+        rereads = ctx.rereads
         user = outputs
         outputs = outputs + [n for _, n in updates]
         inputs = (ctx.arg_nodes + [n for _, n in ctx.captured] +
@@ -610,10 +610,9 @@ def _note_rereads(entry, variables, ts, result):
     if not entry.rereads or not STATE.tapes:
         return
     for tape in watching(ts) or ():
-        watched = getattr(tape, "_variables", {})
         for i, k in entry.rereads:
             v = variables[i]
-            if id(v) in watched:
+            if tape.watches(v):
                 tape.watch_read(v, result[k]._node, result[k]._value)
 
 

@@ -11,8 +11,9 @@ it; ``tracer.recording`` is its only caller on the op path):
 - ``recorder.values``: node -> eager value the recorder holds for it;
 - ``recorder.record(node, value, args, new_nodes)``: ``node`` is the op's result with its
   eager ``value`` (None when traced); ``new_nodes`` are all nodes the op built, in order;
-- ``recorder.watch_accessed`` and ``recorder.watch_variable(v)``: reading a trainable
-  Variable while an auto-watching recorder is active watches it.
+- ``recorder.watch_accessed``, ``recorder.watches(v)`` and ``recorder.watch_variable(v)``:
+  reading a trainable Variable while an auto-watching recorder is active watches it, and
+  so does reading any Variable the recorder already watches (each read is a source).
 
 Trace-context protocol (``tracing.TraceContext`` implements it): while ``STATE.trace`` is
 set, an op whose operands carry no values builds nodes only, and

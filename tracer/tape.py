@@ -175,6 +175,10 @@ class GradientTape:
                 out.append(make(self.values.get(n), n))
         return out
 
+    def watches(self, v):
+        """Whether this tape watches Variable ``v`` (its later reads are watched too)."""
+        return id(v) in self._variables
+
     def watched_variables(self):
         return tuple(self._variables.values())
 
@@ -412,8 +416,13 @@ class GradientTape:
         (b, y..., x...), example i of target depending only on example i of source."""
         unconnected_gradients = _unconnected(unconnected_gradients, "batch_jacobian")
         self._use()
-        return _batch_jacobian(self._batched_vjp, _source_tensor(target, "target"),
-                               _source_tensor(source), unconnected_gradients)
+        src = _source_tensor(source)
+        expanded, groups = self._expand_sources([source], [src])
+
+        def batched_vjp(t, srcs, cotangents, size):     # a Variable: over all its reads
+            return _sum_groups(self._batched_vjp(t, expanded, cotangents, size), groups)
+        return _batch_jacobian(batched_vjp, _source_tensor(target, "target"), src,
+                               unconnected_gradients)
 
 
 

@@ -96,9 +96,10 @@ class TraceContext:
         hit = self.assigned.get(id(variable))
         t = self._read_updated(variable, hit[1]) if hit is not None else \
             self.capture_variable(variable)
-        if STATE.tapes and variable.trainable:
+        if STATE.tapes:
             for tape in STATE.tapes:
-                if tape.watch_accessed and getattr(tape, "trace", None) is self:
+                if (tape.watch_accessed and variable.trainable or tape.watches(variable)) \
+                        and getattr(tape, "trace", None) is self:
                     tape.watch_traced_variable(variable, t)
         return t
 

@@ -58,9 +58,11 @@ class Variable:
             return STATE.trace.read_variable(self)
         t = self._tensor
         self._shared = True
-        if STATE.tapes and self.trainable:
+        if STATE.tapes:
             for tape in STATE.tapes:
-                if tape.watch_accessed and (t._node is None or t._node not in tape.active):
+                # auto-watched (trainable), or watched before: every read is a source
+                if (tape.watch_accessed and self.trainable or tape.watches(self)) and \
+                        (t._node is None or t._node not in tape.active):
                     tape.watch_variable(self)
         return self._tensor
 

@@ -61,9 +61,17 @@ def test_second_order_and_jacobian_through_a_compiled_update_match_eager():
             z = fn(u, tt.constant([0.5, 3.0]))
         return t.jacobian(z, u).numpy()
 
+    def batch_jacobian(fn):
+        u = tt.Variable([[1.0, 2.0], [0.5, -1.0]])
+        with tt.GradientTape() as t:
+            z = fn(u, tt.constant([[0.5, 3.0], [2.0, 1.0]]))
+        return t.batch_jacobian(z, u).numpy()
+
     f = tt.function(_update_then_read)
     np.testing.assert_allclose(second(f), second(_update_then_read), rtol=1e-6)
     np.testing.assert_allclose(jacobian(f), jacobian(_update_then_read), rtol=1e-6)
+    np.testing.assert_allclose(batch_jacobian(f), batch_jacobian(_update_then_read),
+                               rtol=1e-6)
     # the compiled graph itself computes only the outputs and the updates
     entry = next(iter(f._entries.values()))
     assert len(entry.graph.outputs) == 1 + 1
@@ -106,6 +114,38 @@ def test_tape_inside_a_function_that_updates_matches_eager():
     want = [float(g) for g in inner(tt.Variable(3.0), tt.constant(2.0))]
     got = tt.function(inner)(tt.Variable(3.0), tt.constant(2.0))
     np.testing.assert_allclose([float(g) for g in got], want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_explicitly_watched_variable_counts_reads_after_updates(tt_backend, trainable):
+    def body(u, x):
+        u.assign(u * x)
+        return u * x * x
+
+    def taped(fn):
+        u, x = tt.Variable(3.0, trainable=trainable), tt.constant(2.0)
+        with tt.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+            tape.watch([u, x])
+            z = fn(u, x)
+        return [float(tape.gradient(z, u)), float(tape.gradient(z, x))]
+
+    assert taped(body) == [4.0, 24.0]        # d/du: the read after the update, x * x
+    assert taped(tt.function(body)) == [4.0, 24.0]
+
+
+def test_custom_gradient_with_a_loop_updating_a_variable_in_a_function():
+    c = tt.Variable(0.0, trainable=False)
+
+    @tt.custom_gradient
+    def cube(x):
+        def body(i, acc):
+            c.assign_add(1.0)                # three updates, in the loop
+            return i + 1, acc * x
+        _, y = tt.while_loop(lambda i, a: i < 3, body, (tt.constant(0), tt.constant(1.0)))
+        return y, lambda dy: dy * 3.0 * x * x
+
+    assert float(tt.function(cube)(tt.constant(2.0))) == 8.0 and float(c.numpy()) == 3.0
+    assert float(cube(tt.constant(2.0))) == 8.0 and float(c.numpy()) == 6.0
 
 
 def _scaled_by(v):
