@@ -214,7 +214,7 @@ def _label_sizes(subscripts, terms, xs):
                 raise ValueError(f"einsum: label {c!r} of {subscripts!r} has size {m} in one "
                                  f"place and {n} in another (operand shape {x.shape}); sizes "
                                  f"of one label must be equal (or 1, to broadcast)")
-            sizes[c] = max(n, m)
+            sizes[c] = n if m == 1 else m       # a size 1 broadcasts, also to size 0
     return sizes
 
 

@@ -213,13 +213,38 @@ inv = declare("inv", batch=batch_leading, dtypes=FLOAT, infer=_square("inv"), im
                      Case(shapes=((2, 2, 2),), make=_well_conditioned)])
 
 
-# determinant (LU); its gradient det * A^-T needs a non-singular A
+def _adjugate_vjp(g, out, a):
+    # d adj(A) = tr(A^-1 dA) adj(A) - A^-1 dA adj(A)  =>  A^-T (<G, adj> I - G adj^T)
+    inner = P.reduce_sum(P.mul(g, out), axes=(a.ndim - 2, a.ndim - 1))
+    inner_eye = diag_matrix(P.broadcast_to(P.reshape(inner, shape=inner.shape + (1,)),
+                                           shape=a.shape[:-1]))
+    return (P.solve(T(a), P.sub(inner_eye, mm(g, T(out)))),)
+
+
+def _singular(rng, shapes):
+    a = rng.uniform(-1, 1, shapes[0])
+    a[..., 0, :] = 2.0 * a[..., 1, :]                   # rank n - 1
+    return [a]
+
+
+# the adjugate adj(A) = det(A) A^-1, finite for a singular A (det's gradient is adj(A)^T,
+# as JAX's and PyTorch's: no NaN at singular matrices); its own gradient needs A^-1, so
+# det's second derivative at a singular matrix is not finite
+adjugate = declare(
+    "adjugate", batch=batch_leading, dtypes=FLOAT, infer=_square("adjugate"),
+    impl=lapack.adjugate, kind="linalg", vjp=_adjugate_vjp,
+    cases=[Case(shapes=((3, 3),), make=_well_conditioned),
+           Case(shapes=((2, 2, 2),), make=_well_conditioned)])
+
+# determinant (LU); its gradient is adj(A)^T, which a singular A has too (second order
+# at a singular A is not: smooth=False)
 det = declare(
     "det", batch=batch_leading, dtypes=FLOAT, infer=_batch_scalar("det"), impl=lapack.det,
     kind="linalg",
-    vjp=lambda g, out, a: (scale(T(P.inv(a)), P.mul(g, out)),),
+    vjp=lambda g, out, a: (scale(T(P.adjugate(a)), g),),
     cases=[Case(shapes=((3, 3),), make=_well_conditioned),
-           Case(shapes=((2, 2, 2),), make=_well_conditioned)])
+           Case(shapes=((2, 2, 2),), make=_well_conditioned),
+           Case(shapes=((3, 3),), make=_singular, smooth=False)])
 
 
 def _slogdet_infer(a):

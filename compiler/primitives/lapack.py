@@ -197,6 +197,38 @@ def det(a):
     return np.asarray(np.linalg.det(np.asarray(a)))
 
 
+def _adjugate_svd(a):
+    """adj(A) = det(U) det(V) V diag(prod_{j != i} s_j) U^T from A = U diag(s) V^T: no
+    division, so exact in the limit of a singular A (where det(A) A^-1 is 0 * inf)."""
+    u, s, vt = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,), s.dtype)
+    left = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    core = np.swapaxes(vt, -1, -2) * (left * right)[..., None, :]
+    return sign[..., None, None] * (core @ np.swapaxes(u, -1, -2))
+
+
+def adjugate(a):
+    """The adjugate adj(A) (A adj(A) = det(A) I) of each matrix, computed in float64:
+    det(A) A^-1 from LU where A is well conditioned, from the SVD where it is singular or
+    nearly so; NaN/inf inputs give NaN/inf."""
+    a = np.asarray(a)
+    n = a.shape[-1]
+    if n == 0 or _batch(a) == 0:
+        return np.zeros(a.shape, a.dtype)
+    x = a.astype(np.float64)
+    with np.errstate(all="ignore"):
+        inverse = inv(x)
+        out = np.linalg.det(x)[..., None, None] * inverse
+        norm = np.abs(x).sum(axis=-2).max(axis=-1) * np.abs(inverse).sum(axis=-2).max(axis=-1)
+        finite = np.isfinite(x).all(axis=(-2, -1))
+        ill = finite & ~(norm < 1e8)                    # condition number (1-norm) or NaN
+        if ill.any():
+            out[ill] = _adjugate_svd(x[ill])
+    return out.astype(a.dtype)
+
+
 def slogdet(a):
     """(sign, log|det|) packed on a last axis of length 2."""
     sign, logabs = np.linalg.slogdet(np.asarray(a))
