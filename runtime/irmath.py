@@ -1,9 +1,10 @@
-"""Writing float64 math kernels once, as Python code that emits LLVM IR.
+"""Writing float math kernels once, as Python code that emits LLVM IR.
 
 A kernel body is an ordinary Python function of an ``Emitter`` and ``Value`` arguments:
 arithmetic and comparisons on values emit the IEEE instruction (no fast-math flags), and
-the emitter adds fused multiply-adds, rounding, selects and bit tricks. ``intrinsic(body)``
-makes the body a Numba intrinsic: a kernel calling it is typed as one call and receives
+the emitter adds fused multiply-adds, rounding, selects and bit tricks. Values are
+float64 unless a body converts them (``Emitter.f32``/``f64``); Python floats take the type
+of the value they meet. ``intrinsic(body)`` makes the body a Numba intrinsic: a kernel calling it is typed as one call and receives
 the instructions inline, where LLVM vectorises them with the loop. (As Numba functions
 inlined at the IR level the same bodies cost ~1 s of typing per kernel.)
 """
@@ -12,6 +13,7 @@ from numba import types
 from numba.extending import intrinsic as _numba_intrinsic
 
 F64 = ir.DoubleType()
+F32 = ir.FloatType()
 I64 = ir.IntType(64)
 
 
@@ -23,7 +25,7 @@ class Value:
         self.em, self.v = em, v
 
     def _bin(self, op, other, swap=False):
-        a, b = self.v, self.em.lift(other)
+        a, b = self.v, self.em.lift(other, self.v.type)
         return Value(self.em, getattr(self.em.b, op)(*((b, a) if swap else (a, b))))
 
     def __add__(self, o):
@@ -57,7 +59,7 @@ class Value:
         return self.em.call("llvm.fabs", self)
 
     def _cmp(self, op, o):              # ordered: false when either side is NaN
-        return Value(self.em, self.em.b.fcmp_ordered(op, self.v, self.em.lift(o)))
+        return Value(self.em, self.em.b.fcmp_ordered(op, self.v, self.em.lift(o, self.v.type)))
 
     def __lt__(self, o):
         return self._cmp("<", o)
@@ -89,13 +91,24 @@ class Emitter:
     def __init__(self, builder):
         self.b = builder
 
-    def lift(self, x):
-        return x.v if isinstance(x, Value) else ir.Constant(F64, float(x))
+    def lift(self, x, ty=F64):
+        """The LLVM value of ``x``: a Value's own, a Python number as a constant of ``ty``."""
+        return x.v if isinstance(x, Value) else ir.Constant(ty, float(x))
 
     def call(self, name, *args):
-        fnty = ir.FunctionType(F64, [F64] * len(args))
-        fn = self.b.module.declare_intrinsic(name, [F64], fnty)
-        return Value(self, self.b.call(fn, [self.lift(a) for a in args]))
+        """The LLVM intrinsic ``name`` of the float type of the first Value among ``args``."""
+        ty = next((a.v.type for a in args if isinstance(a, Value)), F64)
+        fnty = ir.FunctionType(ty, [ty] * len(args))
+        fn = self.b.module.declare_intrinsic(name, [ty], fnty)
+        return Value(self, self.b.call(fn, [self.lift(a, ty) for a in args]))
+
+    def f64(self, x):
+        """float32 ``x`` widened to float64 (exact)."""
+        return Value(self, self.b.fpext(self.lift(x, F32), F64))
+
+    def f32(self, x):
+        """float64 ``x`` rounded to float32."""
+        return Value(self, self.b.fptrunc(self.lift(x), F32))
 
     def fma(self, a, b, c):
         """a * b + c with one rounding."""
@@ -109,7 +122,7 @@ class Emitter:
         accuracy where they dominate)."""
         cs = list(coefficients)
         split = len(cs) - horner
-        terms = [Value(self, self.lift(c)) for c in reversed(cs[:split])]    # ascending
+        terms = [Value(self, self.lift(c, x.v.type)) for c in reversed(cs[:split])]
         power = x
         while len(terms) > 1:
             terms = [self.fma(power, terms[i + 1], terms[i]) if i + 1 < len(terms)
@@ -132,7 +145,8 @@ class Emitter:
 
     def sel(self, cond, a, b):
         """``a if cond else b`` without a branch."""
-        return Value(self, self.b.select(cond.v, self.lift(a), self.lift(b)))
+        ty = next((v.v.type for v in (a, b) if isinstance(v, Value)), F64)
+        return Value(self, self.b.select(cond.v, self.lift(a, ty), self.lift(b, ty)))
 
     def pow2(self, n):
         """2**n for an integer-valued n in [-1022, 1023], built in the exponent bits
@@ -180,17 +194,17 @@ class Emitter:
                 for k in range(width)]
 
 
-def intrinsic(body, index=None):
-    """A Numba intrinsic float64 -> float64 computing ``body(emitter, x)`` (its element
-    ``index`` when the body returns a tuple)."""
+def intrinsic(body, index=None, dtype=types.float64):
+    """A Numba intrinsic ``dtype`` -> ``dtype`` (float64 or float32) computing
+    ``body(emitter, x)`` (its element ``index`` when the body returns a tuple)."""
     def typer(typingctx, x):
-        if x != types.float64:
+        if x != dtype:
             return None
 
         def codegen(context, builder, sig, args):
             em = Emitter(builder)
             out = body(em, Value(em, args[0]))
             return (out if index is None else out[index]).v
-        return types.float64(types.float64), codegen
+        return dtype(dtype), codegen
     typer.__name__ = body.__name__.lstrip("_") + ("" if index is None else str(index))
     return _numba_intrinsic(typer)

@@ -2,7 +2,9 @@
 
 float32 sin/cos/exp/tanh/sigmoid (Cephes-style coefficients) and log/log1p/erf/softplus
 (own fits) are branch-free polynomial kernels written so LLVM inlines and vectorises them
-8 lanes wide; libm's float32 calls do not vectorise and cost 3-8x NumPy. float64
+8 lanes wide (sin/cos, whose reduction is long, as ``runtime.irmath`` intrinsics: Numba
+functions that size are called, not inlined); libm's float32 calls do not vectorise and
+cost 3-8x NumPy. float64
 exp/tanh/sigmoid are the vectorisable kernels of ``runtime.vecmath64``, float64
 log/log1p/erf/softplus those of ``runtime.vecmath_special``; the other float64 functions
 call libm (``math.*``).
@@ -31,6 +33,7 @@ from numba.extending import intrinsic, overload
 # float64 kernels (and the fma intrinsic); kernels reach them through this module
 from runtime.vecmath64 import cosd, expd, fma, sigmoidd, sind, tanhd  # noqa: F401
 from runtime.vecmath_special import erfd, log1pd, logd, softplusd  # noqa: F401
+from runtime import irmath
 from runtime.vecmath64 import two_over_pi_bits
 
 _F = np.float32
@@ -72,94 +75,79 @@ acc_mul = _reassoc_op("fmul")
 
 # -- sin / cos -------------------------------------------------------------------------------
 
-_TWO_OVER_PI = 0.636619772367581343
-_PIO2_HI = 1.57079632673412561417e+00      # pi/2 split in two float64 parts (33 + 53 bits)
-_PIO2_LO = 6.07710050650619224932e-11
 _S1, _S2, _S3 = _F(-1.6666654611e-1), _F(8.3321608736e-3), _F(-1.9515295891e-4)
 _C1, _C2, _C3 = _F(4.166664568298827e-2), _F(-1.388731625493765e-3), _F(2.443315711809948e-5)
 _ONE, _HALF, _ZERO, _TWO, _THREE = _F(1.0), _F(0.5), _F(0.0), _F(2.0), _F(3.0)
 _MHALF = _F(-0.5)
 
 
-@intrinsic
-def _biased_exponent(typingctx, x):
-    """The 8 exponent bits of a float32 as an int64 (0..255; a bitcast, no conversion)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        i32 = ir.IntType(32)
-        bits = builder.lshr(builder.bitcast(args[0], i32), ir.Constant(i32, 23))
-        return builder.zext(builder.and_(bits, ir.Constant(i32, 255)), ir.IntType(64))
-    return types.int64(types.float32), codegen
-
-
-def _two_over_pi_table():
-    """For each biased exponent b of a float32 >= 2^20: (2^(b-150) * 2/pi) mod 4 in three
-    29-bit pieces, each scaled by 2^(150-b). A float32 x = m * 2^(b-150) (m < 2^24 an
-    integer) times a scaled piece is m * piece: exact in float64, and the pieces' sum is
-    x * 2/pi modulo 4 to 2^-61 (Payne-Hanek reduction with a precomputed table)."""
-    two_over_pi = two_over_pi_bits(256)                          # 2/pi * 2^256
-    table = np.zeros((3, 256))
-    for b in range(147, 255):                   # 2^20 <= x < inf (Inf/NaN keep zeros)
-        w = (two_over_pi >> (316 - b)) % (4 << 90)      # 92 bits: 2^1 .. 2^-90
-        for i in range(3):
-            piece = (w >> (63 - 29 * i)) % (1 << 29)    # bits 2^(1-29i) .. 2^(-27-29i)
-            table[i, b] = math.ldexp(piece, -27 - 29 * i + 150 - b)
-    return table[0].copy(), table[1].copy(), table[2].copy()
+def _two_over_pi_pieces():
+    """Payne-Hanek reduction with the bits of 2/pi at a fixed position in each of four
+    exponent ranges: for float32 x = m 2^s (m < 2^24 an integer, s >= S) in range
+    [S, S + 27), (the least |x| of the range, 2^(S + 23); four float64 pieces of 29 bits
+    of (2^S 2/pi) mod 4, each times 2^-S). x times a piece is exact in float64 (24 + 29
+    bits) and the products sum to x 2/pi modulo 4 to 2^-63: the bits of 2/pi worth 2^(2 - S)
+    and more only add multiples of 4. The first range (S = -3) drops no bits, so it serves
+    every |x| below 2^47. Picking among four constants is a select; a table of one row
+    per exponent was an indexed load, which stopped LLVM vectorising loops that write an
+    array."""
+    bits = 320
+    two_over_pi = two_over_pi_bits(bits)                    # 2/pi 2^320
+    ranges = []
+    for lo in (-3, 24, 51, 78):                             # FLT_MAX has s = 104
+        w = two_over_pi % (1 << (bits + 2 - lo))            # (2^lo 2/pi) mod 4, scaled
+        ranges.append((2.0 ** (lo + 23),) + tuple(
+            math.ldexp((w >> (bits - lo - 27 - 29 * i)) % (1 << 29), -27 - 29 * i - lo)
+            for i in range(4)))
+    return tuple(ranges)
 
 
-_W0, _W1, _W2 = _two_over_pi_table()
-_LARGE = 2.0 ** 20      # below: q * _PIO2_HI is exact (q < 2^20, _PIO2_HI has 33 bits)
+_RANGES = _two_over_pi_pieces()
 _PIO2 = 1.5707963267948966
+_TINY_SIN = 2.0 ** -12          # float32 sin x rounds to x below (and keeps -0.0)
 
 
-@njit(error_model="numpy", inline="always")
-def _reduce_large(x, xd):
-    """(k, r) with x = (4j + k) pi/2 + r, |r| <= pi/4, for a float32 |x| >= 2^20."""
-    b = _biased_exponent(x)
-    t0 = xd * _W0[b]                            # exact; Inf * 0 is NaN, as sin(Inf)
-    n0 = np.rint(t0)
-    f = (t0 - n0) + xd * _W1[b] + xd * _W2[b]
-    n = np.rint(f)
-    k = n0 - 4.0 * np.floor(n0 * 0.25) + n
-    return k - 4.0 * np.floor(k * 0.25), (f - n) * _PIO2
+def _reduce(m, xd):
+    """(k, r) with x = (4j + k) pi/2 + r, |r| <= pi/4 (NaN for NaN and Inf), for a float32
+    x as the float64 xd. x g0 < 2^53 reduces exactly modulo 1 and x g1 < 2^24 is
+    exactly a multiple of 2^-56 (for |x| >= 2^20; below, |x g1| < 1/8): the fraction is
+    summed so that a cancelling sum is exact, to 2^-58."""
+    a = abs(xd)
+    g = _RANGES[0][1:]
+    for row in _RANGES[1:]:                     # the range of x's exponent, by selects
+        big = a >= row[0]
+        g = [m.sel(big, new, old) for new, old in zip(row[1:], g)]
+    t0, t1, t2, t3 = (xd * gi for gi in g)      # all exact
+    n0 = m.rint(t0)
+    f0 = t0 - n0                                # exact
+    n = m.rint((f0 + t1) + t2)
+    f = ((f0 - n) + t1) + (t2 + t3)             # f0 - n is exact
+    k = (n0 - 4.0 * m.floor(n0 * 0.25)) + n
+    return k - 4.0 * m.floor(k * 0.25), f * _PIO2
 
 
-@njit(error_model="numpy")
-def sincosf(x):
-    """(sin x, cos x) for float32 x: float64 reduction to [-pi/4, pi/4], float32 poly.
-
-    |x| < 2^20 reduces by a two-part pi/2 (Cody-Waite), larger |x| by a table of the bits
-    of 2/pi; both run and one is selected (a branch would stop the loop vectorising)."""
-    xd = np.float64(x)
-    q = np.rint(xd * _TWO_OVER_PI) + 0.0        # NaN/Inf stay NaN/Inf; -0.0 becomes +0.0,
-    rd = (xd - q * _PIO2_HI) - q * _PIO2_LO     # so r keeps the sign of x = -0.0
-    kd = q - 4.0 * np.floor(q * 0.25)           # quadrant 0..3 (NaN for NaN/Inf input)
-    kl, rl = _reduce_large(x, xd)
-    large = abs(xd) >= _LARGE
-    r = _F(rl if large else rd)
-    k = _F(kl if large else kd)
+def _sincosf(m, x):
+    """(sin x, cos x) for float32 x: x = k pi/2 + r reduced in float64 (exact enough for
+    every float32 up to FLT_MAX), float32 polynomials in r, the quadrant k mod 4 by
+    selects (a branch would stop the loop vectorising)."""
+    k, r = _reduce(m, m.f64(x))
+    r, k = m.f32(r), m.f32(k)
     z = r * r
-    s = fma(r * z, fma(z, fma(z, _S3, _S2), _S1), r)
-    s = r if z == _ZERO else s                  # keeps the sign of sin(-0.0)
-    c = fma(z * z, fma(z, fma(z, _C3, _C2), _C1), fma(_MHALF, z, _ONE))
-    swap = (k == _ONE) | (k == _THREE)
-    ss = c if swap else s
-    cc = s if swap else c
-    ss = -ss if k >= _TWO else ss                # sin < 0 in quadrants 2, 3
-    cc = -cc if (k == _ONE) | (k == _TWO) else cc
-    return ss, cc
+    s = m.fma(r * z, m.fma(z, m.fma(z, _S3, _S2), _S1), r)
+    c = m.fma(z * z, m.fma(z, m.fma(z, _C3, _C2), _C1), m.fma(z, _MHALF, 1.0))
+    swap = (k == 1.0) | (k == 3.0)
+    ss, cc = m.sel(swap, c, s), m.sel(swap, s, c)
+    ss = m.sel(k >= 2.0, -ss, ss)               # sin < 0 in quadrants 2, 3
+    cc = m.sel((k == 1.0) | (k == 2.0), -cc, cc)
+    return m.sel(abs(x) < _TINY_SIN, x, ss), cc
 
 
-@njit(error_model="numpy")
-def sinf(x):
-    return sincosf(x)[0]
-
-
-@njit(error_model="numpy")
-def cosf(x):
-    return sincosf(x)[1]
+# sinf(x) and cosf(x) of one x in a loop share their instructions (LLVM merges the
+# identical code); intrinsics, so the loop receives the instructions inline whatever
+# their size (an @njit function this long was called, not inlined, and the loop stayed
+# scalar)
+sinf = irmath.intrinsic(_sincosf, 0, types.float32)
+cosf = irmath.intrinsic(_sincosf, 1, types.float32)
 
 
 # -- exp / tanh / sigmoid ----------------------------------------------------------------------
