@@ -188,10 +188,32 @@ class Emitter:
             gv = ir.GlobalVariable(mod, ir.ArrayType(ir.IntType(8), len(raw)), name)
             gv.global_constant, gv.linkage, gv.align = True, "internal", 16
             gv.initializer = ir.Constant(gv.value_type, raw)
-        base = b.bitcast(gv, F64.as_pointer())
+        base = self._noalias_pointer(name, gv)
         start = b.mul(row, ir.Constant(I64, width))
         return [Value(self, b.load(b.gep(base, [b.add(start, ir.Constant(I64, k))])))
                 for k in range(width)]
+
+
+    def _noalias_pointer(self, name, gv):
+        """``gv`` as a double pointer that alias analysis sees apart from every array: the
+        result of a ``noalias`` call (made once, in the function's entry block) to a
+        function that returns ``gv`` and is never inlined. Loads of the global itself at a
+        data-dependent index may alias any store for LLVM, which then keeps a loop that
+        writes an array scalar."""
+        b, mod = self.b, self.b.module
+        fname = name + "_ptr"
+        try:
+            fn = mod.get_global(fname)
+        except KeyError:
+            fn = ir.Function(mod, ir.FunctionType(F64.as_pointer(), []), fname)
+            fn.linkage = "linkonce_odr"         # one copy however many modules define it;
+            fn.attributes.add("noinline")       # not an exact definition, so no pass
+            fn.return_value.add_attribute("noalias")    # replaces the call by its value
+            fb = ir.IRBuilder(fn.append_basic_block())
+            fb.ret(fb.bitcast(gv, F64.as_pointer()))
+        with b.goto_entry_block():
+            ptr = b.call(fn, [])
+        return ptr
 
 
 def intrinsic(body, index=None, dtype=types.float64):

@@ -5,7 +5,7 @@ float32 sin/cos/exp/tanh/sigmoid (Cephes-style coefficients) and log/log1p/erf/s
 8 lanes wide (sin/cos, whose reduction is long, as ``runtime.irmath`` intrinsics: Numba
 functions that size are called, not inlined); libm's float32 calls do not vectorise and
 cost 3-8x NumPy. float64
-exp/tanh/sigmoid are the vectorisable kernels of ``runtime.vecmath64``, float64
+exp/tanh/sigmoid/sin/cos are the vectorisable kernels of ``runtime.vecmath64``, float64
 log/log1p/erf/softplus those of ``runtime.vecmath_special``; the other float64 functions
 call libm (``math.*``).
 

@@ -127,13 +127,8 @@ log = unary("log", np.log, lambda g, out, x: (g / x,), _f32("logf", "logd"),
             sample=(0.2, 3.0))
 log1p = unary("log1p", np.log1p, lambda g, out, x: (g / (x + 1),),
               _f32("log1pf", "log1pd"), sample=(-0.5, 3.0))
-# float64 sin/cos stay on libm: runtime.vecmath64's sind/cosd are accurate, but their
-# huge-argument table lookup (a gather) stops LLVM vectorising the generated loops, where
-# they ran slower than libm
-sin = unary("sin", np.sin, lambda g, out, x: (g * P.cos(x),),
-            _f32("sinf", "math.sin"))
-cos = unary("cos", np.cos, lambda g, out, x: (-(g * P.sin(x)),),
-            _f32("cosf", "math.cos"))
+sin = unary("sin", np.sin, lambda g, out, x: (g * P.cos(x),), _f32("sinf", "sind"))
+cos = unary("cos", np.cos, lambda g, out, x: (-(g * P.sin(x)),), _f32("cosf", "cosd"))
 # d tan = 1 + tan^2
 tan = unary("tan", np.tan,
             lambda g, out, x: (g * (1 + out * out),),
