@@ -282,6 +282,48 @@ def _constant_output(leaf):
 _SCALAR_TYPES = frozenset(np.dtype(c).type for c in "?bhilqBHILQefdgFDG")
 
 
+_TREE_NODES = 4096      # larger (or cyclic) argument structures take the general route
+
+
+def _tree_signature(args):
+    """(leaf values, key) for positional ``args`` made of eager Tensors, NumPy arrays and
+    scalars inside lists, tuples and str-keyed dicts, in ``_signature_parts``' leaf order;
+    None for anything else (Variables, Python numbers, other objects). Equal keys mean
+    equal signatures: the key spells out every container's type and length (a dict's
+    keys) and every leaf's shape and dtype."""
+    values, key = [], []
+    stack = list(reversed(args))
+    pop, push, append, note = stack.pop, stack.extend, values.append, key.append
+    seen = 0
+    while stack:
+        x = pop()
+        t = type(x)
+        if t is Tensor:
+            x = x._value
+            if x is None:
+                return None
+            append(x)
+            note((x.shape, x.dtype))
+        elif t is np.ndarray or t in _SCALAR_TYPES:
+            append(x)
+            note((x.shape, x.dtype))
+        elif t is dict:
+            ks = tuple(x)
+            if not all([type(k) is str for k in ks]):
+                return None
+            note(ks)
+            push([x[k] for k in reversed(ks)])
+        elif t is list or isinstance(x, tuple):
+            note((t, len(x)))
+            push(x[::-1])
+        else:
+            return None
+        seen += 1
+        if seen > _TREE_NODES:
+            return None
+    return values, tuple(key)
+
+
 def _hot_slot(v, entry):
     """(value type, dtype, shape, entry, executable of a plain entry or None) matching
     one-argument calls with ``v``'s signature: a NumPy scalar by its type alone (dtype
@@ -316,6 +358,7 @@ class Staged:
         self.trace_count = 0
         self._hits = self._misses = 0
         self._hot = (None, None, None, None, None)    # see _hot_slot
+        self._trees = {}        # _tree_signature key -> signature key (see _remember_tree)
         # what a Python float argument becomes when ``prepare`` would convert it (tt.grad
         # and the other transforms of one argument): the hot path converts it itself
         self._python_float = getattr(prepare, "python_float", None)
@@ -345,7 +388,14 @@ class Staged:
             try:
                 values = [a._value for a in args]
                 key = tuple([(v.shape, v.dtype) for v in values])
-            except AttributeError:          # not all eager Tensors: the general route
+            except AttributeError:          # not all eager Tensors
+                if self._trees:             # a structure of tensors called before
+                    tree = _tree_signature(args)
+                    if tree is not None:
+                        entry = self._entries.get(self._trees.get(tree[1]))
+                        if entry is not None:
+                            self._hits += 1
+                            return entry.run(tree[0])
                 return self._call(args, kwargs)
             entry = self._entries.get(key)
             if entry is not None:
@@ -356,6 +406,7 @@ class Staged:
         return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
+        given = args
         if self._prepare is not None:
             args = self._prepare(args)
         key, leaves, passed = self._signature_parts(args, kwargs)
@@ -367,10 +418,22 @@ class Staged:
         if STATE.tapes:
             return self._recorded(entry, leaves, passed)
         values = [_leaf_value(x) for x in leaves]
-        if len(leaves) == 1 and len(args) == 1 and leaves[0] is args[0] and self._fast and \
-                not kwargs and not entry.inline_only:
-            self._hot = _hot_slot(values[0], entry)
+        if self._fast and not kwargs and not passed and not entry.inline_only:
+            if len(leaves) == 1 and len(args) == 1 and leaves[0] is args[0]:
+                self._hot = _hot_slot(values[0], entry)
+            elif all(a is b for a, b in zip(args, given)):     # ``prepare`` changed nothing
+                self._remember_tree(given, key)
         return entry.run(values, passed)
+
+    def _remember_tree(self, args, key):
+        """Let later calls with arguments of this structure, leaf shapes and dtypes find
+        the entry of ``key`` from ``_tree_signature`` (one walk, no flatten/rebuild)."""
+        tree = _tree_signature(args)
+        if tree is None or tree[1] in self._trees:
+            return
+        self._trees[tree[1]] = key
+        while len(self._trees) > max(runtime.config.cache_size, 1):
+            del self._trees[next(iter(self._trees))]
 
     def _also_captured(self, entry, key, args, kwargs, passed):
         """The entry for a call passing a Variable that the function also captures (reads

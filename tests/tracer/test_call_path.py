@@ -114,3 +114,67 @@ def test_python_floats_take_the_hot_path_of_transforms_as_float32(compiled, monk
     assert calls == []                             # never prepared: the cached route
     h = tt.grad(lambda x, y: x * y, argnums=1)       # two arguments: the general route
     assert float(h(2.0, 3.0)) == 2.0
+
+
+def _mlp_loss(p, x, y):
+    h = tt.tanh(tt.matmul(x, p["w"]) + p["b"])
+    return tt.reduce_sum((h - y) ** 2) + tt.reduce_sum(p["extra"][0] * p["extra"][1])
+
+
+def _params(rng, n_in=3, n_out=2, dtype=np.float32):
+    return {"w": tt.constant(rng.normal(size=(n_in, n_out)).astype(dtype)),
+            "b": tt.constant(np.zeros(n_out, dtype)),
+            "extra": (tt.constant(dtype(1.5)), tt.constant(dtype(-0.5)))}
+
+
+def _eager_grad(p, x, y):
+    with tt.GradientTape() as tape:
+        tape.watch(p)
+        loss = _mlp_loss(p, tt.constant(x), tt.constant(y))
+    return tape.gradient(loss, p)
+
+
+def test_structured_arguments_reuse_their_signature_and_keep_every_structure_apart(compiled):
+    rng = np.random.default_rng(0)
+    g = tt.grad(_mlp_loss)
+    x, y = rng.normal(size=(4, 3)).astype(np.float32), np.zeros((4, 2), np.float32)
+    calls = [(_params(rng), x, y), (_params(rng), tt.constant(x), y),
+             (_params(rng, dtype=np.float64), x, y), (_params(rng), x[:1], y[:1]),
+             (_params(rng, 3, 5), x, np.zeros((4, 5), np.float32))]
+    reordered = _params(rng)
+    reordered = {"b": reordered["b"], "w": reordered["w"], "extra": list(reordered["extra"])}
+    calls.append((reordered, x, y))
+    general = []
+    route = g._call
+    g._call = lambda args, kwargs: general.append(1) or route(args, kwargs)
+    for _ in range(3):
+        general.clear()
+        for p, xs, ys in calls:
+            got = g(p, xs, ys)
+            want = _eager_grad(p, np.asarray(xs), ys)
+            assert list(got) == list(p) and type(got["extra"]) is type(p["extra"])
+            for k in ("w", "b"):
+                assert got[k].dtype == p[k].dtype and got[k].shape == p[k].shape
+                np.testing.assert_allclose(got[k].numpy(), want[k].numpy(), rtol=1e-5,
+                                           atol=1e-6)
+            np.testing.assert_allclose([float(e) for e in got["extra"]],
+                                       [float(e) for e in want["extra"]], rtol=1e-6)
+    assert not general          # the repeated calls found their entries by structure
+    info = g.cache_info()
+    # a NumPy x and a Tensor x share a signature; every other call is its own signature
+    assert g.trace_count == len(calls) - 1 and info.misses == len(calls) - 1
+    assert info.hits == 3 * len(calls) - info.misses
+
+
+def test_structured_arguments_outside_the_fast_key_take_the_general_route(compiled):
+    f = tt.function(lambda d, s: d[1] * s + d[2.0] if isinstance(d, dict) else d[0] * s)
+    one = tt.constant(np.float32(2.0))
+    for _ in range(2):
+        assert float(f({1: one, 2.0: one}, 3.0)) == 8.0          # non-str keys, a float
+        assert float(f({1: one, 2.0: one}, 4.0)) == 10.0         # the float is keyed
+    assert f.trace_count == 2
+    v = tt.Variable(3.0)
+    h = tt.function(lambda p: p[0] * p[1])
+    for k in range(3):
+        v.assign(float(k))
+        assert float(h([one, v])) == 2.0 * k                     # a Variable leaf: read
