@@ -347,9 +347,11 @@ def jacobian(fn, argnums=0):
 
 
 def hessian(fn, argnums=0):
-    """The Hessian of scalar-valued ``fn``: ``jacobian(grad(fn))``, shape x.shape * 2
-    (reverse over reverse, batched: the graph does not grow with x's size)."""
-    return jacobian(grad(fn, argnums), argnums)
+    """The Hessian of scalar-valued ``fn``: ``jacfwd(grad(fn))`` as JAX's, shape x.shape * 2
+    (forward over reverse, batched: the graph does not grow with x's size). Where a second
+    derivative is infinite (sqrt at 0) the NaNs of 0 * inf fall where JAX's do: row i of
+    H[i, j] = d(grad_i)/dx_j, not column i as reverse over reverse puts them."""
+    return jacfwd(grad(fn, argnums), argnums)
 
 
 def jacfwd(fn, argnums=0):

@@ -17,7 +17,7 @@ Invariants:
   when cloudpickle itself is not installed).
 - A new transform pickles when it passes ``recipe=(transform, (fn, *options), {...})``
   to ``Staged``: the transform is a module-level function, ``fn`` may be another staged
-  function (``hessian`` is ``jacobian(grad(f))``), options are picklable values.
+  function (``hessian`` is ``jacfwd(grad(f))``), options are picklable values.
 """
 import collections
 import importlib

@@ -3,7 +3,8 @@
 A primitive has one result, so each packs its results, flattened, on one last axis
 (``lapack.pack``); tracer slices them apart. The gradient rules unpack the cotangent the
 same way. Rules (reduced decompositions, real matrices):
-- qr (m >= n): A_bar = (Q_bar + Q copyltu(M)) R^-T, M = R R_bar^T - Q_bar^T Q;
+- qr (m >= n): A_bar = (Q_bar + Q copyltu(M)) R^-T, M = R R_bar^T - Q_bar^T Q; a wide
+  A = [X | Y] (m < n) is the square case on X with Q_bar + Y R_bar_Y^T, and Y_bar = Q R_bar_Y;
 - eigh (distinct eigenvalues): A_bar = sym(V (diag(w_bar) + F o (V^T V_bar)) V^T),
   F_ij = 1 / (w_j - w_i);
 - svd (distinct non-zero singular values): Townsend's rule, with the projections onto the
@@ -62,18 +63,33 @@ def _inverse_gaps(v):
     return P.select(same, zero, P.div(one, P.select(same, one, gap)))
 
 
+def _columns(x, start, stop):
+    """x[..., start:stop]."""
+    return P.slice(x, starts=(0,) * (x.ndim - 1) + (start,), stops=x.shape[:-1] + (stop,),
+                   steps=(1,) * x.ndim)
+
+
 def _qr_vjp(g, out, a):
     m, n = a.shape[-2:]
-    if m < n:
-        raise ValueError(f"qr: the gradient needs m >= n (a tall or square matrix); the "
-                         f"input has shape {a.shape}")
     q, r = unpack(out, qr_shapes(m, n))
     gq, gr = unpack(g, qr_shapes(m, n))
+    if m < n:
+        # A = [X | Y] with X square: Q R_X = X and R = [R_X | Q^T Y], so Y's cotangent is
+        # Q gR_Y and Q's gains Y gR_Y^T; X's is the square case's (as JAX's wide QR)
+        y, gry = _columns(a, m, n), _columns(gr, m, n)
+        gx = _qr_square_vjp(P.add(gq, mm(y, T(gry))), _columns(gr, 0, m), q,
+                            _columns(r, 0, m))
+        return (P.concat(gx, mm(q, gry), axis=a.ndim - 1),)
+    return (_qr_square_vjp(gq, gr, q, r),)
+
+
+def _qr_square_vjp(gq, gr, q, r):
+    """A's cotangent for a tall or square A = Q R (R square)."""
     mat = P.sub(mm(r, T(gr)), mm(T(gq), q))
     low = P.band(mat, lo=None, hi=-1)
     copyltu = P.add(P.add(low, T(low)), P.band(mat, lo=0, hi=0))
     b = P.add(gq, mm(q, copyltu))
-    return (T(P.trisolve(r, T(b), lower=False, adjoint=False)),)
+    return T(P.trisolve(r, T(b), lower=False, adjoint=False))
 
 
 def _full_rank(rng, shapes):
@@ -88,7 +104,8 @@ qr = declare(
     "qr", batch=batch_leading, dtypes=FLOAT, infer=_packed_infer("qr", _sizes(qr_shapes)),
     impl=lapack.qr, kind="linalg",
     vjp=_qr_vjp,
-    cases=[Case(shapes=((4, 3),), make=_full_rank), Case(shapes=((2, 3, 3),), make=_full_rank)])
+    cases=[Case(shapes=((4, 3),), make=_full_rank), Case(shapes=((2, 3, 3),), make=_full_rank),
+           Case(shapes=((2, 4),), make=_full_rank)])
 
 
 def _eigh_vjp(g, out, a):

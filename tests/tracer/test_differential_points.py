@@ -64,3 +64,16 @@ def test_einsum_with_an_empty_contracted_label_is_zeros(tt_backend):
     g = tt.grad(lambda x, y: tt.reduce_sum(tt.einsum("ij,jk->ik", x, y)), argnums=(0, 1))
     ga, gb = g(a, b)
     assert ga.shape == (3, 0) and gb.shape == (0, 2)
+
+
+def test_hessian_is_forward_over_reverse_where_a_second_derivative_is_infinite(tt_backend):
+    """hessian = jacfwd(grad) as JAX's: sqrt''(0) = -inf, and the 0 * inf of the other
+    directions makes row 0 NaN (d grad_0 / dx_j), not column 0 (reverse over reverse)."""
+    x = np.array([0.0, 1.0, 4.0])
+    h = tt.hessian(lambda v: tt.reduce_sum(tt.sqrt(v)))(x).numpy()
+    want = np.array([[-np.inf, np.nan, np.nan], [0.0, -0.25, 0.0], [0.0, 0.0, -0.03125]])
+    np.testing.assert_array_equal(h, want)
+    rows = np.array([[1.0, 2.0, 4.0], [0.0, 0.0, 0.0]])        # std of a constant row
+    h = tt.hessian(lambda v: tt.reduce_sum(tt.reduce_std(v, 1)))(rows).numpy()
+    assert np.isnan(h[1]).all()
+    assert np.isfinite(h[0, :, 0]).all() and (h[0, :, 1] == 0).all()
