@@ -138,7 +138,7 @@ class Entry:
         self.lock = next((v._update_lock for v in self.updated
                           if v._update_lock is not None), None)
         self.plan = plan            # per output leaf: graph output index, or ("const", x)
-        self.rebuild = rebuild
+        self.rebuild = nest.compiled(rebuild) if rebuild is not None else None
         self.single = rebuild is None
         self.dtypes = [n.dtype for n in graph.outputs]
         self.inline_only = inline_only
