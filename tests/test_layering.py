@@ -81,6 +81,8 @@ TRACER_ORDER = [
     "batch_jacobian",   # GradientTape.batch_jacobian's rows (uses the tape's gradients)
     "tape", "custom",
     "serialize",        # pickling of staged functions (recipes, tokens)
+    "signature",        # what keys a tt.function call's trace; the fast keys
+    "entry",            # one traced signature: its graph, bindings and how calls run it
     "function", "transforms",
     "vectorize", "forward", "rematerialize",   # vmap; jvp, vjp, jacfwd...; checkpoint
     "eager_functions",

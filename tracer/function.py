@@ -24,314 +24,23 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from compiler import pipeline
-from compiler import primitives as P
-from compiler.ir import Graph, format_graph, toposort
+from compiler.ir import Graph, format_graph
 import runtime
 from tracer import nest, serialize
-from tracer.argvars import ArgumentVariable, alias_pattern, bind, read_returned
-from tracer.convert import convert_to_tensor
+from tracer.argvars import alias_pattern, read_returned
 from tracer.engine import as_value
+from tracer.entry import (Entry, donation, foreign_leaves, note_rereads, optimized,
+                          output_plan, with_rereads)
 from tracer.recording import make, node_of, watching
+from tracer.signature import (SCALAR_TYPES, arg_key, hot_slot, is_tensor_like, leaf_value,
+                              static_positions, tree_signature)
 from tracer.state import STATE
 from tracer.tensor import Tensor
-from tracer.variable import Variable
-
 from tracer.tracing import TraceContext, record_spliced as _record, substitute
+from tracer.variable import Variable
 
 CacheInfo = namedtuple("CacheInfo", "hits misses size")
 _new_tensor = Tensor.__new__
-_ARRAYS = (np.ndarray, np.generic)
-
-
-def _is_tensor_like(x):
-    return type(x) is Tensor or isinstance(x, (Variable,) + _ARRAYS)
-
-
-def _leaf_key(x, where):
-    if type(x) is Tensor:
-        return (x.shape, x.dtype)
-    if isinstance(x, Variable):
-        return ("variable", x.shape, x.dtype, x.trainable)     # not its identity
-    if isinstance(x, _ARRAYS):
-        return (x.shape, x.dtype)
-    try:
-        hash(x)
-    except TypeError:
-        raise TypeError(f"{_describe(where)} is a {type(x).__name__}, which is neither a tensor nor "
-                        f"hashable; pass tensors, NumPy arrays, numbers, strings, or "
-                        f"hashable values") from None
-    return ("static", type(x), _bits(x))
-
-
-def _bits(x):
-    # floats by their bits, as graph keys: nan == nan is false (a NaN argument would
-    # retrace on every call) and -0.0 == 0.0 is true (-0.0 would reuse 0.0's trace)
-    if isinstance(x, float):
-        return ("float", x.hex())
-    if type(x) is tuple:
-        return tuple(_bits(v) for v in x)
-    return x
-
-
-def _arg_key(x, where, static):
-    if static:
-        if _is_tensor_like(x):
-            raise TypeError(f"{_describe(where)} is listed in static_argnums but is a tensor; static "
-                            f"arguments must be hashable Python values (numbers, strings, "
-                            f"tuples), tensors are traced")
-        return _leaf_key(x, where)
-    if isinstance(x, (list, tuple, dict)):
-        leaves, rebuild = nest.flatten(x)
-        shape = repr(rebuild(list(range(len(leaves)))))
-        return ("tree", shape, tuple(_leaf_key(v, where) for v in leaves))
-    return _leaf_key(x, where)
-
-
-def _describe(where):
-    """An argument's description for errors (``where`` may compute it on demand)."""
-    return where() if callable(where) else where
-
-
-def _leaf_value(x):
-    """The value bound for a traced argument leaf at call time (Variables are bound as
-    state: ``Entry.bind``)."""
-    if type(x) is Tensor:
-        return x._value
-    return x
-
-
-# -- one traced signature --------------------------------------------------------------------
-
-class Entry:
-    """The optimised graph of one signature, its bindings and (once run) its executable."""
-
-    def __init__(self, graph, captured, variables, plan, rebuild, inline_only, updated=(),
-                 trace=None, rereads=(), tape_graph=None):
-        self.graph = graph
-        # the traced graph (not optimised) with the reads of Variables after their updates
-        # as outputs too, before the updates: what tapes over a call record (``rereads``:
-        # (Variable index, output index); ``_note_rereads``); None when there are none
-        self.tape_graph = tape_graph
-        self.updated = list(updated)   # Variables whose new values are the last outputs
-        self.captured = [t for t, _ in captured]
-        self.cvals = [t._value for t in self.captured]
-        self.variables = [v for v, _ in variables]
-        # stand-ins of its Variable arguments (``trace``'s): (index in variables,
-        # stand-in), bound per call; other Variables (an enclosing trace's stand-ins too)
-        # are bound as themselves
-        self.standins = [(i, v) for i, v in enumerate(self.variables)
-                         if isinstance(v, ArgumentVariable) and v._trace is trace]
-        own = {id(v) for _, v in self.standins}
-        self.captured_ids = {id(v): i for i, v in enumerate(self.variables)
-                             if id(v) not in own}
-        at = {id(v): i for i, v in enumerate(self.variables)}
-        self.updated_at = [at[id(v)] for v in self.updated]
-        first = len(tape_graph.outputs) - len(self.updated) - len(rereads) if rereads else 0
-        self.rereads = [(at[id(v)], first + k) for k, v in enumerate(rereads)]
-        self.writes = [False] * len(self.variables)   # per Variable: updated by the graph
-        for i in self.updated_at:
-            self.writes[i] = True
-        # Variables only read (not updated): an output may be one's buffer passed through
-        self.read_only = not all(self.writes)
-        # held while a call runs: a Variable it updates is shared state (random draws)
-        self.lock = next((v._update_lock for v in self.updated
-                          if v._update_lock is not None), None)
-        self.plan = plan            # per output leaf: graph output index, or ("const", x)
-        self.rebuild = nest.compiled(rebuild) if rebuild is not None else None
-        self.single = rebuild is None
-        self.dtypes = [n.dtype for n in graph.outputs]
-        self.inline_only = inline_only
-        self.raw = False                # graph not optimised yet (see Staged._trace)
-        self.donate = ()                # (output, input): the graph's Graph.donate
-        self.plain = self.single and not (self.cvals or self.variables or self.updated)
-        self.exe = None
-
-    def executable(self):
-        if self.exe is None:
-            if self.raw:                # traced inside another trace: optimised on first run
-                self.graph, self.raw = _optimized(self.graph, self.donate), False
-            self.exe = runtime.executable(self.graph)
-        return self.exe
-
-    def bind(self, passed):
-        """The Variables of one call, in graph input order: the captured ones and those
-        bound to the stand-ins of the Variable arguments ``passed``."""
-        return bind(self.variables, self.standins, passed) if self.standins else \
-            self.variables
-
-    def run(self, values, passed=()):
-        exe = self.exe or self.executable()
-        if self.plain:                  # no captures, Variables or updates; one output
-            if exe.settings["debug_nans"]:
-                return make(exe(*values)[0])
-            return make(exe.run_tier(*values)[0])
-        if self.lock is not None:
-            with self.lock:
-                return self._run_with_state(exe, values, passed)
-        return self._run_with_state(exe, values, passed)
-
-    def _run_with_state(self, exe, values, passed):
-        """``run`` for entries with captures, Variables or several outputs."""
-        if self.cvals:
-            values = values + self.cvals
-        variables = self.bind(passed)
-        if variables:
-            # updated Variables give their buffers up: compiled code writes the new values
-            # there (graph.donate)
-            values = values + [v._own_buffer() if w else v._tensor._value
-                               for v, w in zip(variables, self.writes)]
-        outs = exe(*values)             # owned arrays of the outputs' dtypes (both tiers)
-        if self.read_only:
-            outs = self.unalias(outs, variables)
-        if self.updated:
-            self.write_back(outs, variables)
-        if self.single:
-            return make(outs[0])
-        return self.wrap([make(v) for v in outs])
-
-    def unalias(self, outs, variables):
-        """Copy the outputs that are a read-only Variable's buffer passed through (read and
-        returned), so the Variable can later be updated in place."""
-        bufs = {id(v._tensor._value) for v, w in zip(variables, self.writes) if not w}
-        if not any(id(o) in bufs for o in outs):
-            return outs
-        return [np.array(o) if id(o) in bufs else o for o in outs]
-
-    def write_back(self, outs, variables, keep=False):
-        """Store the updated Variables' new values (the graph's last outputs): compiled
-        code returns a Variable's own buffer when it wrote the value there; any other
-        array is copied into the buffer (or becomes it, copied if the caller also gets
-        it). ``keep``: the outputs are also held elsewhere (a tape)."""
-        k = len(self.updated)
-        new = outs[len(outs) - k:]
-        for v, val in zip([variables[i] for i in self.updated_at], new):
-            if val is v._tensor._value:
-                continue
-            if keep:                        # the tape holds val too: v must not write it
-                v._replace(val)
-                v._shared = True
-                continue
-            if v._shared and sum(o is val for o in outs) > 1:
-                val = np.array(val)
-            v._write(val)
-
-
-    def wrap(self, tensors):
-        leaves = [tensors[p] if type(p) is int else p[1] for p in self.plan]
-        return self.rebuild(leaves)
-
-
-def _donation(first_update, first_variable, variables, updated):
-    """(output, input) pairs letting compiled code write each updated Variable's new
-    value (outputs from ``first_update``) into its buffer (inputs from
-    ``first_variable``): ``Graph.donate``."""
-    where = {id(v): first_variable + i for i, v in enumerate(variables)}
-    return tuple((first_update + i, where[id(v)]) for i, v in enumerate(updated)
-                 if id(v) in where)
-
-
-def _optimized(graph, donate):
-    """``graph`` optimised, with its donated inputs."""
-    graph = pipeline.optimize(graph)
-    return Graph(graph.inputs, graph.outputs, graph.nodes, donate=donate) if donate \
-        else graph
-
-
-def _foreign_leaves(outputs, inputs):
-    """Input leaves reachable from ``outputs`` that belong to an enclosing trace."""
-    bound = {id(n) for n in inputs}
-    return [n for n in toposort(outputs, stop=lambda m: id(m) in bound)
-            if id(n) not in bound and not n.inputs and n.prim is P.input]
-
-
-def _output_plan(out):
-    """Graph outputs and how to rebuild ``out`` from them (``rebuild`` None: one tensor)."""
-    if type(out) is Tensor and out._value is None:
-        return [out._node], [0], None
-    leaves, rebuild = nest.flatten(out)
-    nodes, plan = [], []
-    for leaf in leaves:
-        if type(leaf) is Tensor and leaf._value is None:
-            plan.append(len(nodes))
-            nodes.append(leaf._node)
-        else:
-            plan.append(("const", _constant_output(leaf)))
-    return nodes, plan, rebuild
-
-
-_NUMBER_TYPES = (float, int, bool)
-
-
-def _constant_output(leaf):
-    """An output leaf that does not depend on the arguments: numbers and NumPy values
-    become tensors (as tf.function and jax.jit return them; a Python float is float32,
-    as ``tt.constant`` makes it); None and other objects are returned as they are."""
-    if type(leaf) in _NUMBER_TYPES or (isinstance(leaf, (np.ndarray, np.generic)) and
-                                       leaf.dtype.kind in "biuf"):
-        try:
-            return convert_to_tensor(leaf)
-        except (TypeError, ValueError):     # a dtype or value tensors cannot hold
-            return leaf
-    return leaf
-
-
-# -- the staged callable ---------------------------------------------------------------------
-
-# NumPy scalar types whose type alone fixes the dtype (and the shape: ())
-_SCALAR_TYPES = frozenset(np.dtype(c).type for c in "?bhilqBHILQefdgFDG")
-
-
-_TREE_NODES = 4096      # larger (or cyclic) argument structures take the general route
-
-
-def _tree_signature(args):
-    """(leaf values, key) for positional ``args`` made of eager Tensors, NumPy arrays and
-    scalars inside lists, tuples and str-keyed dicts, in ``_signature_parts``' leaf order;
-    None for anything else (Variables, Python numbers, other objects). Equal keys mean
-    equal signatures: the key spells out every container's type and length (a dict's
-    keys) and every leaf's shape and dtype."""
-    values, key = [], []
-    stack = list(reversed(args))
-    pop, push, append, note = stack.pop, stack.extend, values.append, key.append
-    seen = 0
-    while stack:
-        x = pop()
-        t = type(x)
-        if t is Tensor:
-            x = x._value
-            if x is None:
-                return None
-            append(x)
-            note((x.shape, x.dtype))
-        elif t is np.ndarray or t in _SCALAR_TYPES:
-            append(x)
-            note((x.shape, x.dtype))
-        elif t is dict:
-            ks = tuple(x)
-            if not all([type(k) is str for k in ks]):
-                return None
-            note(ks)
-            push([x[k] for k in reversed(ks)])
-        elif t is list or isinstance(x, tuple):
-            note((t, len(x)))
-            push(x[::-1])
-        else:
-            return None
-        seen += 1
-        if seen > _TREE_NODES:
-            return None
-    return values, tuple(key)
-
-
-def _hot_slot(v, entry):
-    """(value type, dtype, shape, entry, executable of a plain entry or None) matching
-    one-argument calls with ``v``'s signature: a NumPy scalar by its type alone (dtype
-    None), an array by type, dtype (identical descriptor) and shape."""
-    exe = entry.executable() if entry.plain else None
-    if type(v) in _SCALAR_TYPES:
-        return (type(v), None, None, entry, exe)
-    return (type(v), v.dtype, v.shape, entry, exe)
 
 
 class Staged:
@@ -347,7 +56,7 @@ class Staged:
         self.__doc__ = getattr(fn, "__doc__", None)
         self._build = build
         self._name = name
-        self._static = frozenset(_static_positions(static_argnums, name))
+        self._static = frozenset(static_positions(static_argnums, name))
         self._prepare = prepare
         self._recipe = recipe   # (factory, args, kwargs) rebuilding it: see tracer.serialize
         # all-eager-Tensor positional calls skip preparation: they need none
@@ -357,8 +66,8 @@ class Staged:
         self._params = None
         self.trace_count = 0
         self._hits = self._misses = 0
-        self._hot = (None, None, None, None, None)    # see _hot_slot
-        self._trees = {}        # _tree_signature key -> signature key (see _remember_tree)
+        self._hot = (None, None, None, None, None)    # see hot_slot
+        self._trees = {}        # tree_signature key -> signature key (see _remember_tree)
         # what a Python float argument becomes when ``prepare`` would convert it (tt.grad
         # and the other transforms of one argument): the hot path converts it itself
         self._python_float = getattr(prepare, "python_float", None)
@@ -372,7 +81,7 @@ class Staged:
                 elif type(v) is float and self._python_float is not None:
                     v = self._python_float(v)
                 elif self._prepare is not None or not (type(v) is np.ndarray or
-                                                       type(v) in _SCALAR_TYPES):
+                                                       type(v) in SCALAR_TYPES):
                     v = None                # not a leaf passed as it is: no hot match
                 hot = self._hot             # the last one-argument signature called
                 if type(v) is hot[0] and (hot[1] is None or
@@ -390,7 +99,7 @@ class Staged:
                 key = tuple([(v.shape, v.dtype) for v in values])
             except AttributeError:          # not all eager Tensors
                 if self._trees:             # a structure of tensors called before
-                    tree = _tree_signature(args)
+                    tree = tree_signature(args)
                     if tree is not None:
                         entry = self._entries.get(self._trees.get(tree[1]))
                         if entry is not None:
@@ -401,7 +110,7 @@ class Staged:
             if entry is not None:
                 self._hits += 1
                 if len(values) == 1:
-                    self._hot = _hot_slot(values[0], entry)
+                    self._hot = hot_slot(values[0], entry)
                 return entry.run(values)
         return self._call(args, kwargs)
 
@@ -417,18 +126,18 @@ class Staged:
             return self._inline(entry, leaves, passed)
         if STATE.tapes:
             return self._recorded(entry, leaves, passed)
-        values = [_leaf_value(x) for x in leaves]
+        values = [leaf_value(x) for x in leaves]
         if self._fast and not kwargs and not passed and not entry.inline_only:
             if len(leaves) == 1 and len(args) == 1 and leaves[0] is args[0]:
-                self._hot = _hot_slot(values[0], entry)
+                self._hot = hot_slot(values[0], entry)
             elif all(a is b for a, b in zip(args, given)):     # ``prepare`` changed nothing
                 self._remember_tree(given, key)
         return entry.run(values, passed)
 
     def _remember_tree(self, args, key):
         """Let later calls with arguments of this structure, leaf shapes and dtypes find
-        the entry of ``key`` from ``_tree_signature`` (one walk, no flatten/rebuild)."""
-        tree = _tree_signature(args)
+        the entry of ``key`` from ``tree_signature`` (one walk, no flatten/rebuild)."""
+        tree = tree_signature(args)
         if tree is None or tree[1] in self._trees:
             return
         self._trees[tree[1]] = key
@@ -478,19 +187,19 @@ class Staged:
         items = list(enumerate(args)) + sorted(kwargs.items())
         for i, a in items:
             static = i in self._static
-            k = _arg_key(a, functools.partial(self._where, i), static)
+            k = arg_key(a, functools.partial(self._where, i), static)
             key.append(k if type(i) is int else (i, k))
             if static:
                 continue
             if isinstance(a, Variable):
                 passed.append(a)
-            elif _is_tensor_like(a):
+            elif is_tensor_like(a):
                 leaves.append(a)
             elif isinstance(a, (list, tuple, dict)):
                 for x in nest.flatten(a)[0]:
                     if isinstance(x, Variable):
                         passed.append(x)
-                    elif _is_tensor_like(x):
+                    elif is_tensor_like(x):
                         leaves.append(x)
         if len(passed) > 1:
             aliases = alias_pattern(passed)
@@ -520,7 +229,7 @@ class Staged:
         def leaf(x):
             if isinstance(x, Variable):
                 return ctx.argument_variable(x, where, by_identity)
-            if _is_tensor_like(x):
+            if is_tensor_like(x):
                 return ctx.argument(np.shape(x), x.dtype, where)
             return x
         if not isinstance(a, (list, tuple, dict)):
@@ -536,7 +245,7 @@ class Staged:
         with ctx:
             out = read_returned(self._build(targs, tkw))
         self.trace_count += 1
-        outputs, plan, rebuild = _output_plan(out)
+        outputs, plan, rebuild = output_plan(out)
         updates = ctx.updates()
         rereads = ctx.rereads
         user = outputs
@@ -546,9 +255,9 @@ class Staged:
         try:                    # one walk when no leaf of an enclosing trace is reached
             graph, foreign = Graph(inputs, outputs), []
         except ValueError:
-            foreign = _foreign_leaves(outputs, inputs)
+            foreign = foreign_leaves(outputs, inputs)
             graph = Graph(inputs + foreign, outputs)
-        donate = _donation(len(outputs) - len(updates), len(inputs) - len(ctx.variables),
+        donate = donation(len(outputs) - len(updates), len(inputs) - len(ctx.variables),
                            [v for v, _ in ctx.variables], [v for v, _ in updates]) \
             if updates and not foreign else ()
         # traced for splicing into an enclosing trace (tt.function(tt.grad(f))), the graph
@@ -557,7 +266,7 @@ class Staged:
         tape_graph = Graph(graph.inputs, user + [n for _, n in rereads] +
                            [n for _, n in updates]) if rereads else None
         if not raw:
-            graph = _optimized(graph, donate)
+            graph = optimized(graph, donate)
         entry = Entry(graph, ctx.captured, ctx.variables, plan, rebuild,
                       bool(foreign) or ctx.foreign_variables, [v for v, _ in updates], ctx,
                       [v for v, _ in rereads], tape_graph)
@@ -579,7 +288,7 @@ class Staged:
         outs, created = self._splice(entry, ts)
         result = [make(None, n) for n in outs]
         _record(ts, created, result)
-        _note_rereads(entry, variables, ts, result)
+        note_rereads(entry, variables, ts, result)
         k = len(entry.updated)
         for i, t in zip(entry.updated_at, result[len(result) - k:]):
             STATE.trace.assign_variable(variables[i], t)    # the enclosing trace does them
@@ -602,11 +311,11 @@ class Staged:
             entry.write_back(outs, variables, keep=True)
         if watching(ts):
             nodes, created = self._splice(entry, ts)
-            spliced = _with_rereads(entry, result)
+            spliced = with_rereads(entry, result)
             for t, n in zip(spliced, nodes):
                 t._node = n
             _record(ts, created, spliced)
-            _note_rereads(entry, variables, ts, spliced)
+            note_rereads(entry, variables, ts, spliced)
         return result[0] if entry.single else entry.wrap(result)
 
     def _splice(self, entry, ts):
@@ -634,7 +343,7 @@ class Staged:
             entry = self._also_captured(entry, key, args, kwargs, passed)
         exe = entry.executable()
         if getattr(exe, "native", None) is None and STATE.trace is None:
-            values = [_leaf_value(x) for x in leaves] + entry.cvals
+            values = [leaf_value(x) for x in leaves] + entry.cvals
             try:
                 exe.compile_now(exe.spare(
                     values + [v._tensor._value for v in entry.bind(passed)]))
@@ -654,41 +363,6 @@ class Staged:
 
     def __repr__(self):
         return f"<tt.function {self._name} ({len(self._entries)} signatures)>"
-
-
-def _with_rereads(entry, result):
-    """The executable's ``result`` tensors (outputs, then updates) with value-less tensors
-    at the outputs only the tape graph has (the reads after updates): one per spliced
-    output of ``entry.tape_graph``."""
-    if entry.tape_graph is None:
-        return result
-    k = len(entry.updated)
-    n = len(result) - k
-    return result[:n] + [make(None) for _ in entry.rereads] + result[n:]
-
-
-def _note_rereads(entry, variables, ts, result):
-    """Tell the recording tapes that watch a Variable read after its update in the call
-    which ``result`` tensors are those reads (sources of the Variable's gradient)."""
-    if not entry.rereads or not STATE.tapes:
-        return
-    for tape in watching(ts) or ():
-        for i, k in entry.rereads:
-            v = variables[i]
-            if tape.watches(v):
-                tape.watch_read(v, result[k]._node, result[k]._value)
-
-
-def _static_positions(static_argnums, name):
-    if isinstance(static_argnums, int):
-        static_argnums = (static_argnums,)
-    out = []
-    for i in static_argnums:
-        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
-            raise ValueError(f"tt.function {name}: static_argnums must be non-negative ints, "
-                             f"got {static_argnums!r}")
-        out.append(i)
-    return out
 
 
 def function(fn=None, static_argnums=()):
