@@ -23,6 +23,8 @@ def _from_python(value, dtype, op):
                         f"arrays and tensors")
     if a.dtype.kind in "US":
         raise TypeError(f"{op}: cannot convert strings to a tensor; got {value!r:.60}")
+    if dtype is None and hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
+        return a, None          # array-likes (JAX, PyTorch, ...) keep their dtype as NumPy's
     if dtype is None:
         if a.dtype.kind == "f":
             dtype = dtypes.float32

@@ -77,3 +77,24 @@ def test_hessian_is_forward_over_reverse_where_a_second_derivative_is_infinite(t
     h = tt.hessian(lambda v: tt.reduce_sum(tt.reduce_std(v, 1)))(rows).numpy()
     assert np.isnan(h[1]).all()
     assert np.isfinite(h[0, :, 0]).all() and (h[0, :, 1] == 0).all()
+
+
+class _ArrayLike:
+    """An object that is not a NumPy array but converts to one (as JAX and PyTorch arrays)."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array if dtype is None else self.array.astype(dtype)
+
+
+def test_array_likes_keep_their_dtype_as_numpy_arrays_do():
+    x = _ArrayLike(np.array([0.1, 0.2], np.float64))
+    t = tt.constant(x)
+    assert t.dtype == np.float64
+    np.testing.assert_array_equal(t.numpy(), [0.1, 0.2])
+    assert (tt.constant(np.ones(2, np.float32)) * x).dtype == np.float64
+    assert tt.constant(_ArrayLike(np.arange(3, dtype=np.int64))).dtype == np.int64
+    assert tt.constant(x, dtype=tt.float32).dtype == np.float32
+    assert tt.constant([0.1, 0.2]).dtype == np.float32        # Python lists: TF's float32
