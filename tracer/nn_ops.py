@@ -84,9 +84,10 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each element with probability ``rate`` and scale the rest by 1 / (1 - rate).
 
     Eager calls draw the mask with NumPy (``seed`` an int: a new mask at every call of the
-    sequence that seed and ``tt.random.set_seed`` determine, as TensorFlow's op seeds). Inside ``tt.function`` the mask comes from a
-    counter-based generator (``tracer.random_ops``): a new mask on every call, or, with
-    ``seed`` an integer tensor argument, the mask that seed determines (as a JAX key).
+    sequence that seed and ``tt.random.set_seed`` determine, as TensorFlow's op seeds).
+    Inside ``tt.function`` the mask comes from a counter-based generator
+    (``tracer.random_ops``): a new mask on every call, or, with ``seed`` an integer tensor
+    argument, the mask that seed determines (as a JAX key).
     """
     op = "nn.dropout"
     x = as_tensor(x, op)
