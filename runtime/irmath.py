@@ -4,9 +4,10 @@ A kernel body is an ordinary Python function of an ``Emitter`` and ``Value`` arg
 arithmetic and comparisons on values emit the IEEE instruction (no fast-math flags), and
 the emitter adds fused multiply-adds, rounding, selects and bit tricks. Values are
 float64 unless a body converts them (``Emitter.f32``/``f64``); Python floats take the type
-of the value they meet. ``intrinsic(body)`` makes the body a Numba intrinsic: a kernel calling it is typed as one call and receives
-the instructions inline, where LLVM vectorises them with the loop. (As Numba functions
-inlined at the IR level the same bodies cost ~1 s of typing per kernel.)
+of the value they meet. ``intrinsic(body)`` makes the body a Numba intrinsic: a kernel
+calling it is typed as one call and receives the instructions inline, where LLVM
+vectorises them with the loop. (As Numba functions inlined at the IR level the same bodies
+cost ~1 s of typing per kernel.)
 """
 from llvmlite import ir
 from numba import types
@@ -192,7 +193,6 @@ class Emitter:
         start = b.mul(row, ir.Constant(I64, width))
         return [Value(self, b.load(b.gep(base, [b.add(start, ir.Constant(I64, k))])))
                 for k in range(width)]
-
 
     def _noalias_pointer(self, name, gv):
         """``gv`` as a double pointer that alias analysis sees apart from every array: the
