@@ -4,13 +4,11 @@ written eagerly (every read of a Variable is a source of its gradient, an update
 no gradient to the value assigned); ``custom_gradient`` with Variables inside
 ``tt.function``; returned Variables are their values; op-seeded eager draws move on at
 every call until ``set_seed``; traced draws from several threads never collide."""
-import threading
 
 import numpy as np
 import pytest
 
 import tracer as tt
-from tracer.random_ops import DRAWS
 
 
 def _update_then_read(u, x):
@@ -223,28 +221,3 @@ def test_eager_and_traced_op_seeds_follow_the_same_rules():
         assert not np.array_equal(a, b)
         tt.random.set_seed(3)
         assert not np.array_equal(run().numpy(), a)
-
-
-def test_traced_draws_from_threads_never_collide():
-    f = tt.function(lambda: tt.random.uniform((4,), dtype=tt.float64))
-    f()
-    n, calls = 4, 40
-    start = int(DRAWS.numpy())
-    barrier = threading.Barrier(n)
-    out, errors = [[] for _ in range(n)], []
-
-    def work(i):
-        try:
-            barrier.wait()
-            out[i] = [f().numpy() for _ in range(calls)]
-        except Exception as e:  # noqa: BLE001  (surfaced below)
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    rows = {tuple(r) for rows in out for r in rows}
-    assert len(rows) == n * calls                    # every call drew its own numbers
-    assert int(DRAWS.numpy()) == start + n * calls     # and advanced the counter once

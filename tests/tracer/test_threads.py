@@ -4,6 +4,7 @@ import threading
 import numpy as np
 
 import tracer as tt
+from tracer.random_ops import DRAWS
 
 
 def _run_in_threads(fn, n=4):
@@ -60,3 +61,14 @@ def test_eager_tapes_in_threads_compile_shared_gradient(tt_backend):
     for i, o in enumerate(out):
         t = np.tanh(0.1 * (i + 1))
         np.testing.assert_allclose(o, 2 * t * (1 - t * t), rtol=1e-5)
+
+
+def test_traced_draws_from_threads_never_collide():
+    f = tt.function(lambda: tt.random.uniform((4,), dtype=tt.float64))
+    f()
+    n, calls = 4, 40
+    start = int(DRAWS.numpy())
+    out = _run_in_threads(lambda i: [f().numpy() for _ in range(calls)], n)
+    rows = {tuple(r) for rows in out for r in rows}
+    assert len(rows) == n * calls                    # every call drew its own numbers
+    assert int(DRAWS.numpy()) == start + n * calls     # and advanced the counter once
