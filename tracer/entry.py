@@ -128,7 +128,6 @@ class Entry:
                 val = np.array(val)
             v._write(val)
 
-
     def wrap(self, tensors):
         leaves = [tensors[p] if type(p) is int else p[1] for p in self.plan]
         return self.rebuild(leaves)
