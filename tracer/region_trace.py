@@ -22,15 +22,31 @@ def symbols(tensors):
 
 class StateFrame:
     """Variables a body assigns, found by tracing it: ``vars`` grows until a trace finds
-    no new ones, then each is threaded through the region."""
+    no new ones, then each is threaded through the region. Variables the body reads after
+    an update (one of its own, an earlier iteration's or one made before the region) read
+    ``straight_through`` of a read made before the region (``sources``), found the same
+    way: their gradient is that read's, never through the updates (TensorFlow)."""
 
     def __init__(self):
         self.ctx = STATE.trace
         self.saved = dict(self.ctx.assigned)
+        self.outer = (self.ctx.sources, self.ctx.unsourced)
         self.vars = []
+        self.found = {}                 # id(variable) -> variable: assigned, not yet in vars
+        self.sources = {}               # id(variable) -> its read before the region
+        self.wanted = {}                # id(variable) -> variable read without a source
+        self.fresh = False
 
     def initial(self):
-        """The values the region starts from (the enclosing trace's current values)."""
+        """The values the region starts from (the enclosing trace's current values), after
+        the reads before the region the last trace asked for (call it before the body's
+        serial ``start``: those belong to the enclosing trace)."""
+        for k, v in self.wanted.items():
+            if k not in self.sources:
+                self.sources[k] = node_of(self.ctx.read_variable(v))
+        self.fresh = False
+        self.vars += self.found.values()
+        self.found = {}
         return [make(None, self.saved[id(v)][1]) if id(v) in self.saved
                 else self.ctx.capture_variable(v) for v in self.vars]
 
@@ -39,22 +55,32 @@ class StateFrame:
         self.ctx.assigned = dict(self.saved)
         for v, leaf in zip(self.vars, leaves):
             self.ctx.assigned[id(v)] = (v, leaf)
+        self.ctx.sources = {**self.outer[0], **self.sources}
+        self.ctx.unsourced = []
+
+    def _restore(self):
+        self.ctx.regions -= 1
+        self.ctx.assigned = self.saved
+        for v in self.ctx.unsourced:
+            if id(v) not in self.wanted:
+                self.wanted[id(v)] = v
+                self.fresh = True
+        self.ctx.sources, self.ctx.unsourced = self.outer
 
     def leave(self):
-        """(final value nodes of ``vars``, whether the body assigned others too)."""
+        """(final value nodes of ``vars``, whether to trace again: the body assigned other
+        Variables too or read some that need a source)."""
         now, ids = self.ctx.assigned, {id(v) for v in self.vars}
         finals = [now[id(v)][1] for v in self.vars]
-        self.ctx.regions -= 1
-        new = [v for k, (v, n) in now.items() if k not in ids and
-               (k not in self.saved or self.saved[k][1] is not n)]
-        self.ctx.assigned = self.saved
-        self.vars += new
-        return finals, bool(new)
+        new = {k: v for k, (v, n) in now.items() if k not in ids and
+               (k not in self.saved or self.saved[k][1] is not n)}
+        self._restore()
+        self.found.update(new)          # threaded from the next trace on (other branches
+        return finals, bool(new) or self.fresh      # of this one still lack them)
 
     def discard(self):
         """Forget assignments made while tracing (a loop's condition)."""
-        self.ctx.regions -= 1
-        self.ctx.assigned = self.saved
+        self._restore()
 
     def commit(self, nodes):
         for v, n in zip(self.vars, nodes):

@@ -33,6 +33,8 @@ class TraceContext:
         self.n_passed = 0           # Variable arguments met so far
         self.foreign_variables = False  # reads a stand-in of an enclosing trace
         self.regions = 0            # > 0 while a control-flow body is traced (region_trace)
+        self.sources = {}           # id(variable) -> its read before the region (in bodies)
+        self.unsourced = []         # variables read in a body without one (region_trace)
         self.rereads = []           # (variable, node): reads after an update (read_variable)
         self._reread = {}           # id(variable) -> (node assigned, its read node)
 
@@ -107,9 +109,19 @@ class TraceContext:
         """A read of ``variable`` after an update to ``node``: outside control-flow bodies a
         node of its own, ``stop_gradient(node)``, as TensorFlow's reads: the update carries
         no gradient to the value assigned, and the read is a source of the Variable's
-        gradient (``rereads``: tapes over the call count it, ``GradientTape.watch_read``)."""
-        if self.regions or variable.dtype.kind != "f":
+        gradient (``rereads``: tapes over the call count it, ``GradientTape.watch_read``).
+        Inside a body (where ``node`` may be a loop carry) it is ``straight_through`` of
+        the Variable's read before the region: the same value, differentiated as that
+        read; the region's tracer finds the reads to make (``unsourced``) and traces the
+        body again."""
+        if variable.dtype.kind != "f":
             return make(None, node)
+        if self.regions:
+            source = self.sources.get(id(variable))
+            if source is None:
+                self.unsourced.append(variable)
+                return make(None, node)
+            return make(None, P.straight_through(source, node))
         hit = self._reread.get(id(variable))
         if hit is None or hit[0] is not node:
             hit = self._reread[id(variable)] = (node, P.stop_gradient(node))

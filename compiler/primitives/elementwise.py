@@ -363,3 +363,22 @@ stop_gradient = declare("stop_gradient", infer=lambda x: (x.shape, x.dtype),
                         kind="elementwise", lowering=Scalar("{0}"),
                         cases=[Case(shapes=((3,),))], exact=True,
                         batch=batch_rules.elementwise)
+
+
+def _straight_through_infer(source, value):
+    if source.shape != value.shape or source.dtype != value.dtype:
+        raise TypeError(f"straight_through: source has shape {source.shape} and dtype "
+                        f"{source.dtype} but value has shape {value.shape} and dtype "
+                        f"{value.dtype}; both must be the same")
+    return value.shape, value.dtype
+
+
+# the value of ``value`` with the gradient of the identity of ``source``: a Variable's read
+# inside a control-flow body (``value``: what the body holds for it now) is differentiated
+# as a read of the Variable before the region (``source``), never through updates (as
+# TensorFlow's reads of a resource: every read is a source, an update carries no gradient)
+straight_through = declare(
+    "straight_through", infer=_straight_through_infer,
+    impl=lambda source, value: value, vjp=lambda g, out, source, value: (g, None),
+    kind="elementwise", lowering=Scalar("{1}"), cases=[Case(shapes=((3,), (3,)))],
+    exact=True, batch=batch_rules.elementwise)
