@@ -52,11 +52,25 @@ def seed_start(seed):
 
 def traced_uniform(shape, dtype, seed, op, rng):
     """Uniform [0, 1) numbers of one traced draw: the next in the stream of ``seed`` (an
-    int op seed, or None for a base drawn from the global generator ``rng``)."""
+    int op seed, or None for a base drawn from the global generator ``rng``). Draws with
+    the same op seed in one traced body (a function, or one control-flow body) read the
+    counter once, so each call gives them the same numbers, new at every call: as
+    TensorFlow, where each op of a ``tf.function`` has its own counter starting from its
+    seeds (``foo`` with two ``uniform([1], seed=1)`` gives (A1, A1), then (A2, A2))."""
     if seed is None:
         base = int(rng.integers(1 << 32))
-    else:
-        base = int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint32)[0])
+        return stateless_uniform(shape, ops.add(ops.multiply(_next_draw(op), _STRIDE),
+                                                base), dtype)
+    base = int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint32)[0])
+    seeded = getattr(STATE.trace, "seeded_draws", {})     # {}: a custom gradient's grad_fn
+    draw = seeded.get(int(seed))
+    if draw is None:
+        draw = seeded[int(seed)] = _next_draw(op)
+    return stateless_uniform(shape, ops.add(ops.multiply(draw, _STRIDE), base), dtype)
+
+
+def _next_draw(op):
+    """The counter's value for a new traced draw, advancing it."""
     draw = DRAWS.value()
     try:
         DRAWS.assign_add(1)
@@ -66,7 +80,7 @@ def traced_uniform(shape, dtype, seed, op, rng):
             f"trace cannot update the draw counter; draw inside tt.function or eagerly, or "
             f"pass the numbers in as an argument (tt.nn.dropout also takes seed= an integer "
             f"tensor argument)") from None
-    return stateless_uniform(shape, ops.add(ops.multiply(draw, _STRIDE), base), dtype)
+    return draw
 
 
 def uniform(shape, minval, maxval, d, seed, rng):

@@ -30,7 +30,7 @@ class StateFrame:
     def __init__(self):
         self.ctx = STATE.trace
         self.saved = dict(self.ctx.assigned)
-        self.outer = (self.ctx.sources, self.ctx.unsourced)
+        self.outer = (self.ctx.sources, self.ctx.unsourced, self.ctx.seeded_draws)
         self.vars = []
         self.found = {}                 # id(variable) -> variable: assigned, not yet in vars
         self.sources = {}               # id(variable) -> its read before the region
@@ -57,6 +57,7 @@ class StateFrame:
             self.ctx.assigned[id(v)] = (v, leaf)
         self.ctx.sources = {**self.outer[0], **self.sources}
         self.ctx.unsourced = []
+        self.ctx.seeded_draws = {}      # a body's seeded draws move on at every iteration
 
     def _restore(self):
         self.ctx.regions -= 1
@@ -65,7 +66,7 @@ class StateFrame:
             if id(v) not in self.wanted:
                 self.wanted[id(v)] = v
                 self.fresh = True
-        self.ctx.sources, self.ctx.unsourced = self.outer
+        self.ctx.sources, self.ctx.unsourced, self.ctx.seeded_draws = self.outer
 
     def leave(self):
         """(final value nodes of ``vars``, whether to trace again: the body assigned other

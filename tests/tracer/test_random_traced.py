@@ -96,3 +96,35 @@ def test_set_seed_replays_eager_draws_and_dropout_masks():
     for p, q in zip(first, again):
         np.testing.assert_array_equal(p, q)
     assert (first[2] != first[3]).any() and step.trace_count == 1
+
+
+def test_same_op_seed_in_one_function_draws_the_same_numbers_per_call(tt_backend):
+    """TensorFlow's rule (tf.random.set_seed's examples): each op of a tf.function has its
+    own counter starting from its seeds, so two ``uniform([1], seed=1)`` in one function
+    give (A1, A1), then (A2, A2); unseeded ops differ; eagerly one op's calls give A1, A2;
+    a seeded draw in a loop body moves on at every iteration."""
+    def foo():
+        return tt.random.uniform([5], seed=1), tt.random.uniform([5], seed=1)
+
+    def bar():
+        return tt.random.uniform([5]), tt.random.uniform([5])
+
+    def loop():
+        return tt.scan(lambda c, _: (c, tt.random.uniform([5], seed=2)), 0.0, length=3)[1]
+
+    tt.random.set_seed(1234)
+    f, g, h = tt.function(foo), tt.function(bar), tt.function(loop)
+    (a1, b1), (a2, b2) = [np.asarray(t) for t in f()], [np.asarray(t) for t in f()]
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+    assert (a1 != a2).all()
+    c, d = [np.asarray(t) for t in g()]
+    assert (c != d).all()
+    rows = np.asarray(h())
+    assert (rows[0] != rows[1]).all() and (rows[1] != rows[2]).all()
+    e1, e2 = np.asarray(foo()[0]), np.asarray(foo()[0])          # eager: one op's counter
+    assert (e1 != e2).all()
+    tt.random.set_seed(1234)                                      # replays all of them
+    np.testing.assert_array_equal(np.asarray(f()[1]), a1)
+    np.testing.assert_array_equal(np.asarray(foo()[0]), e1)
+    assert f.trace_count == 1
