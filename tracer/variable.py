@@ -24,7 +24,6 @@ from tracer.tensor import Tensor, check_traceable
 class Variable:
     """A mutable holder of a tensor value; trainable variables are watched automatically
     by recording tapes (``watch_accessed_variables=True``)."""
-    _count = 0
     # a lock held while a compiled function updates this Variable (set for state that
     # threads update concurrently: the random draw counter), else None
     _update_lock = None
@@ -44,8 +43,8 @@ class Variable:
         self._tensor = Tensor(np.array(t._value, order="C"))
         self._shared = False        # the buffer was handed out: the next update replaces it
         self.trainable = bool(trainable)
-        Variable._count += 1
-        self.name = name or f"Variable:{Variable._count}"
+        # TensorFlow's eager names: the name given (else "Variable") and output index 0
+        self.name = f"{name or 'Variable'}:0"
 
     shape = property(lambda self: self._tensor.shape)
     dtype = property(lambda self: self._tensor.dtype)

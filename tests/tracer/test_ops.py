@@ -238,7 +238,8 @@ def test_tensor_protocol():
 
 def test_variable_assign_and_operators():
     v = tt.Variable([1.0, 2.0], name="v")
-    assert v.dtype == tt.float32 and v.shape == (2,) and v.name == "v"
+    assert v.dtype == tt.float32 and v.shape == (2,) and v.name == "v:0"   # as TensorFlow
+    assert tt.Variable(1.0).name == tt.Variable(2.0).name == "Variable:0"
     v.assign([3.0, 4.0])
     v.assign_add([1.0, 1.0])
     v.assign_sub(tt.constant([0.5, 0.5]))
