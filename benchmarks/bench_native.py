@@ -34,8 +34,8 @@ def median_time(fn, reps, warm=2):
 def set_tier(tier):
     runtime.config.jit_threshold = 0 if tier == "compiled" else 1 << 30
     runtime.cache.clear()
-    import tracer.tape
-    tracer.tape._PLANS.clear()
+    import tracer.gradient_plans
+    tracer.gradient_plans.PLANS.clear()
 
 
 def report(title, rows, base="numpy (hand-written)"):

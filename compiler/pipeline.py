@@ -8,13 +8,13 @@ and runs what ``lower`` returns, and ``tt.function.explain`` prints that same ``
 import functools
 from dataclasses import dataclass
 
-from compiler import codegen, donation, driver, fusion, regions, rewrites, sums, vm
+from compiler import codegen, donation, driver, fusion, region_pass, rewrites, sums, vm
 from compiler.ir import Graph
 
 PASSES = [
     # control flow: every pass applied inside region bodies, loop-invariant work hoisted
     # out of scan bodies, a forward scan shared with the one storing gradient residuals
-    ("regions", lambda graph: regions.simplify_regions(graph, optimize)),
+    ("regions", lambda graph: region_pass.simplify_regions(graph, optimize)),
     # CSE, constant folding and IEEE-safe identities in one hash-consing walk; DCE falls
     # out of rebuilding only what the outputs reach. One walk reaches a fixed point: rules
     # run on each node until none fires and later nodes only ever see canonical inputs

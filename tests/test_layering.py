@@ -79,6 +79,8 @@ TRACER_ORDER = [
     "argvars",          # stand-ins for Variables passed to traced functions
     "tracing",
     "batch_jacobian",   # GradientTape.batch_jacobian's rows (uses the tape's gradients)
+    "recorder",         # what a GradientTape records: watched nodes, values, its log
+    "gradient_plans",   # how a tape's gradient runs: seeds, sources, cached plans
     "tape", "custom",
     "serialize",        # pickling of staged functions (recipes, tokens)
     "signature",        # what keys a tt.function call's trace; the fast keys

@@ -8,236 +8,27 @@ gradient once. When another tape is recording, the gradient is also returned as 
 and added to that tape, which is how nested tapes give higher-order derivatives.
 """
 import enum
-from collections import OrderedDict
 
 import numpy as np
 
 from compiler import autodiff, batching, pipeline
 from compiler import primitives as P
-from compiler.ir import Graph, dtype_str, slots, toposort
+from compiler.ir import toposort
 import runtime
 from tracer import nest
 from tracer.batch_jacobian import batch_jacobian as _batch_jacobian
-from tracer.convert import convert_to_tensor
 from tracer.engine import as_value
-from tracer.ops import add as _add
-from tracer.recording import make, node_of
+from tracer.gradient_plans import MAX_PLANS, PLANS, build_plan, eval_graph, seed_nodes, \
+    seed_tensors, source_tensor, sum_groups
+from tracer.recorder import Recorder
+from tracer.recording import make
 from tracer.shape_ops import reshape
 from tracer.state import STATE
-from tracer.tensor import Tensor
 from tracer.variable import Variable
 
-_PLANS = OrderedDict()
-_MAX_PLANS = 1024
 
-
-class GradientTape:
+class GradientTape(Recorder):
     """Records operations on watched tensors for automatic differentiation."""
-
-    def __init__(self, persistent=False, watch_accessed_variables=True):
-        self._persistent = bool(persistent)
-        self.watch_accessed = bool(watch_accessed_variables)
-        self.active = set()
-        # watched nodes this tape did not record (computed before it, or recorded by another
-        # tape): sources and constants to it, never differentiated through (as TensorFlow)
-        self._leaves = set()
-        self.values = {}
-        # the recording in order (a topological order): one structural row per node, so
-        # gradient() can key the recorded graph without walking it
-        self._log, self._order, self._index = [], [], {}
-        self._variables = {}
-        self._reads = {}        # id(Variable) -> nodes of its watched reads (see watch_read)
-        self._recording = False
-        self._used = False
-
-    # -- context -------------------------------------------------------------------------
-    def __enter__(self):
-        if self._recording:
-            raise RuntimeError("GradientTape: this tape is already recording; tapes cannot "
-                               "be entered twice at once")
-        self._push()
-        return self
-
-    def __exit__(self, *exc):
-        self._pop()
-        return False
-
-    def _push(self):
-        STATE.tapes.append(self)
-        self._recording = True
-        self.trace = STATE.trace        # a tape opened inside tt.function watches its reads
-
-    def _pop(self):
-        if self._recording:
-            tapes = STATE.tapes
-            for i in range(len(tapes) - 1, -1, -1):
-                if tapes[i] is self:
-                    del tapes[i]
-                    break
-            self._recording = False
-
-    class _Pause:
-        def __init__(self, tape):
-            self.tape = tape
-
-        def __enter__(self):
-            self.was = self.tape._recording
-            self.tape._pop()
-
-        def __exit__(self, *exc):
-            if self.was:
-                self.tape._push()
-            return False
-
-    def stop_recording(self):
-        """Context manager in which operations are not recorded on this tape."""
-        if not self._recording:
-            raise ValueError("GradientTape.stop_recording: the tape is not recording; use it "
-                             "inside the tape's `with` block")
-        return GradientTape._Pause(self)
-
-    def reset(self):
-        """Forget everything recorded so far (the tape keeps recording if it was)."""
-        self.active.clear()
-        self._leaves.clear()
-        self.values.clear()
-        self._log, self._order, self._index = [], [], {}
-        self._variables.clear()
-        self._reads.clear()
-        self._used = False
-
-    # -- watching ------------------------------------------------------------------------
-    def watch(self, tensor):
-        """Watch tensors (nested lists/tuples/dicts allowed) on this tape and on every
-        enclosing tape recording now."""
-        leaves, _ = nest.flatten(tensor, "GradientTape.watch")
-        tapes = [self]
-        for t in STATE.tapes:
-            if t is not self and t._recording:
-                tapes.append(t)
-        for x in leaves:
-            if isinstance(x, Variable):
-                for tape in tapes:
-                    tape.watch_variable(x)
-            elif type(x) is Tensor:
-                if x.dtype.kind != "f":
-                    continue  # integer/bool tensors have no gradient (TensorFlow warns)
-                for tape in tapes:
-                    tape._watch_tensor(x)
-            else:
-                raise ValueError(f"GradientTape.watch: got {type(x).__name__}; only tensors "
-                                 f"and Variables can be watched (convert with tt.constant)")
-
-    def _watch_tensor(self, t):
-        n = node_of(t)
-        if n.inputs and n not in self.active:
-            self._leaves.add(n)
-        self.active.add(n)
-        if t._value is not None:
-            self.values[n] = t._value
-        if n not in self._index:
-            self._note(n, ("watched", n.shape, dtype_str(n.dtype)))
-
-    def watch_variable(self, v):
-        t = v._share()                          # the tape keeps its buffer's value
-        self._watch_tensor(t)
-        self._variables[id(v)] = v
-        self._note_read(v, t._node)
-
-    def watch_traced_variable(self, v, t):
-        """Inside tt.function: watch ``t``, the traced value read from Variable ``v``."""
-        self._watch_tensor(t)
-        self._variables[id(v)] = v
-        self._note_read(v, t._node)
-
-    def watch_read(self, v, node, value=None):
-        """``node`` (recorded on this tape) is a read of Variable ``v`` after an update in
-        a compiled function: a source of ``v``'s gradient, not differentiated through (an
-        update carries no gradient to the value assigned, as TensorFlow)."""
-        if node not in self.active:
-            return
-        self._leaves.add(node)
-        if value is not None:
-            self.values[node] = value
-        self._variables[id(v)] = v
-        self._note_read(v, node)
-
-    def _note_read(self, v, node):
-        self._reads.setdefault(id(v), {})[node] = None      # in order, each once
-
-    def _variable_sources(self, v, t):
-        """Tensors for every read of Variable ``v`` this tape watched (``t``: its value now,
-        first): the gradient with respect to ``v`` sums over them (TensorFlow's reads of
-        one resource)."""
-        out = [t]
-        for n in self._reads.get(id(v), ()):
-            if n is not t._node and n in self.active:
-                out.append(make(self.values.get(n), n))
-        return out
-
-    def watches(self, v):
-        """Whether this tape watches Variable ``v`` (its later reads are watched too)."""
-        return id(v) in self._variables
-
-    def watched_variables(self):
-        return tuple(self._variables.values())
-
-    def _note(self, n, row):
-        self._index[n] = len(self._log)
-        self._log.append(row)
-        self._order.append(n)
-
-    def record(self, node, value, args, new_nodes):
-        active, values = self.active, self.values
-        if value is not None:
-            values[node] = value
-        for a in args:
-            if type(a) is Tensor:
-                n = a._node
-                if n not in active and a._value is not None:
-                    values[n] = a._value
-        for n in new_nodes:
-            for x in n.inputs:
-                if x in active:
-                    active.add(n)
-                    self._log_node(n)
-                    break
-
-    def _log_node(self, n):
-        index = self._index
-        try:
-            ins = slots(index, n.inputs)
-        except KeyError:             # first sight of a constant input: log it first
-            for x in n.inputs:
-                if x not in index:
-                    self._log_constant(x)
-            ins = tuple([index[x] for x in n.inputs])
-        log = self._log
-        index[n] = len(log)
-        log.append((n.sig, ins, n in self.values))
-        self._order.append(n)
-
-    def _log_constant(self, x):
-        """Log an input this tape does not differentiate through: a value it holds or a
-        leaf as a constant row, or one computed from such (e.g. a broadcast of an unwatched
-        operand) as computed rows over them."""
-        index, values = self._index, self.values
-        if not x.inputs or x in values:
-            self._note(x, _constant_row(x))
-            return
-        if all(y in index or not y.inputs for y in x.inputs):    # e.g. a broadcast literal
-            for y in x.inputs:
-                if y not in index:
-                    self._note(y, _constant_row(y))
-            self._note(x, (x.sig, tuple([index[y] for y in x.inputs]), False))
-            return
-        for m in toposort([x], stop=lambda m: m in index or m in values or not m.inputs):
-            if m in index:
-                continue
-            if m.inputs and m not in values:
-                self._note(m, (m.sig, tuple([index[y] for y in m.inputs]), False))
-            else:
-                self._note(m, _constant_row(m))
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
@@ -246,12 +37,12 @@ class GradientTape:
         unconnected_gradients = _unconnected(unconnected_gradients, "gradient")
         self._use()
         src_leaves, rebuild = nest.flatten(sources, "GradientTape.gradient")
-        srcs = [_source_tensor(s) for s in src_leaves]
+        srcs = [source_tensor(s) for s in src_leaves]
         tgt_leaves, _ = nest.flatten(target, "GradientTape.gradient")
-        tgts = [_source_tensor(t, "target") for t in tgt_leaves]
-        seeds = _seeds(output_gradients, tgts)
+        tgts = [source_tensor(t, "target") for t in tgt_leaves]
+        seeds = seed_tensors(output_gradients, tgts)
         expanded, groups = self._expand_sources(src_leaves, srcs)
-        grads = _sum_groups(self._gradients(tgts, seeds, expanded), groups)
+        grads = sum_groups(self._gradients(tgts, seeds, expanded), groups)
         grads = self._targets_as_sources(tgts, seeds, srcs, grads)
         if unconnected_gradients == "zero":
             grads = [make(np.zeros(s.shape, s.dtype)[()]) if g is None and s.dtype.kind == "f"
@@ -303,7 +94,7 @@ class GradientTape:
     def _symbolic(self, pairs, src_nodes, outer, traced):
         """Build the gradient as nodes, run it (unless traced), add it to outer tapes."""
         values = dict(self.values)
-        tnodes, snodes = _seed_nodes(pairs, values)
+        tnodes, snodes = seed_nodes(pairs, values)
         cts = autodiff.vjp(tnodes, snodes, [n for n in src_nodes if n is not None],
                            active=self._differentiable())
         cts = iter(cts)
@@ -319,7 +110,7 @@ class GradientTape:
             for tape in outer:
                 _register(tape, nodes, None, values)
             return [make(None, n) for n in nodes]
-        graph = pipeline.optimize(_eval_graph(nodes, values))
+        graph = pipeline.optimize(eval_graph(nodes, values))
         outs = runtime.executable(graph)(*[values[n] for n in graph.inputs])
         results = [make(as_value(v, n.dtype), n) for n, v in zip(graph.outputs, outs)]
         for tape in outer:
@@ -334,12 +125,12 @@ class GradientTape:
         seed_sig = tuple(None if g is None else (g.shape, g.dtype.str) for _, g in pairs)
         key = (rows, tuple(index[n] for n in tnodes),
                tuple(index.get(n, -1) if n is not None else -1 for n in src_nodes), seed_sig)
-        plan = _PLANS.get(key)
+        plan = PLANS.get(key)
         if plan is None:
-            plan = _build_plan(order, index, pairs, src_nodes, values, self._differentiable())
-            _PLANS[key] = plan
-            if len(_PLANS) > _MAX_PLANS:
-                _PLANS.popitem(last=False)
+            plan = build_plan(order, index, pairs, src_nodes, values, self._differentiable())
+            PLANS[key] = plan
+            if len(PLANS) > MAX_PLANS:
+                PLANS.popitem(last=False)
         executable, refs, slots, dtypes = plan
         args = [values[order[i]] if i >= 0 else pairs[-1 - i][1]._value for i in refs]
         outs = executable(*args)
@@ -372,10 +163,10 @@ class GradientTape:
         unconnected_gradients = _unconnected(unconnected_gradients, "jacobian")
         self._use()
         src_leaves, rebuild = nest.flatten(sources)
-        srcs = [_source_tensor(s) for s in src_leaves]
-        t = _source_tensor(target, "target")
+        srcs = [source_tensor(s) for s in src_leaves]
+        t = source_tensor(target, "target")
         expanded, groups = self._expand_sources(src_leaves, srcs)
-        rows = _sum_groups(self._batched_vjp(
+        rows = sum_groups(self._batched_vjp(
             t, expanded, lambda: batching.basis(t.size, t.shape, t.dtype), t.size),
             groups) if t.size else [None] * len(srcs)
         out = []
@@ -416,14 +207,13 @@ class GradientTape:
         (b, y..., x...), example i of target depending only on example i of source."""
         unconnected_gradients = _unconnected(unconnected_gradients, "batch_jacobian")
         self._use()
-        src = _source_tensor(source)
+        src = source_tensor(source)
         expanded, groups = self._expand_sources([source], [src])
 
         def batched_vjp(t, srcs, cotangents, size):     # a Variable: over all its reads
-            return _sum_groups(self._batched_vjp(t, expanded, cotangents, size), groups)
-        return _batch_jacobian(batched_vjp, _source_tensor(target, "target"), src,
+            return sum_groups(self._batched_vjp(t, expanded, cotangents, size), groups)
+        return _batch_jacobian(batched_vjp, source_tensor(target, "target"), src,
                                unconnected_gradients)
-
 
 
 class UnconnectedGradients(enum.Enum):
@@ -440,98 +230,6 @@ def _unconnected(value, op):
         raise ValueError(f"GradientTape.{op}: unconnected_gradients must be 'none' or 'zero' "
                          f"(or a tt.UnconnectedGradients member), got {value!r}")
     return v
-
-
-def _constant_row(m):
-    """The log row of a constant: a literal by its value, any other by shape and dtype."""
-    return m.sig if m.prim.name == "literal" else ("const", m.shape, dtype_str(m.dtype))
-
-
-def _source_tensor(s, what="source"):
-    if isinstance(s, Variable):
-        # inside tt.function a Variable stands for its traced value (updates included)
-        return s._read() if STATE.trace is not None else s._tensor
-    if type(s) is Tensor:
-        return s
-    raise TypeError(f"GradientTape.gradient: a {what} must be a tensor or Variable, got "
-                    f"{type(s).__name__}")
-
-
-def _sum_groups(grads, groups):
-    """One gradient per group of consecutive ``grads`` (their sum; None if all are)."""
-    out, k = [], 0
-    for n in groups:
-        total = None
-        for g in grads[k:k + n]:
-            if g is not None:
-                total = g if total is None else _add(total, g)
-        out.append(total)
-        k += n
-    return out
-
-
-def _seeds(output_gradients, tgts):
-    if output_gradients is None:
-        return [None] * len(tgts)
-    leaves, _ = nest.flatten(output_gradients)
-    if len(leaves) != len(tgts):
-        raise ValueError(f"GradientTape.gradient: {len(leaves)} output_gradients for "
-                         f"{len(tgts)} targets; give one per target")
-    out = []
-    for g, t in zip(leaves, tgts):
-        g = convert_to_tensor(g, dtype=t.dtype, op="GradientTape.gradient")
-        if g.shape != t.shape:
-            raise ValueError(f"GradientTape.gradient: output_gradients entry has shape "
-                             f"{g.shape} but its target has shape {t.shape}")
-        out.append(g)
-    return out
-
-
-def _seed_nodes(pairs, values):
-    tnodes, snodes = [], []
-    for t, g in pairs:
-        tnodes.append(t._node)
-        if g is None:
-            snodes.append(P.full(1, t.shape, t.dtype))
-        else:
-            n = node_of(g)
-            values[n] = g._value
-            snodes.append(n)
-    return tnodes, snodes
-
-
-def _eval_graph(outputs, values):
-    """A graph computing ``outputs`` whose inputs are the nodes with known values."""
-    order = toposort(outputs, stop=values.__contains__)
-    inputs = [n for n in order if n in values]
-    return Graph(inputs, outputs, nodes=order)
-
-
-def _build_plan(order, index, pairs, src_nodes, values, active):
-    tnodes = [t._node for t, _ in pairs]
-    seeds, seed_index = [], {}
-    for j, (t, g) in enumerate(pairs):
-        if g is None:
-            seeds.append(P.full(1, t.shape, t.dtype))
-        else:
-            n = P.input(shape=t.shape, dtype=t.dtype)
-            seed_index[n] = -1 - j
-            seeds.append(n)
-    live_src = [n for n in src_nodes if n is not None]
-    cts = autodiff.vjp(tnodes, seeds, live_src, active=active)
-    known = {n: True for n in values}
-    known.update({n: True for n in seed_index})
-    live = [c for c in cts if c is not None]
-    graph = pipeline.optimize(_eval_graph(live, known))
-    refs = [seed_index[n] if n in seed_index else index[n] for n in graph.inputs]
-    it = iter(cts)
-    slots, dtypes, k = [], [], 0
-    for n in src_nodes:
-        c = next(it) if n is not None else None
-        slots.append(None if c is None else k)
-        dtypes.append(None if c is None else c.dtype)
-        k += c is not None
-    return runtime.executable(graph), refs, slots, dtypes
 
 
 def _register(tape, outputs, out_values, values):
