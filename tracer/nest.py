@@ -1,4 +1,5 @@
 """Flatten and rebuild nested lists, tuples and dicts (iteratively, no recursion limit)."""
+import threading
 
 
 def _is_leaf(x):
@@ -87,6 +88,9 @@ def _make_seq(kind, items):
 
 
 _MAX_DEPTH = 40         # Python's parser limits nested brackets: deeper keeps _rebuild
+_MAX_COMPILED = 512     # generated rebuilds kept: a structure traced again (another batch
+_compiled = {}          # size) reuses its function instead of compiling the text again
+_compiled_lock = threading.Lock()
 
 
 def compiled(unflatten):
@@ -130,4 +134,17 @@ def compiled(unflatten):
             env[name] = kind
             parts.append(f"{name}({body})" if hasattr(kind, "_fields") else
                          f"{name}([{body}])")
-    return eval(f"lambda L: {parts[0]}", env)     # noqa: S307 (generated from a template)
+    # dict keys enter the cache key with their types: 1, 1.0 and True are equal keys
+    key = (parts[0], tuple((type(v), v) for v in env.values()))
+    try:
+        fn = _compiled.get(key)
+    except TypeError:                   # an unhashable namedtuple-like type: no caching
+        key, fn = None, None
+    if fn is None:
+        fn = eval(f"lambda L: {parts[0]}", env)     # noqa: S307 (generated from a template)
+        if key is not None:
+            with _compiled_lock:
+                while len(_compiled) >= _MAX_COMPILED:
+                    _compiled.pop(next(iter(_compiled)))
+                _compiled[key] = fn
+    return fn

@@ -38,3 +38,17 @@ def test_compiled_rebuild_equals_the_template_walk(tree):
     new = [object() for _ in leaves]
     assert _same(fast(new), rebuild(new))
     assert _same(fast(leaves), tree)
+
+
+def test_compiled_rebuild_is_shared_by_equal_structures_only():
+    # a structure traced again (another batch size) reuses the generated function; dict
+    # keys that are equal but of other types (1, 1.0, True) must not share it
+    def fast(tree):
+        return nest.compiled(nest.flatten(tree)[1])
+    assert fast({"a": [1, 2], "b": 3}) is fast({"a": [4, 5], "b": 6})
+    assert fast([1, (2, 3)]) is fast([7, (8, 9)])
+    for tree in ({1: 0, "k": [0]}, {1.0: 0, "k": [0]}, {True: 0, "k": [0]}):
+        out = fast(tree)(["x", "y"])
+        assert [type(k) for k in out] == [type(k) for k in tree]
+        assert out == {list(tree)[0]: "x", "k": ["y"]}
+    assert fast((1, [2])) is not fast([1, (2,)])
