@@ -68,6 +68,7 @@ def test_example_plot_without_matplotlib_explains_and_checks(monkeypatch, capsys
     assert "third derivative: max |error|" in out and "pip install -e .[plot]" in out
 
 
+@pytest.mark.slow
 def test_convnet_example_trains_and_saves_its_loss_curves(tmp_path, capsys):
     pytest.importorskip("sklearn")
     pytest.importorskip("tqdm")
@@ -80,6 +81,7 @@ def test_convnet_example_trains_and_saves_its_loss_curves(tmp_path, capsys):
     assert "traced 1x" in text and out.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_example_fit_ode_fits_and_traces_once(tmp_path, capsys):
     run_example("fit_ode.py", "30", str(tmp_path / "lv.png"))
     out = capsys.readouterr().out

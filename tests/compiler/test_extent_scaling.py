@@ -148,6 +148,7 @@ def test_matrix_routines_keep_per_matrix_failures():
     assert not np.isfinite(out[2]).all() and np.isfinite(out[:2]).all()
 
 
+@pytest.mark.slow
 def test_vmapped_linear_algebra_gradients_match_per_example_gradients(tt_backend):
     """vmap(grad) of Cholesky, triangular solves, logdet, QR, eigh and SVD losses over a
     batch of matrices: each row is that example's own gradient (checked against finite

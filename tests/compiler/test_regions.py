@@ -106,6 +106,7 @@ def test_every_region_primitive_has_cases():
 
 
 @pytest.mark.parametrize("name", REGIONS)
+@pytest.mark.slow
 def test_region(name, tt_backend):
     for k, (ins, outs, index) in enumerate(_cases(name)):
         what = f"{name} case {k}"

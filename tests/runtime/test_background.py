@@ -116,6 +116,7 @@ print("ok", s["compiles"], s["disk_hits"])
 """
 
 
+@pytest.mark.slow
 def test_background_several_processes_share_one_cache(tmp_path):
     env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=ROOT)
     procs = [subprocess.Popen([sys.executable, "-c", _SCRIPT], env=env, text=True,

@@ -67,6 +67,7 @@ def _every_opcode(dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.slow
 def test_vm_runs_every_opcode_as_the_compiled_kernels_and_the_interpreter(dtype):
     graph, arrays = _every_opcode(dtype)
     program = _on_vm(graph)
@@ -139,6 +140,7 @@ def test_vm_segments_agree_with_the_interpreter_across_block_edges(n):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_kernels_storing_shifted_views_stay_off_the_vm():
     """A kernel that stores a view whose index moves (x[1:] of a batched Hessian row) is
     not a flat loop the VM can load: it stays compiled, and the program agrees with the

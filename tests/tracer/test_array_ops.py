@@ -137,6 +137,7 @@ def test_variance_std_any_all(tt_backend):
     assert tt.reduce_all(b).numpy() == b.all()
 
 
+@pytest.mark.slow
 def test_clip_by_norm_and_global_norm(tt_backend):
     x = np.array([[3.0, 4.0], [0.3, 0.4]])
     np.testing.assert_allclose(tt.clip_by_norm(x, 1.0, axes=[1]).numpy(),

@@ -128,6 +128,7 @@ def _rnn_args():
 
 
 @pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.slow
 def test_scan_gradients_first_and_second_order(traced, tt_backend):
     fn = tt.function(_rnn) if traced else _rnn
     check_gradients(fn, _rnn_args(), order=2)
@@ -144,6 +145,7 @@ def test_scan_hvp_with_tt_grad():
 
 
 @pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.slow
 def test_cond_and_switch_gradients(traced, tt_backend):
     def f(x, y):
         a = tt.cond(tt.reduce_sum(x) > 0.0, lambda u, v: tt.sin(u) * v, lambda u, v: u * u,
@@ -156,6 +158,7 @@ def test_cond_and_switch_gradients(traced, tt_backend):
 
 
 @pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.slow
 def test_while_loop_gradient_value_dependent_trip_count(traced, tt_backend):
     def f(x, c):
         i, v = tt.while_loop(lambda i, v: tt.reduce_sum(v) < 20.0,
@@ -168,6 +171,7 @@ def test_while_loop_gradient_value_dependent_trip_count(traced, tt_backend):
     check_gradients(fn, [np.array([0.4, 0.2]), np.array([0.5, 0.25])])
 
 
+@pytest.mark.slow
 def test_fori_loop_second_order_and_captured_gradient():
     def f(x, a):
         return tt.reduce_sum(tt.fori_loop(0, 6, lambda i, v: v + 0.1 * tt.sin(v * a), x))

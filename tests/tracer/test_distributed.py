@@ -157,6 +157,7 @@ def test_misaligned_or_wrongly_chunked_data_is_a_clear_error(client, arrays):
     assert np.isfinite(value.numpy())
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_step_does_not_lose_the_step(client, arrays):
     X, y = arrays
 

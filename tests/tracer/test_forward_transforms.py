@@ -123,6 +123,7 @@ def test_jacfwd_of_jacrev_is_the_hessian(tt_backend):
     np.testing.assert_allclose(j.numpy().reshape(6, 6), 2 * np.eye(6))
 
 
+@pytest.mark.slow
 def test_checkpoint_same_values_and_gradients_any_order(tt_backend):
     W = [_c(RNG.standard_normal((4, 4)) * 0.5) for _ in range(3)]
     layer = tt.checkpoint(lambda h, w: tt.tanh(h @ w) + 0.1 * h)

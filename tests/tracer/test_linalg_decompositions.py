@@ -132,6 +132,7 @@ def test_eigh(tt_backend):
 
 
 @pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 2, 3)], ids=str)
+@pytest.mark.slow
 def test_svd_tensorflow_convention(shape, tt_backend):
     a = r(*shape)
     s, u, v = tt.linalg.svd(a)

@@ -4,6 +4,7 @@ interpreter instead of compiling it)."""
 import time
 
 import numpy as np
+import pytest
 
 import tracer as tt
 
@@ -11,6 +12,7 @@ N_OPS = 100_000
 BUDGET_SECONDS = 240      # generous for a loaded machine; a quadratic pass takes hours
 
 
+@pytest.mark.slow
 def test_long_eager_chain_records_and_differentiates(tt_backend):
     x = tt.Variable(np.float64(0.3))
     start = time.process_time()      # CPU time of this process: immune to machine load

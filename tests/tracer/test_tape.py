@@ -139,6 +139,7 @@ def test_jacobian_shape_is_target_then_source(tt_backend):
     np.testing.assert_allclose(value(j), want, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_jacobian_is_batched_and_differentiable_again(tt_backend):
     """tape.jacobian runs one gradient sweep over the target's basis (TensorFlow's pfor):
     a nested-tape Hessian, its derivative by a third tape, inside tt.function, and the

@@ -69,6 +69,7 @@ def _cumulative(c0, xs):
     return tt.scan(step, c0, xs)
 
 
+@pytest.mark.slow
 def test_vmap_scan_over_batched_xs_init_and_captures(tt_backend):
     c0, xs = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 7, 3))
     _check(_cumulative, c0, xs)
@@ -99,6 +100,7 @@ def _newton_sqrt(a):
                          (a * 0.0 + 1.0, tt.constant(0, tt.int32)))
 
 
+@pytest.mark.slow
 def test_vmap_while_loop_runs_each_example_to_its_own_end(tt_backend):
     a = np.array([0.25, 2.0, 9.0, 1.0, 1e4])
     y, k = tt.vmap(_newton_sqrt)(_c(a))
@@ -126,6 +128,7 @@ def test_vmap_of_while_loop_gradient_with_per_example_trip_counts(tt_backend):
     np.testing.assert_allclose(g2.numpy(), 0.5 / np.sqrt(a), rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_vmap_composes_with_jvp_through_scan_and_cond(tt_backend):
     c0, xs = RNG.standard_normal((3, 2)), RNG.standard_normal((3, 5, 2))
     f = lambda c, x: tt.reduce_sum(_cumulative(c, x)[1]) + tt.reduce_sum(_branchy(c))
@@ -160,6 +163,7 @@ def _scaled_newton(a, c):
         lambda y, k: ((y + a * c / y) * 0.5, k + 1), (a * 0.0 + 1.0, tt.constant(0, tt.int32)))[0]
 
 
+@pytest.mark.slow
 def test_forward_mode_through_while_loop(tt_backend):
     a, c = _c([2.0, 9.0, 0.5]), _c(1.5)
     t = RNG.standard_normal(3)

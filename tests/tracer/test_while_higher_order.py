@@ -3,10 +3,13 @@ through tt.grad, tt.hessian, jacfwd(jacrev) and nested tapes inside tt.function,
 respect to initial loop variables and captured tensors, against closed forms, float64
 finite differences and the same loop written with tt.fori_loop (a scan)."""
 import numpy as np
+import pytest
 
 import runtime
 import tracer as tt
 from tracer.testing import assert_allclose, check_gradients
+
+pytestmark = pytest.mark.slow        # compiled third-order loops: scheduled first
 
 
 def _blocks(h):
@@ -52,17 +55,22 @@ def _newton(a, k):
                                 tt.constant(False)))[0]
 
 
-def test_hessian_and_jacfwd_of_jacrev_with_captured_tensor(tt_backend):
+@pytest.mark.parametrize("what", ["hessian", "jacfwd_of_jacrev", "captured"])
+def test_hessian_and_jacfwd_of_jacrev_with_captured_tensor(tt_backend, what):
     a, k = _c([2.0, 9.0, 0.5]), _c(1.5)
     f = lambda v: tt.reduce_sum(_newton(v, k))           # k captured by the body
     want = np.diag(-0.25 * np.sqrt(1.5) * a.numpy() ** -1.5)
-    assert_allclose(tt.hessian(f)(a), want, rtol=1e-9)
-    assert_allclose(tt.jacfwd(tt.jacrev(f))(a), want, rtol=1e-9)
-    # with respect to the captured tensor: d^n/dk^n sum sqrt(a k)
-    g = lambda kk: tt.reduce_sum(_newton(a, kk))
-    root = np.sum(np.sqrt(a.numpy()))
-    assert_allclose(tt.grad(tt.grad(g))(k), -0.25 * root * 1.5 ** -1.5, rtol=1e-9)
-    assert_allclose(tt.grad(tt.grad(tt.grad(g)))(k), 0.375 * root * 1.5 ** -2.5, rtol=1e-8)
+    if what == "hessian":
+        assert_allclose(tt.hessian(f)(a), want, rtol=1e-9)
+    elif what == "jacfwd_of_jacrev":
+        assert_allclose(tt.jacfwd(tt.jacrev(f))(a), want, rtol=1e-9)
+    else:
+        # with respect to the captured tensor: d^n/dk^n sum sqrt(a k)
+        g = lambda kk: tt.reduce_sum(_newton(a, kk))
+        root = np.sum(np.sqrt(a.numpy()))
+        assert_allclose(tt.grad(tt.grad(g))(k), -0.25 * root * 1.5 ** -1.5, rtol=1e-9)
+        assert_allclose(tt.grad(tt.grad(tt.grad(g)))(k), 0.375 * root * 1.5 ** -2.5,
+                        rtol=1e-8)
 
 
 def _rollout(loop):
@@ -89,18 +97,23 @@ def _interpreted(fn, *args):
         runtime.config.update(jit_threshold=saved)
 
 
-def test_second_and_third_order_equal_the_fori_loop(tt_backend):
+def _third(f):
+    """d/d(x, c) of sum(H(x) c * sin(x)): a third derivative through the loop."""
+    hv = tt.grad(lambda a, b: tt.reduce_sum(tt.grad(f)(a, b) * b))      # H(x) c
+    return tt.grad(lambda a, b: tt.reduce_sum(hv(a, b) * tt.sin(a)), argnums=(0, 1))
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_second_and_third_order_equal_the_fori_loop(tt_backend, order):
     x, c = _c([0.4, -0.8, 1.1]), _c([0.7, 1.3, -0.5])
     w, s = _rollout("while"), _rollout("fori")
-    # every block of the Hessian: d2/dx2, d2/dx dc (captured by the body), d2/dc2
-    hessian = lambda f: tt.hessian(f, argnums=(0, 1))
-    for got, want in zip(_blocks(hessian(w)(x, c)), _blocks(_interpreted(hessian(s), x, c))):
-        assert_allclose(got, want, rtol=1e-11, atol=1e-12)
-
-    def third(f):
-        hv = tt.grad(lambda a, b: tt.reduce_sum(tt.grad(f)(a, b) * b))      # H(x) c
-        return tt.grad(lambda a, b: tt.reduce_sum(hv(a, b) * tt.sin(a)), argnums=(0, 1))
-    for got, want in zip(third(w)(x, c), _interpreted(third(s), x, c)):
+    if order == 2:
+        # every block of the Hessian: d2/dx2, d2/dx dc (captured by the body), d2/dc2
+        hessian = lambda f: tt.hessian(f, argnums=(0, 1))
+        pairs = zip(_blocks(hessian(w)(x, c)), _blocks(_interpreted(hessian(s), x, c)))
+    else:
+        pairs = zip(_third(w)(x, c), _interpreted(_third(s), x, c))
+    for got, want in pairs:
         assert_allclose(got, want, rtol=1e-11, atol=1e-12)
 
 
