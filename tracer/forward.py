@@ -287,7 +287,7 @@ class _VjpFn:
 def _float_outputs(out, op, name):
     ys, rebuild = _out_tensors(out, op, name)
     for y in ys:
-        if y.dtype.kind != "f":
+        if y.dtype.kind != "f" and op != "jacfwd":     # jacfwd: zeros (JAX's float0)
             raise TypeError(f"{op}: {name} must return float tensors, got dtype {y.dtype}")
     return ys, rebuild
 
@@ -296,11 +296,14 @@ def _jac_fwd(y_nodes, x):
     """d y / d x for each y, by forward mode batched over the basis of x's space."""
     xn = node_of(x)
     t = P.input(shape=xn.shape, dtype=xn.dtype)
-    jts = fwd.jvp(y_nodes, [xn], [t])
-    cols = batching.batch_graph(jts, {id(t): batching.basis(xn.size, xn.shape, xn.dtype)},
-                                xn.size)
-    return [P.reshape(move_axis(c, 0, c.ndim - 1), shape=y.shape + xn.shape)
-            for c, y in zip(cols, y_nodes)]
+    floats = [y for y in y_nodes if y.dtype.kind == "f"]
+    jts = fwd.jvp(floats, [xn], [t])
+    cols = iter(batching.batch_graph(
+        jts, {id(t): batching.basis(xn.size, xn.shape, xn.dtype)}, xn.size) if jts else [])
+    # an integer or bool output has no tangent: zeros of its dtype, as JAX's jacfwd
+    return [P.reshape(move_axis(next(cols), 0, y.ndim), shape=y.shape + xn.shape)
+            if y.dtype.kind == "f" else P.full(0, y.shape + xn.shape, y.dtype)
+            for y in y_nodes]
 
 
 def _jac_rev(y_nodes, x):
@@ -356,7 +359,8 @@ def hessian(fn, argnums=0):
 
 def jacfwd(fn, argnums=0):
     """The Jacobian of ``fn`` by forward mode (one batched JVP over the input basis):
-    shape ``y.shape + x.shape``; best when inputs are fewer than outputs."""
+    shape ``y.shape + x.shape``; best when inputs are fewer than outputs. An integer or
+    bool output gets zeros of its own dtype (JAX's float0 tangent; ``jacrev`` raises)."""
     return _jacobian_transform(fn, argnums, "jacfwd", _jac_fwd, jacfwd)
 
 

@@ -61,14 +61,25 @@ def linear_index(idx, sizes, op, allow_negative=False):
 
 def gather_nd(params, indices, batch_dims=0, name=None):
     """``params[indices[..., 0], ..., indices[..., k-1]]`` for each index tuple: the
-    result has shape ``indices.shape[:-1] + params.shape[k:]``."""
+    result has shape ``indices.shape[:-1] + params.shape[k:]``. With ``batch_dims`` = B
+    the first B axes of both are a shared batch (TensorFlow's): each example indexes its
+    own ``params[b]``, and the result has shape ``indices.shape[:-1] +
+    params.shape[B + k:]``."""
     x = as_tensor(params, "gather_nd")
     idx = int_indices(indices, "gather_nd")
-    if batch_dims:
-        raise ValueError("gather_nd: batch_dims other than 0 is not supported")
-    k = _tuple_length("gather_nd", idx, x.shape)
-    lin = linear_index(idx, x.shape[:k], "gather_nd")
-    flat = reshape(x, (_prod(x.shape[:k]),) + x.shape[k:])
+    b = int(batch_dims)
+    if not 0 <= b < idx.ndim or b > x.ndim or x.shape[:b] != idx.shape[:b]:
+        raise ValueError(f"gather_nd: batch_dims={batch_dims} for params of shape {x.shape} "
+                         f"and indices of shape {idx.shape}; it must be in 0..{idx.ndim - 1} "
+                         f"with the first batch_dims axes of both equal")
+    batch, count = x.shape[:b], _prod(x.shape[:b])
+    k = _tuple_length("gather_nd", idx, x.shape[b:])
+    sizes = x.shape[b:b + k]
+    lin = linear_index(idx, sizes, "gather_nd")
+    if b:
+        offsets = np.arange(count, dtype=np.int64).reshape(batch + (1,) * (lin.ndim - b))
+        lin = ops.add(ops.cast(lin, "int64"), offsets * _prod(sizes))
+    flat = reshape(x, (count * _prod(sizes),) + x.shape[b + k:])
     return bind(P.gather, flat, lin, axis=0)
 
 

@@ -84,9 +84,12 @@ def det(input, name=None):
 
 
 def slogdet(input, name=None):
-    """``(sign, log_abs_determinant)`` of each matrix."""
+    """``(sign, log_abs_determinant)`` of each matrix. The sign is piecewise constant: its
+    derivatives are zero (as JAX's), also at a singular matrix, where log|det|'s are not
+    finite."""
     packed = bind(P.slogdet, _matrices("slogdet", input, square=True))
-    return tuple(_unpack(packed, [(), ()]))
+    sign, logabs = _unpack(packed, [(), ()])
+    return ops.stop_gradient(sign), logabs
 
 
 def logdet(matrix, name=None):

@@ -17,10 +17,14 @@ def _float(op, x):
 
 @public_op("reduce_variance")
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
-    """Population variance (divides by N) over ``axis``."""
+    """Population variance (divides by N) over ``axis``. Over an empty axis it is NaN, a
+    constant: its derivatives are 0 there (as JAX's), not the 0/0 of dividing by N."""
     x = _float("reduce_variance", input_tensor)
     mean = ops.reduce_mean(x, axis, keepdims=True)
-    return ops.reduce_mean(ops.square(ops.subtract(x, mean)), axis, keepdims)
+    out = ops.reduce_mean(ops.square(ops.subtract(x, mean)), axis, keepdims)
+    if x.size or not out.size:          # N > 0, or nothing to fill
+        return out
+    return ops.where(np.zeros(out.shape, bool), out, np.asarray(np.nan, x.dtype))
 
 
 @public_op("reduce_std")

@@ -139,23 +139,65 @@ def tile(input, multiples, name=None):
     return reshape(y, tuple(k * d for k, d in zip(m, x.shape)))
 
 
-def gather(params, indices, axis=0, batch_dims=0, name=None):
-    """Take slices of ``params`` at integer ``indices`` along ``axis``."""
+def gather(params, indices, axis=None, batch_dims=0, name=None):
+    """Take slices of ``params`` at integer ``indices`` along ``axis`` (TensorFlow's
+    semantics). With ``batch_dims`` = B the first B axes of ``params`` and ``indices`` are
+    a shared batch (equal sizes), each example gathering with its own indices; ``axis``
+    (default B) must be at least B, and the result has shape
+    ``params.shape[:axis] + indices.shape[B:] + params.shape[axis + 1:]``."""
     x = as_tensor(params, "gather")
     idx = indices if type(indices) is Tensor else convert_to_tensor(indices, op="gather")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: indices have dtype {idx.dtype}; they must be int32 or int64")
-    if batch_dims:
-        raise ValueError("gather: batch_dims other than 0 is not supported")
-    (a,) = normalize_axes("gather", (axis,), x.ndim)
+    b = _batch_dims(batch_dims, x, idx)
+    (a,) = normalize_axes("gather", (b if axis is None else axis,), x.ndim)
+    if a < b:
+        raise ValueError(f"gather: axis {a} is inside the batch_dims={b} leading batch "
+                         f"axes; it must be at least {b}")
+    n = x.shape[a]
     if idx._value is not None:
         v = np.asarray(idx._value)
-        n = x.shape[a]
         if v.size and (v.max() >= n or v.min() < -n):
             raise ValueError(f"gather: indices span {v.min()}..{v.max()} but axis {a} of "
                              f"params shape {x.shape} has size {n}; valid indices are "
                              f"{-n}..{n - 1}")
-    return bind(P.gather, x, idx, axis=a)
+    if b == 0:
+        return bind(P.gather, x, idx, axis=a)
+    return _batch_gather(x, idx, a, b)
+
+
+def _batch_dims(batch_dims, x, idx):
+    b = int(batch_dims)
+    b = b + idx.ndim if b < 0 else b
+    if not 0 <= b <= builtins.min(idx.ndim, x.ndim - 1):
+        raise ValueError(f"gather: batch_dims={batch_dims} for params of shape {x.shape} "
+                         f"and indices of shape {idx.shape}; valid are "
+                         f"{-idx.ndim}..{builtins.min(idx.ndim, x.ndim - 1)}")
+    if x.shape[:b] != idx.shape[:b]:
+        raise ValueError(f"gather: the batch_dims={b} leading axes of params {x.shape} and "
+                         f"indices {idx.shape} must have equal sizes")
+    return b
+
+
+def _batch_gather(x, idx, a, b):
+    """Each example of the shared leading batch gathers along ``a`` with its own indices:
+    one gather from the batch folded into the gathered axis, indices offset per example."""
+    batch, mid, n = x.shape[:b], x.shape[b:a], x.shape[a]
+    ishape, post = idx.shape[b:], x.shape[a + 1:]
+    count = int(np.prod(batch, dtype=np.int64))
+    folded = transpose(x, tuple(builtins.range(b)) + (a,) + tuple(builtins.range(b, a)) +
+                       tuple(builtins.range(a + 1, x.ndim)))
+    folded = reshape(folded, (count * n,) + mid + post)
+    i64 = idx if idx.dtype == np.int64 else bind(P.cast, idx, dtype="<i8")
+    const = lambda v: broadcast_to(convert_to_tensor(v, op="gather"), idx.shape)
+    i64 = bind(P.select, bind(P.less, i64, const(np.int64(0))),
+               bind(P.add, i64, const(np.int64(n))), i64)       # negative: from the end
+    offsets = (np.arange(count, dtype=np.int64) * n).reshape(batch + (1,) * len(ishape))
+    out = bind(P.gather, folded, bind(P.add, i64, const(offsets)), axis=0)
+    # out is batch + ishape + mid + post
+    k, m = len(ishape), len(mid)
+    return transpose(out, tuple(builtins.range(b)) + tuple(builtins.range(b + k, b + k + m)) +
+                     tuple(builtins.range(b, b + k)) + tuple(builtins.range(b + k + m, out.ndim)))
 
 
 # -- indexing ------------------------------------------------------------------------------

@@ -214,11 +214,45 @@ inv = declare("inv", batch=batch_leading, dtypes=FLOAT, infer=_square("inv"), im
 
 
 def _adjugate_vjp(g, out, a):
-    # d adj(A) = tr(A^-1 dA) adj(A) - A^-1 dA adj(A)  =>  A^-T (<G, adj> I - G adj^T)
-    inner = P.reduce_sum(P.mul(g, out), axes=(a.ndim - 2, a.ndim - 1))
-    inner_eye = diag_matrix(P.broadcast_to(P.reshape(inner, shape=inner.shape + (1,)),
-                                           shape=a.shape[:-1]))
-    return (P.solve(T(a), P.sub(inner_eye, mm(g, T(out)))),)
+    # adj(A^T) = adj(A)^T, so <G, d adj(A)[dA]> = <d adj(A^T)[G], dA>: exact at a singular A
+    return (P.adjugate_jvp(T(a), g),)
+
+
+def _batch_trace(x, y):
+    """sum(x * y) over each matrix: a per-batch scalar."""
+    return P.reduce_sum(P.mul(x, y), axes=(x.ndim - 2, x.ndim - 1))
+
+
+def _adjugate_jvp_vjp(g, out, a, t):
+    # J_A(X) = tr(C X) B - C X B (B = adj(A), C = A^-1; exact for a regular A), so
+    # d/dA <G, J_A(X)> = tr(CX) J_A^T(G) + C^T (G B^T - <G, B> I) X^T C^T - J_A^T(X^T C^T G)
+    # with J_A^T(H) = J_{A^T}(H); the cotangent of X needs no inverse
+    at, ct = T(a), T(P.inv(a))
+    b = P.adjugate(a)
+    gb = _batch_trace(g, b)
+    gb_eye = diag_matrix(P.broadcast_to(P.reshape(gb, shape=gb.shape + (1,)),
+                                        shape=a.shape[:-1]))
+    middle = mm(ct, mm(P.sub(mm(g, T(b)), gb_eye), mm(T(t), ct)))
+    ga = P.sub(P.add(scale(P.adjugate_jvp(at, g), _batch_trace(ct, t)), middle),
+               P.adjugate_jvp(at, mm(T(t), mm(ct, g))))
+    return ga, P.adjugate_jvp(at, g)
+
+
+def _jvp_infer(a, t):
+    shape, dtype = _square("adjugate_jvp")(a)
+    if t.shape != shape or t.dtype != dtype:
+        raise ValueError(f"adjugate_jvp: matrices {shape} {dtype} and tangents {t.shape} "
+                         f"{t.dtype} must have equal shapes and dtypes")
+    return shape, dtype
+
+
+# the derivative of the adjugate along T (linear in T), from the SVD: finite at a singular
+# A, which makes det's second derivative finite there; its own derivative in A needs A^-1
+adjugate_jvp = declare(
+    "adjugate_jvp", batch=batch_leading, dtypes=FLOAT, infer=_jvp_infer,
+    impl=lapack.adjugate_jvp, kind="linalg", vjp=_adjugate_jvp_vjp,
+    cases=[Case(shapes=((3, 3), (3, 3)), make=_well_conditioned),
+           Case(shapes=((2, 4, 4), (2, 4, 4)), make=_well_conditioned)])
 
 
 def _singular(rng, shapes):
@@ -228,23 +262,24 @@ def _singular(rng, shapes):
 
 
 # the adjugate adj(A) = det(A) A^-1, finite for a singular A (det's gradient is adj(A)^T,
-# as JAX's and PyTorch's: no NaN at singular matrices); its own gradient needs A^-1, so
-# det's second derivative at a singular matrix is not finite
+# as JAX's and PyTorch's: no NaN at singular matrices); so is its derivative (adjugate_jvp),
+# which makes det's second derivative finite there too (the third needs A^-1)
 adjugate = declare(
     "adjugate", batch=batch_leading, dtypes=FLOAT, infer=_square("adjugate"),
     impl=lapack.adjugate, kind="linalg", vjp=_adjugate_vjp,
     cases=[Case(shapes=((3, 3),), make=_well_conditioned),
-           Case(shapes=((2, 2, 2),), make=_well_conditioned)])
+           Case(shapes=((2, 2, 2),), make=_well_conditioned),
+           Case(shapes=((3, 3),), make=_singular, smooth=False)])
 
-# determinant (LU); its gradient is adj(A)^T, which a singular A has too (second order
-# at a singular A is not: smooth=False)
+# determinant (LU); its gradient is adj(A)^T and its second derivative the derivative of
+# adj(A)^T, both finite at a singular A (the registry checks both there)
 det = declare(
     "det", batch=batch_leading, dtypes=FLOAT, infer=_batch_scalar("det"), impl=lapack.det,
     kind="linalg",
     vjp=lambda g, out, a: (scale(T(P.adjugate(a)), g),),
     cases=[Case(shapes=((3, 3),), make=_well_conditioned),
            Case(shapes=((2, 2, 2),), make=_well_conditioned),
-           Case(shapes=((3, 3),), make=_singular, smooth=False)])
+           Case(shapes=((3, 3),), make=_singular)])
 
 
 def _slogdet_infer(a):

@@ -197,16 +197,57 @@ def det(a):
     return np.asarray(np.linalg.det(np.asarray(a)))
 
 
+def _others_product(s):
+    """prod_{j != i} s_j for each i of the last axis, without division."""
+    ones = np.ones(s.shape[:-1] + (1,), s.dtype)
+    left = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return left * right
+
+
 def _adjugate_svd(a):
     """adj(A) = det(U) det(V) V diag(prod_{j != i} s_j) U^T from A = U diag(s) V^T: no
     division, so exact in the limit of a singular A (where det(A) A^-1 is 0 * inf)."""
     u, s, vt = np.linalg.svd(a)
-    ones = np.ones(s.shape[:-1] + (1,), s.dtype)
-    left = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     sign = np.linalg.det(u) * np.linalg.det(vt)
-    core = np.swapaxes(vt, -1, -2) * (left * right)[..., None, :]
+    core = np.swapaxes(vt, -1, -2) * _others_product(s)[..., None, :]
     return sign[..., None, None] * (core @ np.swapaxes(u, -1, -2))
+
+
+def _adjugate_jvp_svd(a, t):
+    """d adj(A)[T] = det(U) det(V) V D U^T with M = U^T T V and D the derivative of
+    adj(diag(s)) along M: D_ij = -M_ij p_ij (i != j), D_ii = sum_k p_ik M_kk, where
+    p_ij = prod_{k != i, j} s_k. Polynomial in s, so exact at a singular A too."""
+    u, s, vt = np.linalg.svd(a)
+    v = np.swapaxes(vt, -1, -2)
+    m = np.swapaxes(u, -1, -2) @ t @ v
+    n = s.shape[-1]
+    p = np.empty(s.shape + (n,), s.dtype)
+    for i in range(n):
+        rest = s.copy()
+        rest[..., i] = 1.0
+        p[..., i, :] = _others_product(rest)
+        p[..., i, i] = 0.0
+    d = -m * p
+    diag = np.arange(n)
+    d[..., diag, diag] = (p @ m[..., diag, diag][..., None])[..., 0]
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return sign[..., None, None] * (v @ d @ np.swapaxes(u, -1, -2))
+
+
+def adjugate_jvp(a, t):
+    """The derivative of the adjugate at each A along T (linear in T), in float64 from
+    the SVD of A; NaN where A is not finite."""
+    a, t = np.asarray(a), np.asarray(t)
+    out = np.zeros(a.shape, np.float64)
+    if a.shape[-1] < 2 or _batch(a) == 0:
+        return out.astype(a.dtype)
+    x = a.astype(np.float64)
+    finite = np.isfinite(x).all(axis=(-2, -1))
+    out[~finite] = np.nan
+    with np.errstate(all="ignore"):
+        out[finite] = _adjugate_jvp_svd(x[finite], t.astype(np.float64)[finite])
+    return out.astype(a.dtype)
 
 
 def adjugate(a):

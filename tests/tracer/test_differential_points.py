@@ -25,6 +25,7 @@ def _adjugate_t(a):
 
 
 @pytest.mark.parametrize("which", range(len(SINGULAR)))
+@pytest.mark.slow
 def test_det_gradient_at_a_singular_matrix_is_the_adjugate(tt_backend, which):
     a = SINGULAR[which]
     want = _adjugate_t(a)
@@ -66,6 +67,7 @@ def test_einsum_with_an_empty_contracted_label_is_zeros(tt_backend):
     assert ga.shape == (3, 0) and gb.shape == (0, 2)
 
 
+@pytest.mark.slow
 def test_hessian_is_forward_over_reverse_where_a_second_derivative_is_infinite(tt_backend):
     """hessian = jacfwd(grad) as JAX's: sqrt''(0) = -inf, and the 0 * inf of the other
     directions makes row 0 NaN (d grad_0 / dx_j), not column 0 (reverse over reverse)."""
@@ -98,3 +100,132 @@ def test_array_likes_keep_their_dtype_as_numpy_arrays_do():
     assert tt.constant(_ArrayLike(np.arange(3, dtype=np.int64))).dtype == np.int64
     assert tt.constant(x, dtype=tt.float32).dtype == np.float32
     assert tt.constant([0.1, 0.2]).dtype == np.float32        # Python lists: TF's float32
+
+
+def _det_hessian(a):
+    """d2 det / dA_ij dA_kl from the (n-2)-minors (zero where i == k or j == l)."""
+    n = a.shape[-1]
+    h = np.zeros((n,) * 4)
+    for i, j, k, l in np.ndindex(n, n, n, n):
+        if i != k and j != l:
+            minor = np.delete(np.delete(a, [i, k], 0), [j, l], 1)
+            sign = (-1) ** (i + j + k + l) * (1 if (i < k) == (j < l) else -1)
+            h[i, j, k, l] = sign * np.linalg.det(minor)
+    return h
+
+
+def test_det_hessian_at_singular_matrices_is_finite(tt_backend):
+    """det is a polynomial: its second derivatives are (n-2)-minors, finite at singular
+    matrices (JAX's too); d adj(A) comes from the SVD there, not from A^-1."""
+    hess = tt.hessian(tt.linalg.det)
+    for a in SINGULAR + [np.array([[2.0, 1.0, 0.5], [0.3, 3.0, -1.0], [1.0, 0.2, 4.0]])]:
+        tt.testing.assert_allclose(hess(a), _det_hessian(a), rtol=1e-9, atol=1e-12)
+    x, t = SINGULAR[0], np.arange(9.0).reshape(3, 3) / 9
+    _, jt = tt.jvp(tt.grad(tt.linalg.det), (x,), (t,))                 # forward over reverse
+    tt.testing.assert_allclose(jt, np.einsum("ijkl,kl->ij", _det_hessian(x), t), atol=1e-12)
+
+
+def test_slogdet_sign_has_zero_derivatives_at_a_singular_matrix(tt_backend):
+    """The sign is piecewise constant (JAX: symbolic zero); log|det|'s gradient is the
+    inverse transpose as before."""
+    sign = lambda m: tt.linalg.slogdet(m)[0]
+    for a in SINGULAR[:2]:
+        np.testing.assert_array_equal(tt.grad(sign)(a).numpy(), np.zeros((3, 3)))
+        assert tt.jvp(sign, (a,), (np.ones((3, 3)),))[1].numpy() == 0.0
+        np.testing.assert_array_equal(tt.hessian(sign)(a).numpy(), np.zeros((3,) * 4))
+    a = np.array([[2.0, 1.0], [1.0, -3.0]])
+    tt.testing.assert_allclose(tt.grad(lambda m: tt.linalg.slogdet(m)[1])(a),
+                               np.linalg.inv(a).T, rtol=1e-12)
+
+
+def test_variance_over_an_empty_axis_is_a_constant_nan(tt_backend):
+    """NaN (0 / 0) in value, but a constant: tangent 0, as JAX's where(N > 0, var, nan);
+    std's tangent is NaN in both (sqrt'(NaN))."""
+    x, t = np.ones((3, 0)), np.ones((3, 0))
+    f = lambda v: (tt.reduce_variance(v, axis=1), tt.reduce_variance(v, keepdims=True),
+                   tt.reduce_std(v, axis=1))
+    (var, var_all, _), (jt, jt_all, jt_std) = tt.jvp(f, (x,), (t,))
+    assert np.isnan(var.numpy()).all() and np.isnan(var_all.numpy()).all()
+    assert var.shape == jt.shape == (3,) and var_all.shape == jt_all.shape == (1, 1)
+    np.testing.assert_array_equal(jt.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(jt_all.numpy(), np.zeros((1, 1)))
+    assert np.isnan(jt_std.numpy()).all()
+
+
+def _batched_take(x, idx, axis, batch_dims):
+    """TensorFlow's gather with batch_dims, by a loop over the batch."""
+    if batch_dims == 0:
+        return np.take(x, idx, axis=axis)
+    return np.stack([_batched_take(x[i], idx[i], axis - 1, batch_dims - 1)
+                     for i in range(x.shape[0])])
+
+
+@pytest.mark.parametrize("shapes, axis, batch_dims", [
+    (((2, 5, 3), (2, 4)), 1, 1),
+    (((2, 3, 5, 4), (2, 3, 6)), 3, 2),
+    (((2, 3, 5, 4), (2, 2, 2)), 2, -2),
+])
+def test_gather_with_batch_dims(tt_backend, shapes, axis, batch_dims):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=shapes[0])
+    b = batch_dims % len(shapes[1])
+    n = shapes[0][axis]
+    idx = rng.integers(-n, n, shapes[1]).astype(np.int32)
+    want = _batched_take(x, idx, axis, b)
+    f = lambda p, i: tt.gather(p, i, axis=axis, batch_dims=batch_dims)
+    tt.testing.assert_allclose(f(x, idx), want, rtol=0)
+    w = rng.normal(size=want.shape)
+    g = tt.grad(lambda p: tt.reduce_sum(f(p, idx) * w))(x).numpy()
+    want_g = np.zeros_like(x)
+    for pos in np.ndindex(*want.shape):             # each output element reads one input
+        src = pos[:axis] + (idx[pos[:b] + pos[axis:axis + idx.ndim - b]] % n,) + \
+            pos[axis + idx.ndim - b:]
+        want_g[src] += w[pos]
+    tt.testing.assert_allclose(g, want_g, rtol=1e-12)
+    xs, ids = np.stack([x, -x]), np.stack([idx, idx[::-1]])
+    tt.testing.assert_allclose(tt.vmap(f)(xs, ids),
+                               np.stack([_batched_take(p, i, axis, b) for p, i in zip(xs, ids)]),
+                               rtol=0)
+
+
+def test_gather_nd_with_batch_dims(tt_backend):
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2, 5, 3, 2))
+    idx = np.stack([rng.integers(0, 5, (2, 4)), rng.integers(0, 3, (2, 4))], -1)
+    want = np.stack([x[b][idx[b, :, 0], idx[b, :, 1]] for b in range(2)])
+    f = lambda p: tt.gather_nd(p, idx, batch_dims=1)
+    tt.testing.assert_allclose(f(x), want, rtol=0)
+    w = rng.normal(size=want.shape)
+    want_g = np.zeros_like(x)
+    for b in range(2):
+        np.add.at(want_g[b], (idx[b, :, 0], idx[b, :, 1]), w[b])
+    tt.testing.assert_allclose(tt.grad(lambda p: tt.reduce_sum(f(p) * w))(x), want_g,
+                               rtol=1e-12)
+
+
+def test_gather_batch_dims_errors_name_the_shapes():
+    with pytest.raises(ValueError, match=r"batch_dims=1 leading axes .* \(2, 3\) .* \(3, 1\)"):
+        tt.gather(np.ones((2, 3)), np.zeros((3, 1), np.int32), batch_dims=1)
+    with pytest.raises(ValueError, match="axis 0 is inside the batch_dims=1"):
+        tt.gather(np.ones((2, 3)), np.zeros((2, 1), np.int32), axis=0, batch_dims=1)
+    with pytest.raises(ValueError, match="valid are -2..1"):
+        tt.gather(np.ones((2, 3)), np.zeros((2, 1), np.int32), batch_dims=2)
+    with pytest.raises(ValueError, match="gather_nd: batch_dims=2"):
+        tt.gather_nd(np.ones((2, 3)), np.zeros((2, 1), np.int32), batch_dims=2)
+
+
+def test_jacfwd_of_integer_outputs_is_zeros_of_their_dtype(tt_backend):
+    """JAX's jacfwd gives integer outputs a zero (float0) tangent, returned as zeros of
+    the output's dtype; float outputs beside them are differentiated as usual. jacrev
+    raises, as JAX's."""
+    x = np.array([3.0, 1.0, 2.0])
+    f = lambda v: {"order": tt.argsort(v), "big": v > 1.5, "sq": v * v}
+    jac = tt.jacfwd(f)(x)
+    assert jac["order"].dtype == np.int32 and jac["order"].shape == (3, 3)
+    assert jac["big"].dtype == np.bool_ and not jac["big"].numpy().any()
+    np.testing.assert_array_equal(jac["order"].numpy(), np.zeros((3, 3)))
+    tt.testing.assert_allclose(jac["sq"], np.diag(2 * x))
+    ji, jc = tt.jacfwd(lambda v, c: tt.argmax(v * c), argnums=(0, 1))(x, 2.0)
+    assert ji.shape == (3,) and jc.shape == () and ji.dtype == jc.dtype == np.int64
+    with pytest.raises(TypeError, match="jacrev: .* must return float tensors, got dtype int32"):
+        tt.jacrev(lambda v: tt.argsort(v))(x)
