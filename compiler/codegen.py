@@ -320,7 +320,7 @@ class KernelWriter:
             if wide:                    # see _wide: a float64 accumulator, rounded once
                 init, val = constant(0, np.float64), f"np.float64({val})"
             accs.setdefault(depth, []).append((acc, init, r, idx[:depth]))
-            self.body.append(self._accumulate(op, r.dtype, acc, val))
+            self.body.append(self._accumulate(op, r.dtype, acc, val, depth))
             outs.append((f"np.float32({acc})" if wide else acc) if r.shape == () else f"o{j}")
             if r.shape != ():
                 inits.append(f"    o{j} = np.empty({self._kept(r)}, {ctor(r.dtype)})")
@@ -332,16 +332,21 @@ class KernelWriter:
         outs.append(f"o{j}")
 
     def _wide(self, op, dtype):
-        """Whether a float32 sum accumulates in float64: in parallel loops, where each
-        thread adds its share one element at a time (prange reduces the ``+=`` form, which
-        cannot vectorise into several partial sums), float32 rounding error grows with the
-        share's length (4e6 elements: reduce_variance off by 1e-3); NumPy sums pairwise."""
+        """Whether a float32 sum accumulates in float64: in parallel loops, whose
+        reductions run over a thread's whole share or a whole row (long: 4e6 elements in
+        float32 put reduce_variance off by 1e-3; NumPy sums pairwise). A prange reduction
+        adds one element at a time; a row's sum inside the prange loop is reassociable
+        (``_accumulate``) and still vectorises in float64 lanes."""
         return self.parallel and op == "add" and np.dtype(dtype) == np.float32
 
-    def _accumulate(self, op, dtype, acc, val):
+    def _accumulate(self, op, dtype, acc, val, depth=0):
         # float sums/products: reassoc on the accumulating instruction only (vectorises);
-        # parallel loops keep the `+=` form, which is what Numba's prange reduces over
-        if op in _REASSOC and np.dtype(dtype).kind == "f" and not self.parallel:
+        # a parallel loop's own reduction (depth 0) keeps the `+=` form, which is what
+        # Numba's prange reduces over. Accumulators opened inside the prange loop (a row's
+        # sum, depth >= 1) are ordinary serial loops: reassociable, so the row's whole
+        # body vectorises (softmax's exp-and-sum: 4x faster than one element at a time)
+        if op in _REASSOC and np.dtype(dtype).kind == "f" and \
+                (not self.parallel or depth >= 1):
             return f"{acc} = {_REASSOC[op]}({acc}, {val})"
         return _ACC[op].format(a=acc, v=val)
 

@@ -96,6 +96,27 @@ def test_fusion_large_loops_use_prange():
         runtime.config.parallel_threshold = saved
 
 
+def test_fusion_parallel_row_sums_stay_vectorisable():
+    # inside a prange loop, a row's sum is a serial loop: it accumulates with acc_add
+    # (float64 for float32 rows, as the parallel reductions do), so the exp before it
+    # vectorises too; the prange loop's own reduction keeps the += form prange reduces
+    x = P.input(shape=(64, 96), dtype=F32)
+    g = Graph([x], [_softmax(x), P.reduce_sum(P.exp(x), axes=(0, 1))])
+    _, sources = _kernels(g, threshold=1000)
+    row = next(s for s in sources if "expf(" in s and "prange(n0)" in s and "o1" in s)
+    assert "acc_add(r" in row and "np.float64(v" in row and "+=" not in row
+    _, (total,) = _kernels(Graph([x], [P.reduce_sum(P.exp(x), axes=(0, 1))]), 1000)
+    assert "prange(nf)" in total and "+= np.float64(" in total and "acc_add" not in total
+    saved = runtime.config.parallel_threshold
+    runtime.config.parallel_threshold = 1000
+    try:
+        a = np.random.default_rng(4).standard_normal((64, 96)).astype(F32) * 4
+        a[3, 5], a[7, :] = np.nan, np.inf
+        _check(g, [a], rtol=2e-6)
+    finally:
+        runtime.config.parallel_threshold = saved
+
+
 def test_fusion_partial_reduction_over_leading_axes():
     x = P.input(shape=(2, 3, 4), dtype=F64)
     g = Graph([x], [P.reduce_sum(P.exp(x), axes=(0, 2)), P.reduce_min(x, axes=(0,))])
