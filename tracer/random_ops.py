@@ -1,16 +1,18 @@
 """Random numbers that compile: a pure function of an integer seed tensor.
 
 Inside ``tt.function`` and the transforms, every draw (``tt.random.*`` and
-``tt.nn.dropout``) reads and advances one counter Variable, ``DRAWS``: it is state of the
-compiled function, so each call draws new numbers without retracing, and the numbers are
+``tt.nn.dropout``) reads and advances a counter Variable: ``DRAWS``, or for a draw with an
+op ``seed`` the trace's own counter of that seed. Counters are state of the compiled
+function, so each call draws new numbers without retracing, and the numbers are
 ``stateless_uniform`` of (counter, base): the base is fixed at trace time by the op's
 ``seed`` or, without one, drawn from ``tt.random``'s global generator (so
 ``tt.random.set_seed`` before tracing makes it reproducible), and ``tt.random.set_seed``
-also moves the counter to a start given by its seed, so re-seeding replays the same
+also moves every counter to a start given by its seed, so re-seeding replays the same
 sequence (TensorFlow's global and op seeds). Draws carry no gradient.
 """
 import math
 import threading
+import weakref
 
 import numpy as np
 
@@ -29,6 +31,11 @@ DRAWS = Variable(np.int64(0), trainable=False, name="random/draws")
 # it): threads drawing at once would otherwise read the same counter
 DRAWS._update_lock = threading.RLock()
 _STRIDE = 1_000_003          # counters apart: a draw's seed is counter * _STRIDE + base
+# op-seeded traced draws count on their own: one counter Variable per trace and op seed
+# (TensorFlow's per-op kernel counters), made at the first such draw of the trace, starting
+# where the last set_seed put every counter
+_OP_COUNTERS = weakref.WeakSet()
+_START = [0]
 _TRUNCATED_CANDIDATES = 8    # normals drawn per truncated one: all 8 beyond 2 std: p ~ 2e-11
 
 
@@ -52,28 +59,51 @@ def seed_start(seed):
 
 def traced_uniform(shape, dtype, seed, op, rng):
     """Uniform [0, 1) numbers of one traced draw: the next in the stream of ``seed`` (an
-    int op seed, or None for a base drawn from the global generator ``rng``). Draws with
-    the same op seed in one traced body (a function, or one control-flow body) read the
-    counter once, so each call gives them the same numbers, new at every call: as
-    TensorFlow, where each op of a ``tf.function`` has its own counter starting from its
-    seeds (``foo`` with two ``uniform([1], seed=1)`` gives (A1, A1), then (A2, A2))."""
+    int op seed, or None for a base drawn from the global generator ``rng``). An op-seeded
+    draw counts on its trace's counter of that seed, so its sequence does not depend on
+    other draws, and draws with the same op seed in one traced body (a function, or one
+    control-flow body) read it once: each call gives them the same numbers, new at every
+    call. As TensorFlow, where each op of a ``tf.function`` has its own counter starting
+    from its seeds (``foo`` with two ``uniform([1], seed=1)`` gives (A1, A1), then (A2,
+    A2))."""
     if seed is None:
         base = int(rng.integers(1 << 32))
         return stateless_uniform(shape, ops.add(ops.multiply(_next_draw(op), _STRIDE),
                                                 base), dtype)
     base = int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint32)[0])
-    seeded = getattr(STATE.trace, "seeded_draws", {})     # {}: a custom gradient's grad_fn
-    draw = seeded.get(int(seed))
-    if draw is None:
-        draw = seeded[int(seed)] = _next_draw(op)
+    seeded = getattr(STATE.trace, "seeded_draws", None)
+    if seeded is None:                  # a custom gradient's grad_fn: the shared counter
+        draw = _next_draw(op)
+    else:
+        draw = seeded.get(int(seed))
+        if draw is None:
+            draw = seeded[int(seed)] = _next_draw(op, _op_counter(int(seed)))
     return stateless_uniform(shape, ops.add(ops.multiply(draw, _STRIDE), base), dtype)
 
 
-def _next_draw(op):
+def _op_counter(seed):
+    """The draw counter of op seed ``seed`` in the active trace (made at its first draw:
+    state of the traced function from then on, as ``tracing.variable_creation`` makes)."""
+    counters = STATE.trace.op_counters
+    counter = counters.get(seed)
+    if counter is None:
+        STATE.creating_variables += 1
+        try:
+            counter = Variable(np.int64(_START[0]), trainable=False,
+                               name=f"random/seed_{seed}_draws")
+        finally:
+            STATE.creating_variables -= 1
+        counter._update_lock = DRAWS._update_lock
+        _OP_COUNTERS.add(counter)
+        counters[seed] = counter
+    return counter
+
+
+def _next_draw(op, counter=DRAWS):
     """The counter's value for a new traced draw, advancing it."""
-    draw = DRAWS.value()
+    draw = counter.value()
     try:
-        DRAWS.assign_add(1)
+        counter.assign_add(1)
     except TracingError:              # compiled functions without state: say what works
         raise TracingError(
             f"{op}: numbers drawn at trace time would repeat on every call, and this "
@@ -259,7 +289,9 @@ class _Random:
         self._global_seed = seed
         self._op_rngs = {}
         with DRAWS._update_lock:
-            DRAWS.assign(np.int64(seed_start(seed)))
+            _START[0] = np.int64(seed_start(seed))
+            for counter in [DRAWS, *_OP_COUNTERS]:
+                counter.assign(_START[0])
 
 
 random = _Random()

@@ -36,6 +36,7 @@ class TraceContext:
         self.sources = {}           # id(variable) -> its read before the region (in bodies)
         self.unsourced = []         # variables read in a body without one (region_trace)
         self.seeded_draws = {}      # op seed -> its counter read in this body (random_ops)
+        self.op_counters = {}       # op seed -> its draw counter Variable (random_ops)
         self.rereads = []           # (variable, node): reads after an update (read_variable)
         self._reread = {}           # id(variable) -> (node assigned, its read node)
 

@@ -101,8 +101,8 @@ def test_set_seed_replays_eager_draws_and_dropout_masks():
 def test_same_op_seed_in_one_function_draws_the_same_numbers_per_call(tt_backend):
     """TensorFlow's rule (tf.random.set_seed's examples): each op of a tf.function has its
     own counter starting from its seeds, so two ``uniform([1], seed=1)`` in one function
-    give (A1, A1), then (A2, A2); unseeded ops differ; eagerly one op's calls give A1, A2;
-    a seeded draw in a loop body moves on at every iteration."""
+    give (A1, A1), then (A2, A2), whatever else draws; unseeded ops differ; eagerly one
+    op's calls give A1, A2; a seeded draw in a loop body moves on at every iteration."""
     def foo():
         return tt.random.uniform([5], seed=1), tt.random.uniform([5], seed=1)
 
@@ -125,6 +125,8 @@ def test_same_op_seed_in_one_function_draws_the_same_numbers_per_call(tt_backend
     e1, e2 = np.asarray(foo()[0]), np.asarray(foo()[0])          # eager: one op's counter
     assert (e1 != e2).all()
     tt.random.set_seed(1234)                                      # replays all of them
+    g(), h()                        # other draws first: a seeded op counts on its own
     np.testing.assert_array_equal(np.asarray(f()[1]), a1)
     np.testing.assert_array_equal(np.asarray(foo()[0]), e1)
+    np.testing.assert_array_equal(np.asarray(tt.function(foo)()[0]), a1)   # a new trace
     assert f.trace_count == 1
