@@ -171,11 +171,22 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
         x = ops.where(make(_valid_mask(x.shape, pads)), _pad(x, pads),
                       make(np.array(low, x.dtype)[()]))
     win = bind(P.patches, x, ksize=k, strides=s, dilations=(1, 1))
-    # (N, Ho, Wo, kh * kw, C): the window's elements in row-major order on axis 3
-    flat = shape_ops.reshape(win, win.shape[:3] + (k[0] * k[1], win.shape[5]))
-    first = shape_ops.expand_dims(ops.argmax(flat, 3), 3)     # the first maximum (or NaN)
-    out = bind(P.take_along_axis, flat, first, axis=3)
-    return _from_nhwc(shape_ops.squeeze(out, [3]), data_format)
+    # (N, Ho, Wo, C, kh, kw): each window's elements last, a view of x. The output is
+    # the window's first maximum in row-major order (or its first NaN), found by
+    # elementwise operations and reductions over the last two axes, which fuse into
+    # parallel loops reading x: its position is the least position holding the maximum;
+    # the output selects that element, so the gradient reaches it alone
+    win = shape_ops.transpose(win, (0, 1, 2, 5, 3, 4))
+    top = ops.reduce_max(win, (4, 5), keepdims=True)        # compared only: no gradient
+    hit = ops.cast(ops.logical_or(ops.equal(win, top), ops.not_equal(win, win)), np.int32)
+    size = k[0] * k[1]
+    pos = make(np.arange(size, dtype=np.int32).reshape(1, 1, 1, 1, k[0], k[1]))
+    # positions that hold neither count size more (broadcast in the graph, not here)
+    first = ops.reduce_min(pos + (1 - hit) * size, (4, 5), keepdims=True)
+    chosen = ops.equal(pos, first)
+    zero = ops.multiply(make(np.zeros((), x.dtype)), ops.cast(chosen, x.dtype))
+    out = ops.reduce_sum(ops.where(chosen, win, zero), (4, 5))
+    return _from_nhwc(out, data_format)
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):

@@ -163,3 +163,18 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum(tt_backend):
     x = np.array([[1.0, 2.0, 2.0], [2.0, 0.0, 2.0], [1.0, 1.0, 1.0]]).reshape(1, 3, 3, 1)
     g = tt.grad(lambda a: tt.reduce_sum(tt.nn.max_pool2d(a, 2, 1, "VALID")))(x)
     np.testing.assert_array_equal(g.numpy()[0, :, :, 0], [[0, 2, 0], [1, 0, 1], [0, 0, 0]])
+
+
+def test_max_pool_nan_inf_and_integers(tt_backend):
+    # a window holding NaN gives NaN and sends the gradient to its first NaN (as
+    # np.argmax picks it); -inf and +inf are ordinary values; integer inputs pool too
+    x = np.array([[1.0, np.nan, 3.0, -np.inf], [np.nan, 0.0, np.inf, 2.0]])
+    x = x.reshape(1, 2, 4, 1)
+    f = tt.function(lambda a: tt.nn.max_pool2d(a, 2, 2, "VALID"))
+    np.testing.assert_array_equal(f(x).numpy().ravel(), [np.nan, np.inf])
+    g = tt.grad(lambda a: tt.reduce_sum(tt.nn.max_pool2d(a, 2, 2, "VALID")))(x)
+    np.testing.assert_array_equal(g.numpy()[0, :, :, 0], [[0, 1, 0, 0], [0, 0, 1, 0]])
+    xi = np.array([[5, -7, 1], [2, 9, 9], [4, 3, 8]], np.int32).reshape(1, 3, 3, 1)
+    out = tt.function(lambda a: tt.nn.max_pool2d(a, 2, 1, "SAME"))(xi)
+    assert out.dtype == tt.int32
+    np.testing.assert_array_equal(out.numpy()[0, :, :, 0], [[9, 9, 9], [9, 9, 9], [4, 8, 8]])
