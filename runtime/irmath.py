@@ -16,6 +16,7 @@ from numba.extending import intrinsic as _numba_intrinsic
 F64 = ir.DoubleType()
 F32 = ir.FloatType()
 I64 = ir.IntType(64)
+I32 = ir.IntType(32)
 
 
 class Value:
@@ -150,12 +151,15 @@ class Emitter:
         return Value(self, self.b.select(cond.v, self.lift(a, ty), self.lift(b, ty)))
 
     def pow2(self, n):
-        """2**n for an integer-valued n in [-1022, 1023], built in the exponent bits
-        (adding 1.5 * 2**52 puts n in the low mantissa bits; no float->int conversion)."""
-        b = self.b
-        t = b.bitcast(b.fadd(self.lift(n), ir.Constant(F64, 6755399441055744.0)), I64)
-        m = b.add(t, ir.Constant(I64, 1023 - 0x4338000000000000))
-        return Value(self, b.bitcast(b.shl(m, ir.Constant(I64, 52)), F64))
+        """2**n for an integer-valued n in [-1022, 1023] ([-126, 127] for a float32 n),
+        built in the exponent bits (adding 1.5 * 2**52, or 1.5 * 2**23, puts n in the low
+        mantissa bits; no float->int conversion)."""
+        b, ty = self.b, (n.v.type if isinstance(n, Value) else F64)
+        it, shift, bias, magic = ((I64, 52, 1023, 0x4338000000000000) if ty == F64
+                                  else (I32, 23, 127, 0x4B400000))
+        t = b.bitcast(b.fadd(self.lift(n, ty), ir.Constant(ty, 1.5 * 2.0 ** shift)), it)
+        m = b.add(t, ir.Constant(it, bias - magic))
+        return Value(self, b.bitcast(b.shl(m, ir.Constant(it, shift)), ty))
 
     def split_sqrt2(self, x):
         """(m, k) with x = m * 2**k, m in [sqrt(2)/2, sqrt(2)) and k integer-valued, for a
