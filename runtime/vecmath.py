@@ -164,19 +164,30 @@ _XHI, _XLO = _F(89.0), _F(-104.5)               # beyond: exp overflows to inf /
 _XOVF, _INFF = _F(88.72283935546875), _F(np.inf)
 
 
-@njit(error_model="numpy")
-def expf(x):
-    """exp for float32 x: 2**n * p(r), r = x - n ln2 in [-ln2/2, ln2/2]."""
-    xc = _XHI if x > _XHI else x                # comparisons are false for NaN: it passes
-    xc = _XLO if xc < _XLO else xc
-    n = np.rint(xc * _LOG2E)
-    r = (xc - n * _LN2_HI) - n * _LN2_LO
-    z = r * r
-    h = fma(r, fma(r, fma(r, fma(r, fma(r, _E0, _E1), _E2), _E3), _E4), _E5)
-    p = fma(z, h, r + _ONE)
-    n1 = np.floor(n * _HALF)                    # 2**n as two normal factors (n up to 128)
-    out = p * _pow2f(n1) * _pow2f(n - n1)
-    return _INFF if x > _XOVF else out
+def _expf(m, x):
+    """exp for float32 x: 2**n * p(r), r = x - n ln2 in [-ln2/2, ln2/2]. An intrinsic, so
+    two exps of one argument in a kernel (gelu's gradient: erf's own and the
+    derivative's) merge into one."""
+    xc = m.sel(x > float(_XHI), float(_XHI), x)    # comparisons are false for NaN: it passes
+    xc = m.sel(xc < float(_XLO), float(_XLO), xc)
+    n = m.rint(xc * float(_LOG2E))
+    r = (xc - n * float(_LN2_HI)) - n * float(_LN2_LO)
+    h = _horner(m, r, (_E0, _E1, _E2, _E3, _E4, _E5))
+    p = m.fma(r * r, h, r + 1.0)
+    n1 = m.floor(n * 0.5)                       # 2**n as two normal factors (n up to 128)
+    out = p * m.pow2(n1) * m.pow2(n - n1)
+    return m.sel(x > float(_XOVF), math.inf, out)
+
+
+def _horner(m, z, coefficients):
+    """c0 z**(n-1) + ... + c(n-1) by fused multiply-adds (highest degree first)."""
+    p = float(coefficients[0])
+    for c in coefficients[1:]:
+        p = m.fma(z, p, float(c))
+    return p
+
+
+expf = irmath.intrinsic(_expf, None, types.float32)
 
 
 def _tanhf(m, x):
@@ -313,7 +324,8 @@ def erff(x):
     z2 = z * z
     small = fma(a, fma(z2 * z2, fma(z2, _P6, fma(z, _P5, _P4)),     # a + a P: one rounding
                        fma(z2, fma(z, _P3, _P2), fma(z, _P1, _P0))), a)
-    e = expf(-z)
+    # exp(-z) written as LLVM canonicalises the derivative's exp(-(x x)): the two merge
+    e = expf(-x * x)
     e = fma(-e, fma(a, a, -z), e)
     t = (a - _MID) * _INV_HALF_WIDTH
     t2 = t * t
