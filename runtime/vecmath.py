@@ -40,22 +40,6 @@ from runtime.vecmath64 import two_over_pi_bits
 _F = np.float32
 
 
-@intrinsic
-def _pow2f(typingctx, n):
-    """2**n for an integer-valued float32 n in [-126, 127], built in the exponent bits.
-
-    Adding 1.5 * 2**23 puts n in the low mantissa bits without a float->int conversion."""
-    if n != types.float32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        i32 = ir.IntType(32)
-        t = builder.fadd(args[0], ir.Constant(ir.FloatType(), 12582912.0))
-        m = builder.add(builder.bitcast(t, i32), ir.Constant(i32, 127 - 0x4B400000))
-        return builder.bitcast(builder.shl(m, ir.Constant(i32, 23)), ir.FloatType())
-    return types.float32(types.float32), codegen
-
-
 def _reassoc_op(opname):
     def op(typingctx, a, b):
         if not (isinstance(a, types.Float) and isinstance(b, (types.Float, types.Integer))):
@@ -78,7 +62,7 @@ acc_mul = _reassoc_op("fmul")
 
 _S1, _S2, _S3 = _F(-1.6666654611e-1), _F(8.3321608736e-3), _F(-1.9515295891e-4)
 _C1, _C2, _C3 = _F(4.166664568298827e-2), _F(-1.388731625493765e-3), _F(2.443315711809948e-5)
-_ONE, _HALF, _ZERO, _TWO, _THREE = _F(1.0), _F(0.5), _F(0.0), _F(2.0), _F(3.0)
+_ONE, _ZERO = _F(1.0), _F(0.0)
 _MHALF = _F(-0.5)
 
 
