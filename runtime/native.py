@@ -17,7 +17,7 @@ from numba.core import types as numba_types
 
 from compiler import blas, pipeline
 from compiler import vm as cvm
-from runtime import diskcache, loops, numbacache, templates, vm
+from runtime import calls, diskcache, loops, numbacache, templates, vm
 from runtime.config import config, stats
 from runtime.interpreter import owned
 
@@ -49,7 +49,8 @@ def _bind_call(node, single):
     if single and node.prim.name == "matmul":
         return np.matmul                # the driver holds BLAS at one thread
     params = node.params
-    return functools.partial(node.prim.impl, **params) if params else node.prim.impl
+    impl = calls.NATIVE.get(node.prim.name, node.prim.impl)
+    return functools.partial(impl, **params) if params else impl
 
 
 def _all_products_small(nodes):

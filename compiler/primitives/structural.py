@@ -360,6 +360,19 @@ def _scatter_infer(g, idx, *, axis, size):
 _SCATTER_PASSES = 16     # more repeats of one index than this: np.add.at's own loop
 
 
+def scatter_indices(idx, axis, size):
+    """scatter_add's indices flattened, negative ones counted from the end, as int64;
+    ``IndexError`` for one out of range (the native tier's scatter uses this too)."""
+    flat = np.asarray(idx).reshape(-1).astype(np.int64)
+    flat = np.where(flat < 0, flat + size, flat)
+    bad = (flat < 0) | (flat >= size)
+    if bad.any():
+        i = int(np.asarray(idx).reshape(-1)[np.argmax(bad)])
+        raise IndexError(f"scatter_add: index {i} is out of bounds for axis {axis} with "
+                         f"size {size}")
+    return flat
+
+
 def _scatter_impl(g, idx, *, axis, size):
     """Zeros of the output shape with each update slice added at its index, in the
     order of the updates (as ``np.add.at``). Updates are added in passes over indices
@@ -369,15 +382,9 @@ def _scatter_impl(g, idx, *, axis, size):
     g, idx = np.asarray(g), np.asarray(idx)
     shape = g.shape[:axis] + (size,) + g.shape[axis + idx.ndim:]
     out = np.zeros(shape, g.dtype)
-    flat = idx.reshape(-1)
+    flat = scatter_indices(idx, axis, size)
     if flat.size == 0:
         return out
-    flat = np.where(flat < 0, flat + size, flat)
-    bad = (flat < 0) | (flat >= size)
-    if bad.any():
-        i = int(idx.reshape(-1)[np.argmax(bad)])
-        raise IndexError(f"scatter_add: index {i} is out of bounds for axis {axis} with "
-                         f"size {size}")
     moved = np.moveaxis(out, axis, 0)
     # the index axes flattened to one of idx.size (not -1: other extents may be 0)
     upd = np.moveaxis(g.reshape(g.shape[:axis] + (flat.size,) + g.shape[axis + idx.ndim:]),

@@ -1,0 +1,60 @@
+"""Native implementations of the calls whose NumPy implementation pays per index.
+
+The native tier's driver calls these instead of the primitive's ``impl`` (the
+interpreter tier keeps the ``impl``); each gives the same values bit for bit. A kernel
+compiles on its first use and is kept in the disk cache like generated kernels.
+"""
+import math
+import threading
+
+import numpy as np
+
+from compiler import primitives as P
+from compiler.primitives.structural import scatter_indices
+from runtime import diskcache
+from runtime.config import config
+
+# scatter_add as one pass over the updates: each one added where its index says, in
+# order (np.add.at's definition: zeros plus every update of an index, first to last)
+_SCATTER_SOURCE = """import numpy as np
+from numba import njit
+
+
+@njit(error_model='numpy', nogil=True)
+def kernel(upd, flat, size):
+    pre, n, post = upd.shape
+    out = np.zeros((pre, size, post), upd.dtype)
+    for a in range(pre):
+        for i in range(n):
+            t = flat[i]
+            for b in range(post):
+                out[a, t, b] += upd[a, i, b]
+    return out
+"""
+_NATIVE_DTYPES = frozenset(np.dtype(d) for d in ("float32", "float64", "int32", "int64"))
+_kernel = None
+_lock = threading.Lock()
+
+
+def _scatter_kernel():
+    global _kernel
+    with _lock:
+        if _kernel is None:
+            _kernel = diskcache.load_kernel(_SCATTER_SOURCE, config.cache_dir)[0]
+    return _kernel
+
+
+def scatter_add(g, idx, *, axis, size):
+    """``scatter_add``'s value (``compiler.primitives.structural``), natively."""
+    g = np.asarray(g)
+    if g.dtype not in _NATIVE_DTYPES:
+        return P.scatter_add.impl(g, idx, axis=axis, size=size)
+    k = np.ndim(idx)
+    flat = scatter_indices(idx, axis, size)
+    pre, post = math.prod(g.shape[:axis]), math.prod(g.shape[axis + k:])
+    upd = np.ascontiguousarray(g).reshape(pre, flat.size, post)
+    out = _scatter_kernel()(upd, flat, size)
+    return out.reshape(g.shape[:axis] + (size,) + g.shape[axis + k:])
+
+
+NATIVE = {"scatter_add": scatter_add}
