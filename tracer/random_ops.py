@@ -94,7 +94,8 @@ def _op_counter(seed):
         finally:
             STATE.creating_variables -= 1
         counter._update_lock = DRAWS._update_lock
-        _OP_COUNTERS.add(counter)
+        with DRAWS._update_lock:        # set_seed may be moving the counters in a thread
+            _OP_COUNTERS.add(counter)
         counters[seed] = counter
     return counter
 
