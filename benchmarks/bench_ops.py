@@ -1,9 +1,10 @@
 """Steady-state gradients of everyday operations: tapejit next to JAX and PyTorch.
 
 Each workload is a scalar loss of float32 arrays; every system computes its gradient with
-respect to the same arguments: ``tt.function(tt.grad(f))``, ``jax.jit(jax.grad(f))`` and
-PyTorch's eager autograd (``loss.backward()``). Times are medians of several batches,
-the systems interleaved in one process; peers that are not installed are skipped.
+respect to the same arguments: ``tt.function(tt.grad(f))``, ``jax.jit(jax.grad(f))``,
+PyTorch's eager autograd (``loss.backward()``) and, where the gradient is short to write,
+hand-written NumPy. Times are medians of several batches, the systems interleaved in one
+process; peers that are not installed are skipped.
 
     python benchmarks/bench_ops.py [names...]
 """
@@ -151,6 +152,34 @@ def _torch():
     return M, make, lambda a: torch.from_numpy(np.ascontiguousarray(a))
 
 
+def _softmax_rows(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _rows_grad(x, i):
+    g = np.zeros_like(x)
+    np.add.at(g, i, 2 * x[i])
+    return g
+
+
+def _reverse_cumsum(g):
+    return np.cumsum(g[:, ::-1], axis=1)[:, ::-1]
+
+
+# hand-written NumPy gradients (value and gradient, as the others compute both)
+NUMPY = {
+    "xent": lambda z, y: (_softmax_rows(z) * y.sum(-1, keepdims=True) - y) / len(z),
+    "logsumexp": lambda x: _softmax_rows(x),
+    "gather": _rows_grad,
+    "embedding": _rows_grad,
+    "cumsum": lambda x: _reverse_cumsum(2e-6 * np.cumsum(x, axis=1)),
+    "bmm": lambda a, b: (lambda c: (c @ b.transpose(0, 2, 1), a.transpose(0, 2, 1) @ c))(
+        2 * (a @ b)),
+    "variance": lambda x: 2 * (x - x.mean(0)) / len(x),
+}
+
+
 def _systems():
     out = {"tapejit": _tt}
     for name, fn, mod in (("jax", _jax, "jax"), ("torch", _torch, "torch")):
@@ -166,8 +195,9 @@ def main(names):
     cases = _cases()
     names = names or list(cases)
     systems = {k: v() for k, v in _systems().items()}
+    peers = ["numpy"] + [k for k in systems if k != "tapejit"]
     print(f"{'workload':<11} {'tapejit ms':>10} " +
-          " ".join(f"{k + ' ms':>9} {'tt/' + k:>8}" for k in systems if k != "tapejit"))
+          " ".join(f"{k + ' ms':>9} {'tt/' + k:>8}" for k in peers))
     for name in names:
         desc, arrays, nargs = cases[name]
         calls = {}
@@ -176,13 +206,15 @@ def main(names):
             step = make(name, f, nargs)
             args = [conv(a) for a in arrays]
             calls[sys_name] = lambda step=step, args=args: step(*args)
+        if name in NUMPY:
+            calls["numpy"] = lambda f=NUMPY[name], args=arrays: f(*args)
         times = {k: [] for k in calls}
         for _ in range(3):                  # interleaved: the machine's state is shared
             for k, c in calls.items():
                 times[k].append(median_time(c, runs=3))
         med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
-        cols = " ".join(f"{med[k]:9.3f} {med['tapejit'] / med[k]:8.2f}"
-                        for k in med if k != "tapejit")
+        cols = " ".join(f"{med[k]:9.3f} {med['tapejit'] / med[k]:8.2f}" if k in med else
+                        f"{'-':>9} {'-':>8}" for k in peers)
         print(f"{name:<11} {med['tapejit']:10.3f} {cols}   ({desc})", flush=True)
 
 
