@@ -17,6 +17,7 @@ import numpy as np
 
 from compiler.fusion import (LOOP_REDUCTIONS, inlinable, is_view, moves,
                              view_chain, view_root)
+from compiler.primitives.elementwise import NEAR
 
 _HEADER = ("import math\nimport numpy as np\nfrom numba import njit, prange\n"
            "from runtime.vecmath import *\n")
@@ -92,6 +93,7 @@ class KernelWriter:
         self.const_values = []          # literal values, passed as c<k> like the extents
         self.literal = False            # reading a value written into the source
         self.pre, self.body = [], []
+        self.near = {}                  # body line -> its sin/cos for small arguments
         self.flat = self._can_flatten()
         reds = kernel.reductions
         self.parallel = self._can_parallel(parallel_threshold, reds)
@@ -261,7 +263,9 @@ class KernelWriter:
         for j, m in enumerate(self.k.members):
             self._member(j, m, idx, outs, inits, accs)
         self.body += self.late
-        loops = self._loops(accs)
+        loops = self._loops(accs, self.body)
+        if self.near and not self.dest and not self.parallel:
+            loops = self._near_first(accs, inits, loops)
         opts = f"error_model='numpy', cache={cache!r}"
         if self.parallel:
             opts += ", parallel=True"
@@ -289,6 +293,7 @@ class KernelWriter:
             args += [self.read(x, idx) for x in m.inputs[1:]]
             self.literal = False
             self.body.append(f"{v} = {ctor(m.dtype)}({scalar_expr(m, args)})")
+            self._near(m, v, args)
         if not stored:
             return
         if not self.shape:
@@ -350,8 +355,30 @@ class KernelWriter:
             return f"{acc} = {_REASSOC[op]}({acc}, {val})"
         return _ACC[op].format(a=acc, v=val)
 
-    def _loops(self, accs):
-        """Loop nest around the body, with accumulators opened and stored at their depth."""
+    def _near(self, m, v, args):
+        """For sin/cos: the line computing ``v`` by the kernel that serves arguments below
+        a bound (``NEAR``), and a line flagging an argument that does not."""
+        near = NEAR.get(m.prim.name, {}).get(np.dtype(m.dtype))
+        if near is not None:
+            fn, bound = near
+            self.near[len(self.body) - 1] = (
+                f"{v} = {ctor(m.dtype)}({fn}({args[0]}))",
+                f"far = far | (abs({args[0]}) >= {constant(bound, m.dtype)})")
+
+    def _near_first(self, accs, inits, loops):
+        """The loops with sin/cos by their kernels for arguments below a bound, flagging
+        any that is not (an OR reduction, so the loop still vectorises); only then
+        everything again, outputs and accumulators afresh, with the full kernels (their
+        large-argument reduction costs ~3/4 of a float64 sin + cos). The inputs are intact
+        for the second pass: no output is written into an input's buffer here."""
+        body = []
+        for j, line in enumerate(self.body):
+            body += list(self.near.get(j, (line,)))
+        return (["    far = False"] + self._loops(accs, body) + ["    if far:"] +
+                ["    " + line for line in inits + loops])
+
+    def _loops(self, accs, body):
+        """Loop nest around ``body``, with accumulators opened and stored at their depth."""
         nd = len(self.shape)
         rng = "prange" if self.parallel else "range"
         bounds = ["nf"] if self.flat else [f"n{d}" for d in range(nd)]
@@ -364,7 +391,7 @@ class KernelWriter:
         depth = len(bounds)
         pad = "    " * (depth + 1)
         lines += [f"{pad}{a} = {init}" for a, init, _, _ in accs.get(depth, [])]
-        lines += [pad + s for s in self.body]
+        lines += [pad + s for s in body]
         for a, _, r, oidx in accs.get(depth, []) if depth else []:
             lines.append(f"{pad}o{a[1:]}[{', '.join(oidx)}] = {a}")
         for d in range(depth - 1, -1, -1):

@@ -249,6 +249,20 @@ def _sincosd(m, x):
     kb, rhb, rlb = _reduce_huge(m, x)
     big = abs(x) >= _HUGE
     k, rh, rl = m.sel(big, kb, k), m.sel(big, rhb, rh), m.sel(big, rlb, rl)
+    return _sincos_reduced(m, x, k, rh, rl)
+
+
+def _sincosd_near(m, x):
+    """``_sincosd`` for |x| < 2**29 (``SINCOSD_NEAR``; bit for bit the same there): the
+    Cody-Waite reduction alone, without the table's four gathers (sin + cos of 1e6 elements: ~4 ms
+    instead of ~16). Generated loops run it and repeat with ``sind``/``cosd`` when some
+    argument reaches ``SINCOSD_NEAR``."""
+    k, rh, rl = _reduce_medium(m, x)
+    return _sincos_reduced(m, x, k, rh, rl)
+
+
+def _sincos_reduced(m, x, k, rh, rl):
+    """(sin x, cos x) from x = k pi/2 + (rh + rl), k = x's quadrant mod 4."""
     z = rh * rh
     sn = rh + m.fma(rh * z, _horner(m, z, _SIN_S), rl * m.fma(-0.5, z, 1.0))  # sin(rh + rl)
     zl = m.fma(rh, rh, -z)                      # rh**2 = z + zl
@@ -263,6 +277,9 @@ def _sincosd(m, x):
     return m.sel(abs(x) < _TINY, x, ss), cc
 
 
+SINCOSD_NEAR = _HUGE                # sind_near/cosd_near serve |x| below
+
+
 # the kernels' functions: sind(x) and cosd(x) of one x in a loop share their instructions
 # (LLVM merges the identical code)
 expd = irmath.intrinsic(_expd)
@@ -270,3 +287,5 @@ tanhd = irmath.intrinsic(_tanhd)
 sigmoidd = irmath.intrinsic(_sigmoidd)
 sind = irmath.intrinsic(_sincosd, 0)
 cosd = irmath.intrinsic(_sincosd, 1)
+sind_near = irmath.intrinsic(_sincosd_near, 0)
+cosd_near = irmath.intrinsic(_sincosd_near, 1)

@@ -127,6 +127,14 @@ log = unary("log", np.log, lambda g, out, x: (g / x,), _f32("logf", "logd"),
             sample=(0.2, 3.0))
 log1p = unary("log1p", np.log1p, lambda g, out, x: (g / (x + 1),),
               _f32("log1pf", "log1pd"), sample=(-0.5, 3.0))
+# sin/cos of arguments below a bound reduce by a short step (runtime.vecmath*: ``*_near``,
+# bit for bit the full kernels' results there; the bounds are its SINCOSF_NEAR and
+# SINCOSD_NEAR): generated loops run those and repeat with the full kernels only when some
+# argument reached the bound (compiler.codegen). primitive -> {dtype: (function, bound)}
+NEAR = {"sin": {np.dtype(np.float32): ("sinf_near", 2.0 ** 47),
+                np.dtype(np.float64): ("sind_near", 2.0 ** 29)},
+        "cos": {np.dtype(np.float32): ("cosf_near", 2.0 ** 47),
+                np.dtype(np.float64): ("cosd_near", 2.0 ** 29)}}
 sin = unary("sin", np.sin, lambda g, out, x: (g * P.cos(x),), _f32("sinf", "sind"))
 cos = unary("cos", np.cos, lambda g, out, x: (-(g * P.sin(x)),), _f32("cosf", "cosd"))
 # d tan = 1 + tan^2

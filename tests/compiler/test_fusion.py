@@ -158,6 +158,35 @@ def test_fusion_log_erf_softplus_use_the_vectorisable_kernels(dtype, calls):
     _check(g, [a], rtol=2e-6 if dtype == F32 else 1e-14)
 
 
+@pytest.mark.parametrize("dtype, far", [(F32, [2.0 ** 47, -3e38, np.inf]),
+                                         (F64, [2.0 ** 29, -1e300, 6381956970095103 * 2.0 ** 797])])
+def test_fusion_sin_cos_run_near_kernels_and_repeat_for_far_arguments(dtype, far):
+    # loops run sin/cos by kernels for arguments below 2**29 (float64) / 2**47 (float32)
+    # and repeat with the full kernels only when some argument is not: the same bits
+    # either way, and sums are not counted twice
+    x = P.input(shape=(8, 16), dtype=dtype)
+    y = P.add(P.sin(P.add(x, x)), P.cos(x))
+    g = Graph([x], [y, P.reduce_sum(P.sin(x), axes=(0, 1)), P.reduce_sum(P.cos(x), axes=(1,))])
+    _, sources = _kernels(g)
+    assert all("_near(" in src and "if far:" in src for src in sources), sources
+    a = np.random.default_rng(7).uniform(-20, 20, (8, 16)).astype(dtype)
+    a[0, :5] = [0.0, -0.0, np.finfo(dtype).tiny / 4, -(2.0 ** 20 - 1), 1e6]
+    b = a.copy()
+    b[1:4, 5] = far
+    outs = []
+    for v in (a, b):
+        got = runtime.evaluate(g, [v], "compiled")
+        with np.errstate(all="ignore"):
+            want = runtime.evaluate(g, [v], "interpret")
+        for g_, w_ in zip(got, want):
+            np.testing.assert_allclose(g_, w_, rtol=1e-5 if dtype == F32 else 1e-13,
+                                       atol=1e-5 if dtype == F32 else 1e-13)
+        outs.append(got[0])
+    kept = np.ones(a.shape, bool)
+    kept[1:4, 5] = False
+    assert np.array_equal(outs[0][kept], outs[1][kept])         # bit for bit
+
+
 def test_fusion_integer_division_by_zero_gives_zero():
     x, y = P.input(shape=(6,), dtype=np.dtype("i8")), P.input(shape=(6,), dtype=np.dtype("i8"))
     g = Graph([x, y], [P.floordiv(x, y), P.mod(x, y)])
