@@ -17,7 +17,9 @@ under 0.75 ulp over the whole domain (0.77 for subnormal exp results, which roun
 twice); +-0, +-inf, NaN and the overflow/underflow thresholds as NumPy. sin/cos reduce
 |x| < 2**29 by pi/2 in three parts (Cody-Waite with fused multiply-adds) and larger |x|
 by a table of the bits of 2/pi (Payne-Hanek), so huge arguments are exact too; both
-reductions run and a select picks one, as a branch would stop vectorisation.
+reductions run and a select picks one, as a branch would stop vectorisation. Generated
+loops therefore run ``sind_near``/``cosd_near`` (the first reduction alone) and repeat
+with ``sind``/``cosd`` only when some argument reached 2**29 (compiler.codegen).
 
 The table is read through a pointer that alias analysis sees apart from the arrays
 (``Emitter.table``): read as a plain global at a data-dependent index it may alias any
