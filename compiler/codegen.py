@@ -264,8 +264,8 @@ class KernelWriter:
             self._member(j, m, idx, outs, inits, accs)
         self.body += self.late
         loops = self._loops(accs, self.body)
-        if self.near and not self.dest and not self.parallel:
-            loops = self._near_first(accs, inits, loops)
+        if self.near and self.shape and not self.dest and not self.parallel:
+            loops = self._near_first(accs, inits, loops)        # (not for one element)
         opts = f"error_model='numpy', cache={cache!r}"
         if self.parallel:
             opts += ", parallel=True"
