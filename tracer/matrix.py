@@ -87,9 +87,13 @@ def slogdet(input, name=None):
     """``(sign, log_abs_determinant)`` of each matrix. The sign is piecewise constant: its
     derivatives are zero (as JAX's), also at a singular matrix, where log|det|'s are not
     finite."""
-    packed = bind(P.slogdet, _matrices("slogdet", input, square=True))
-    sign, logabs = _unpack(packed, [(), ()])
-    return ops.stop_gradient(sign), logabs
+    x = _matrices("slogdet", input, square=True)
+    sign, logabs = _unpack(bind(P.slogdet, x), [(), ()])
+    # the sign stays connected to the input with a zero gradient (TensorFlow's tapes give
+    # zeros for it, not None), never through log|det|'s rule, which is not finite at a
+    # singular matrix: its cotangent goes to the input times 0
+    zero = ops.reduce_sum(ops.multiply(x, 0.0), [-2, -1])
+    return bind(P.straight_through, zero, ops.stop_gradient(sign)), logabs
 
 
 def logdet(matrix, name=None):
