@@ -171,11 +171,11 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
         x = ops.where(make(_valid_mask(x.shape, pads)), _pad(x, pads),
                       make(np.array(low, x.dtype)[()]))
     win = bind(P.patches, x, ksize=k, strides=s, dilations=(1, 1))
-    # (N, Ho, Wo, C, kh, kw): each window's elements last, a view of x. The output is
-    # the window's first maximum in row-major order (or its first NaN), found by
-    # elementwise operations and reductions over the last two axes, which fuse into
-    # parallel loops reading x: its position is the least position holding the maximum;
-    # the output selects that element, so the gradient reaches it alone
+    # (N, Ho, Wo, C, kh, kw): each window's elements last. The output is the window's
+    # first maximum in row-major order (or its first NaN), found by elementwise
+    # operations and reductions over the last two axes, which run as loop kernels: its
+    # position is the least position holding the maximum; the output selects that
+    # element, so the gradient reaches it alone
     win = shape_ops.transpose(win, (0, 1, 2, 5, 3, 4))
     top = ops.reduce_max(win, (4, 5), keepdims=True)        # compared only: no gradient
     hit = ops.cast(ops.logical_or(ops.equal(win, top), ops.not_equal(win, win)), np.int32)

@@ -91,6 +91,7 @@ _MAX_DEPTH = 40         # Python's parser limits nested brackets: deeper keeps _
 _MAX_COMPILED = 512     # generated rebuilds kept: a structure traced again (another batch
 _compiled = {}          # size) reuses its function instead of compiling the text again
 _compiled_lock = threading.Lock()
+_PLAIN_KEYS = frozenset([str, int, float, bool, type(None), type])
 
 
 def compiled(unflatten):
@@ -134,8 +135,10 @@ def compiled(unflatten):
             env[name] = kind
             parts.append(f"{name}({body})" if hasattr(kind, "_fields") else
                          f"{name}([{body}])")
-    # dict keys enter the cache key with their types: 1, 1.0 and True are equal keys
-    key = (parts[0], tuple((type(v), v) for v in env.values()))
+    # dict keys enter the cache key with their types (1, 1.0 and True are equal keys),
+    # and keys other than plain scalars with their repr too ((1, 2) equals (1.0, 2))
+    key = (parts[0], tuple((type(v), v) if type(v) in _PLAIN_KEYS else
+                           (type(v), v, repr(v)) for v in env.values()))
     try:
         fn = _compiled.get(key)
     except TypeError:                   # an unhashable namedtuple-like type: no caching

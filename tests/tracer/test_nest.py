@@ -52,3 +52,5 @@ def test_compiled_rebuild_is_shared_by_equal_structures_only():
         assert [type(k) for k in out] == [type(k) for k in tree]
         assert out == {list(tree)[0]: "x", "k": ["y"]}
     assert fast((1, [2])) is not fast([1, (2,)])
+    out = fast({(1.0, 2): 0})(["x"])
+    assert [type(a) for a in next(iter(out))] == [float, int]
