@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from compiler import primitives as P
-from compiler.primitives.structural import scatter_indices
+from compiler.primitives.scatter import scatter_indices
 from runtime import diskcache
 from runtime.config import config
 
