@@ -184,6 +184,7 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
     # positions that hold neither count size more (broadcast in the graph, not here)
     first = ops.reduce_min(pos + (1 - hit) * size, (4, 5), keepdims=True)
     chosen = ops.equal(pos, first)
+    # zeros made in the graph (where() would broadcast a constant zero to full size here)
     zero = ops.multiply(make(np.zeros((), x.dtype)), ops.cast(chosen, x.dtype))
     out = ops.reduce_sum(ops.where(chosen, win, zero), (4, 5))
     return _from_nhwc(out, data_format)

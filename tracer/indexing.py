@@ -72,14 +72,12 @@ def gather_nd(params, indices, batch_dims=0, name=None):
         raise ValueError(f"gather_nd: batch_dims={batch_dims} for params of shape {x.shape} "
                          f"and indices of shape {idx.shape}; it must be in 0..{idx.ndim - 1} "
                          f"with the first batch_dims axes of both equal")
-    batch, count = x.shape[:b], _prod(x.shape[:b])
     k = _tuple_length("gather_nd", idx, x.shape[b:])
     sizes = x.shape[b:b + k]
     lin = linear_index(idx, sizes, "gather_nd")
+    flat = reshape(x, x.shape[:b] + (_prod(sizes),) + x.shape[b + k:])
     if b:
-        offsets = np.arange(count, dtype=np.int64).reshape(batch + (1,) * (lin.ndim - b))
-        lin = ops.add(ops.cast(lin, "int64"), offsets * _prod(sizes))
-    flat = reshape(x, (count * _prod(sizes),) + x.shape[b + k:])
+        return shape_ops.batch_gather(flat, lin, b, b)
     return bind(P.gather, flat, lin, axis=0)
 
 

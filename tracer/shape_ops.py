@@ -163,7 +163,7 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
                              f"{-n}..{n - 1}")
     if b == 0:
         return bind(P.gather, x, idx, axis=a)
-    return _batch_gather(x, idx, a, b)
+    return batch_gather(x, idx, a, b)
 
 
 def _batch_dims(batch_dims, x, idx):
@@ -179,9 +179,12 @@ def _batch_dims(batch_dims, x, idx):
     return b
 
 
-def _batch_gather(x, idx, a, b):
-    """Each example of the shared leading batch gathers along ``a`` with its own indices:
-    one gather from the batch folded into the gathered axis, indices offset per example."""
+def batch_gather(x, idx, a, b):
+    """Each example of the ``b`` shared leading axes of ``x`` and ``idx`` gathers along
+    axis ``a`` (>= b) of ``x`` with its own indices (negative ones from the end): one
+    gather from the batch folded into the gathered axis, indices offset per example.
+    Shape ``x.shape[:a] + idx.shape[b:] + x.shape[a + 1:]`` (gather and gather_nd's
+    ``batch_dims``)."""
     batch, mid, n = x.shape[:b], x.shape[b:a], x.shape[a]
     ishape, post = idx.shape[b:], x.shape[a + 1:]
     count = int(np.prod(batch, dtype=np.int64))
