@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tracer as tt
+from state_orders import second_order, taped
 
 STEPS = 3
 
@@ -68,13 +69,8 @@ def _branch_reference(u0, x):
     return [u * u + x + u * x, 2 * u + x, 1 + u, u]
 
 
-def _taped(fn, u0=0.9, x0=1.1):
-    u, x = tt.Variable(u0), tt.constant(x0)
-    with tt.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        z = fn(u, x)
-    gu, gx = tape.gradient(z, u), tape.gradient(z, x)
-    return [float(z), float(gu), float(gx), float(u.numpy())]
+def _taped(fn):
+    return taped(fn, 0.9, 1.1)
 
 
 CASES = [(_while, _loop_reference), (_scan, _loop_reference), (_fori, _loop_reference),
@@ -121,18 +117,10 @@ def test_tape_inside_a_function_around_a_loop_that_updates():
 
 
 def test_second_order_through_a_loop_update_matches_eager():
-    def second(fn):
-        u, x = tt.Variable(0.9), tt.constant(1.1)
-        with tt.GradientTape() as t2:
-            with tt.GradientTape() as t1:
-                z = fn(u, x)
-            g = t1.gradient(z, u)
-        return float(g), float(t2.gradient(g, u))
-
-    want = second(_fori)
+    want = second_order(_fori, 0.9, 1.1)
     u = _loop_reference(0.9, 1.1)
     np.testing.assert_allclose(want[0], u[1], rtol=1e-5)
-    np.testing.assert_allclose(second(tt.function(_fori)), want, rtol=1e-5)
+    np.testing.assert_allclose(second_order(tt.function(_fori), 0.9, 1.1), want, rtol=1e-5)
 
 
 def _nested(u, x):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tracer as tt
+from state_orders import second_order, taped
 
 
 def _update_then_read(u, x):
@@ -25,13 +26,8 @@ def _read_then_update(u, x):
     return y
 
 
-def _taped(fn, u0=3.0, x0=2.0):
-    u, x = tt.Variable(u0), tt.constant(x0)
-    with tt.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        z = fn(u, x)
-    gu, gx = tape.gradient(z, u), tape.gradient(z, x)
-    return [None if g is None else float(g) for g in (z, gu, gx)] + [float(u.numpy())]
+def _taped(fn):
+    return taped(fn, 3.0, 2.0)
 
 
 @pytest.mark.parametrize("body", [_update_then_read, _read_then_update])
@@ -45,14 +41,6 @@ def test_tape_around_a_compiled_update_matches_the_eager_gradients(tt_backend, b
 
 
 def test_second_order_and_jacobian_through_a_compiled_update_match_eager():
-    def second(fn):
-        u, x = tt.Variable(1.5), tt.constant(0.7)
-        with tt.GradientTape() as t2:
-            with tt.GradientTape() as t1:
-                z = fn(u, x)
-            g = t1.gradient(z, u)
-        return float(g), float(t2.gradient(g, u))
-
     def jacobian(fn):
         u = tt.Variable([1.0, 2.0])
         with tt.GradientTape() as t:
@@ -66,7 +54,8 @@ def test_second_order_and_jacobian_through_a_compiled_update_match_eager():
         return t.batch_jacobian(z, u).numpy()
 
     f = tt.function(_update_then_read)
-    np.testing.assert_allclose(second(f), second(_update_then_read), rtol=1e-6)
+    np.testing.assert_allclose(second_order(f, 1.5, 0.7),
+                               second_order(_update_then_read, 1.5, 0.7), rtol=1e-6)
     np.testing.assert_allclose(jacobian(f), jacobian(_update_then_read), rtol=1e-6)
     np.testing.assert_allclose(batch_jacobian(f), batch_jacobian(_update_then_read),
                                rtol=1e-6)
