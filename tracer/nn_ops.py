@@ -83,11 +83,12 @@ swish = silu
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each element with probability ``rate`` and scale the rest by 1 / (1 - rate).
 
-    Eager calls draw the mask with NumPy (``seed`` an int: a new mask at every call of the
-    sequence that seed and ``tt.random.set_seed`` determine, as TensorFlow's op seeds).
-    Inside ``tt.function`` the mask comes from a counter-based generator
-    (``tracer.random_ops``): a new mask on every call, or, with ``seed`` an integer tensor
-    argument, the mask that seed determines (as a JAX key).
+    Eager calls without ``seed`` draw the mask with NumPy. Inside ``tt.function``, and
+    eagerly with ``seed`` an int, the mask comes from a counter-based generator
+    (``tracer.random_ops``): a new mask on every call (the op seed's sequence, which
+    ``tt.random.set_seed`` restarts, the same eager and traced, as TensorFlow's op seeds),
+    or, with ``seed`` an integer tensor argument, the mask that seed determines (as a JAX
+    key).
     """
     op = "nn.dropout"
     x = as_tensor(x, op)
@@ -116,9 +117,10 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
 def _uniform(shape, dtype, seed, op):
     if hasattr(seed, "dtype") and hasattr(seed, "shape"):
         return stateless_uniform(shape, seed, dtype)
-    if STATE.trace is None:
-        return make(random._gen(seed, op).random(shape).astype(dtype))   # set_seed replays
-    # the next draw of the traced stream (tracer.random_ops): a new mask on every call
+    if STATE.trace is None and seed is None:
+        return make(random._rng.random(shape).astype(dtype))   # set_seed replays
+    # the next draw of the traced stream, or eagerly of this op seed's counter
+    # (tracer.random_ops): a new mask on every call, the same eager and traced
     return traced_uniform(shape, dtype, seed, op, random._rng)
 
 

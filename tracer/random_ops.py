@@ -65,14 +65,18 @@ def traced_uniform(shape, dtype, seed, op, rng):
     control-flow body) read it once: each call gives them the same numbers, new at every
     call. As TensorFlow, where each op of a ``tf.function`` has its own counter starting
     from its seeds (``foo`` with two ``uniform([1], seed=1)`` gives (A1, A1), then (A2,
-    A2))."""
+    A2)). Called eagerly (op-seeded draws only), the counter is the op's own, so an eager
+    op gives the numbers the same op gives traced, call by call (TensorFlow: the same
+    kernel and seeds)."""
     if seed is None:
         base = int(rng.integers(1 << 32))
         return stateless_uniform(shape, ops.add(ops.multiply(_next_draw(op), _STRIDE),
                                                 base), dtype)
     base = int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint32)[0])
     seeded = getattr(STATE.trace, "seeded_draws", None)
-    if seeded is None:                  # a custom gradient's grad_fn: the shared counter
+    if STATE.trace is None:             # eager: the op's own counter (TF's kernel counter)
+        draw = random.eager_draw(op, int(seed))
+    elif seeded is None:                # a custom gradient's grad_fn: the shared counter
         draw = _next_draw(op)
     else:
         draw = seeded.get(int(seed))
@@ -173,6 +177,11 @@ def categorical(x, num_samples, d, seed, rng):
 
 # -- tt.random ------------------------------------------------------------------------------
 
+def _counted(seed):
+    """Whether a draw comes from the counter-based stream: traced, or with an op seed."""
+    return STATE.trace is not None or seed is not None
+
+
 def _normal_args(op, shape, dtype, stddev):
     """(dtype, shape) of a normal sampler ``op``, checked (``stddev`` must be >= 0)."""
     d, shape = dtypes.as_dtype(dtype, op), _shape_arg(shape, op)
@@ -181,69 +190,58 @@ def _normal_args(op, shape, dtype, stddev):
     return d, shape
 
 
-_DEFAULT_GLOBAL_SEED = 87654321     # the global seed of op-seeded draws before set_seed
-
-
 class _Random:
-    """``tt.random``: seeded samplers (TensorFlow 2's global and op seeds). Eager calls draw
-    with NumPy: without ``seed`` from the global generator that ``set_seed`` resets; with an
-    int ``seed`` from that op's own generator, determined by the op, its seed and the global
-    seed, which moves on at every call (TensorFlow's per-kernel counter: successive calls
-    give new numbers) until ``set_seed`` restarts it. Inside ``tt.function`` and the
-    transforms each call draws new numbers from the compiled counter-based generator
-    (above): a seeded op's sequence is reproducible, and ``set_seed`` replays every traced
-    sequence."""
+    """``tt.random``: seeded samplers (TensorFlow 2's global and op seeds). Eager calls
+    without ``seed`` draw with NumPy from the global generator that ``set_seed`` resets.
+    Inside ``tt.function`` and the transforms each call draws new numbers from the
+    counter-based generator (above), and so do eager calls with an int ``seed``, on that
+    op's own counter: it moves on at every call (TensorFlow's per-kernel counter) until
+    ``set_seed`` restarts it, and an op gives the same numbers eagerly and traced, call by
+    call (TensorFlow: the same kernel and seeds)."""
 
     def __init__(self):
         self._rng = np.random.default_rng()
-        self._global_seed = None
-        self._op_rngs = {}          # (op, seed) -> its generator, until set_seed
+        self._op_draws = {}         # (op, seed) -> its next eager draw, until set_seed
+        self._lock = threading.Lock()
 
-    def _gen(self, seed, op="random"):
-        """The generator of an eager draw of ``op`` with op seed ``seed`` (None: global)."""
-        if seed is None:
-            return self._rng
-        key = (op, int(seed))
-        g = self._op_rngs.get(key)
-        if g is None:
-            glob = _DEFAULT_GLOBAL_SEED if self._global_seed is None else self._global_seed
-            entropy = [int(seed) % (1 << 64), int(glob) % (1 << 64),
-                       int.from_bytes(op.encode(), "little")]
-            g = self._op_rngs.setdefault(key, np.random.default_rng(entropy))
-        return g
+    def eager_draw(self, op, seed):
+        """The counter value of an eager draw of ``op`` with op seed ``seed``, advancing it:
+        each (op, seed) counts from where ``set_seed`` put every traced counter."""
+        with self._lock:
+            draw = self._op_draws.get((op, seed), int(_START[0]))
+            self._op_draws[(op, seed)] = draw + 1
+        return np.int64(draw)
 
     def uniform(self, shape, minval=0, maxval=1, dtype=dtypes.float32, seed=None, name=None):
         d = dtypes.as_dtype(dtype, "random.uniform")
         shape = _shape_arg(shape, "random.uniform")
-        g = self._gen(seed, "random.uniform")
         if d.kind in "iu":
             if not minval < maxval:
                 raise ValueError(f"random.uniform: minval ({minval}) must be < maxval "
                                  f"({maxval}) for integer dtype {d} (maxval is excluded)")
-            if STATE.trace is not None:
+            if _counted(seed):
                 return uniform(shape, minval, maxval, d, seed, self._rng)
-            return make(g.integers(minval, maxval, shape).astype(d))
+            return make(self._rng.integers(minval, maxval, shape).astype(d))
         if not minval <= maxval:
             raise ValueError(f"random.uniform: minval ({minval}) must be <= maxval "
                              f"({maxval})")
-        if STATE.trace is not None:
+        if _counted(seed):
             return uniform(shape, minval, maxval, d, seed, self._rng)
-        return make(np.asarray(g.uniform(minval, maxval, shape)).astype(d))
+        return make(np.asarray(self._rng.uniform(minval, maxval, shape)).astype(d))
 
     def normal(self, shape, mean=0, stddev=1, dtype=dtypes.float32, seed=None, name=None):
         d, shape = _normal_args("random.normal", shape, dtype, stddev)
-        if STATE.trace is not None:
+        if _counted(seed):
             return normal(shape, mean, stddev, d, seed, self._rng)
-        g = self._gen(seed, "random.normal")
-        return make(np.asarray(g.normal(mean, stddev, shape)).astype(d))
+        return make(np.asarray(self._rng.normal(mean, stddev, shape)).astype(d))
 
     def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
                          name=None):
         """Normal numbers, those more than 2 ``stddev`` from ``mean`` redrawn (as TF)."""
         d, shape = _normal_args("random.truncated_normal", shape, dtype, stddev)
-        if STATE.trace is not None:
+        if _counted(seed):
             return truncated_normal(shape, mean, stddev, d, seed, self._rng)
-        g = self._gen(seed, "random.truncated_normal")
+        g = self._rng
         z = g.standard_normal(shape)
         out = np.abs(z) > 2
         while out.any():  # each round keeps ~95% of the redrawn values
@@ -256,10 +254,9 @@ class _Random:
         x = as_tensor(value, "random.shuffle")
         if x.ndim == 0:
             raise ValueError("random.shuffle: value is a scalar; it needs rank >= 1")
-        if STATE.trace is not None:
+        if _counted(seed):
             return shuffle(x, seed, self._rng)
-        return shape_ops.gather(x, make(self._gen(seed, "random.shuffle").permutation(
-            x.shape[0])))
+        return shape_ops.gather(x, make(self._rng.permutation(x.shape[0])))
 
     def categorical(self, logits, num_samples, dtype=None, seed=None, name=None):
         """Class indices drawn per row of the (batch, classes) ``logits`` with
@@ -270,14 +267,13 @@ class _Random:
             raise ValueError(f"random.categorical: logits have shape {x.shape} dtype "
                              f"{x.dtype}, dtype {d}; logits must be a 2-D float tensor "
                              f"(batch, classes) and dtype int32 or int64")
-        if STATE.trace is not None:
+        if _counted(seed):
             return categorical(x, num_samples, d, seed, self._rng)
         check_traceable(x, "random.categorical (samples are drawn eagerly)")
         v = np.asarray(x._value, np.float64)
         p = np.exp(v - np.max(v, axis=1, keepdims=True))
         cdf = np.cumsum(p, axis=1)
-        g = self._gen(seed, "random.categorical")
-        u = g.random((v.shape[0], int(num_samples))) * cdf[:, -1:]
+        u = self._rng.random((v.shape[0], int(num_samples))) * cdf[:, -1:]
         idx = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)]) \
             if v.shape[0] else np.zeros((0, int(num_samples)), np.int64)
         return make(np.minimum(idx, v.shape[1] - 1).astype(d))
@@ -287,8 +283,7 @@ class _Random:
         op's sequence restarts) and the stream of traced draws (``tt.function``) all replay
         from ``seed`` (None: unpredictably, and op-seeded draws as before any set_seed)."""
         self._rng = np.random.default_rng(seed)
-        self._global_seed = seed
-        self._op_rngs = {}
+        self._op_draws = {}
         with DRAWS._update_lock:
             _START[0] = np.int64(seed_start(seed))
             for counter in [DRAWS, *_OP_COUNTERS]:

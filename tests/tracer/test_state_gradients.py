@@ -3,7 +3,7 @@
 written eagerly (every read of a Variable is a source of its gradient, an update carries
 no gradient to the value assigned); ``custom_gradient`` with Variables inside
 ``tt.function``; returned Variables are their values; op-seeded eager draws move on at
-every call until ``set_seed``; traced draws from several threads never collide."""
+every call until ``set_seed`` and equal traced ones; traced draws from several threads never collide."""
 
 import numpy as np
 import pytest
@@ -210,3 +210,23 @@ def test_eager_and_traced_op_seeds_follow_the_same_rules():
         assert not np.array_equal(a, b)
         tt.random.set_seed(3)
         assert not np.array_equal(run().numpy(), a)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda: tt.random.uniform((5,), seed=6),
+    lambda: tt.random.uniform((5,), maxval=9, dtype="int32", seed=6),
+    lambda: tt.random.normal((2, 3), seed=6, dtype="float64"),
+    lambda: tt.random.truncated_normal((4,), seed=6),
+    lambda: tt.random.shuffle(tt.range(6), seed=6),
+    lambda: tt.random.categorical(tt.constant([[0.0, 1.0, -1.0]]), 4, seed=6),
+    lambda: tt.nn.dropout(tt.ones((6,)), 0.5, seed=6)],
+    ids=["uniform", "int", "normal", "truncated", "shuffle", "categorical", "dropout"])
+def test_eager_and_traced_op_seeded_draws_are_the_same_numbers(tt_backend, draw):
+    # TensorFlow: the same kernel with the same seeds, call by call (A1, A2 eagerly and
+    # in a tf.function), after the same set_seed
+    f = tt.function(draw)
+    tt.random.set_seed(5)
+    eager = [draw().numpy() for _ in range(2)]
+    tt.random.set_seed(5)
+    for want in eager:
+        np.testing.assert_allclose(f().numpy(), want, rtol=1e-6, atol=1e-7)
