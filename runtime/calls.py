@@ -11,7 +11,7 @@ import numpy as np
 
 from compiler import primitives as P
 from compiler.primitives.scatter import scatter_indices
-from runtime import diskcache
+from runtime import diskcache, pooling
 from runtime.config import config
 
 # scatter_add as one pass over the updates: each one added where its index says, in
@@ -58,3 +58,4 @@ def scatter_add(g, idx, *, axis, size):
 
 
 NATIVE = {"scatter_add": scatter_add}
+NATIVE.update(pooling.NATIVE)

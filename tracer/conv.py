@@ -166,27 +166,14 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
     maximum of each window in row-major order, as TensorFlow, JAX and PyTorch do."""
     op = "nn.max_pool2d"
     x, k, s, pads = _pool_setup(input, ksize, strides, padding, data_format, op)
+    if x.dtype not in P.max_pool.dtypes:
+        raise TypeError(f"{op}: got dtype {x.dtype}; valid dtypes are "
+                        f"{', '.join(sorted(str(d) for d in P.max_pool.dtypes))}")
     if any(p for pair in pads for p in pair):
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         x = ops.where(make(_valid_mask(x.shape, pads)), _pad(x, pads),
                       make(np.array(low, x.dtype)[()]))
-    win = bind(P.patches, x, ksize=k, strides=s, dilations=(1, 1))
-    # (N, Ho, Wo, C, kh, kw): each window's elements last. The output is the window's
-    # first maximum in row-major order (or its first NaN), found by elementwise
-    # operations and reductions over the last two axes, which run as loop kernels: its
-    # position is the least position holding the maximum; the output selects that
-    # element, so the gradient reaches it alone
-    win = shape_ops.transpose(win, (0, 1, 2, 5, 3, 4))
-    top = ops.reduce_max(win, (4, 5), keepdims=True)        # compared only: no gradient
-    hit = ops.cast(ops.logical_or(ops.equal(win, top), ops.not_equal(win, win)), np.int32)
-    size = k[0] * k[1]
-    pos = make(np.arange(size, dtype=np.int32).reshape(1, 1, 1, 1, k[0], k[1]))
-    # positions that hold neither count size more (broadcast in the graph, not here)
-    first = ops.reduce_min(pos + (1 - hit) * size, (4, 5), keepdims=True)
-    chosen = ops.equal(pos, first)
-    # zeros made in the graph (where() would broadcast a constant zero to full size here)
-    zero = ops.multiply(make(np.zeros((), x.dtype)), ops.cast(chosen, x.dtype))
-    out = ops.reduce_sum(ops.where(chosen, win, zero), (4, 5))
+    out = bind(P.max_pool, x, ksize=k, strides=s)
     return _from_nhwc(out, data_format)
 
 

@@ -12,6 +12,7 @@ from compiler.primitives import decompositions, scans, spectral  # noqa: F401
 from compiler.primitives import nn, random  # noqa: F401  (conv/windows; stateless random)
 from compiler.primitives import control  # noqa: F401
 from compiler.primitives import auxiliary  # noqa: F401
+from compiler.primitives import pooling  # noqa: F401  (max pooling and its selections)
 from compiler.primitives.structural import broadcast_axes  # noqa: F401
 from compiler.primitives.reductions import keep_dims_shape  # noqa: F401
 from compiler.primitives.core import broadcast_shapes, shape_size  # noqa: F401
