@@ -224,18 +224,11 @@ def _batch_trace(x, y):
 
 
 def _adjugate_jvp_vjp(g, out, a, t):
-    # J_A(X) = tr(C X) B - C X B (B = adj(A), C = A^-1; exact for a regular A), so
-    # d/dA <G, J_A(X)> = tr(CX) J_A^T(G) + C^T (G B^T - <G, B> I) X^T C^T - J_A^T(X^T C^T G)
-    # with J_A^T(H) = J_{A^T}(H); the cotangent of X needs no inverse
-    at, ct = T(a), T(P.inv(a))
-    b = P.adjugate(a)
-    gb = _batch_trace(g, b)
-    gb_eye = diag_matrix(P.broadcast_to(P.reshape(gb, shape=gb.shape + (1,)),
-                                        shape=a.shape[:-1]))
-    middle = mm(ct, mm(P.sub(mm(g, T(b)), gb_eye), mm(T(t), ct)))
-    ga = P.sub(P.add(scale(P.adjugate_jvp(at, g), _batch_trace(ct, t)), middle),
-               P.adjugate_jvp(at, mm(T(t), mm(ct, g))))
-    return ga, P.adjugate_jvp(at, g)
+    # adj(A)_ij = d det / dA_ji, and det's derivative tensors are symmetric, so
+    # d/dA <G, d adj(A)[T]> = d2 adj(A^T)[G, T^T] and d/dT <G, d adj(A)[T]> =
+    # d adj(A^T)[G]: both exact at a singular A (no inverse)
+    at = T(a)
+    return P.adjugate_hvp(at, g, T(t)), P.adjugate_jvp(at, g)
 
 
 def _jvp_infer(a, t):
@@ -247,7 +240,7 @@ def _jvp_infer(a, t):
 
 
 # the derivative of the adjugate along T (linear in T), from the SVD: finite at a singular
-# A, which makes det's second derivative finite there; its own derivative in A needs A^-1
+# A, which makes det's second derivative finite there (its derivative is adjugate_hvp's)
 adjugate_jvp = declare(
     "adjugate_jvp", batch=batch_leading, dtypes=FLOAT, infer=_jvp_infer,
     impl=lapack.adjugate_jvp, kind="linalg", vjp=_adjugate_jvp_vjp,
@@ -263,13 +256,48 @@ def _singular(rng, shapes):
 
 # the adjugate adj(A) = det(A) A^-1, finite for a singular A (det's gradient is adj(A)^T,
 # as JAX's and PyTorch's: no NaN at singular matrices); so is its derivative (adjugate_jvp),
-# which makes det's second derivative finite there too (the third needs A^-1)
+# which makes det's second derivative finite there too (and adjugate_hvp the third)
 adjugate = declare(
     "adjugate", batch=batch_leading, dtypes=FLOAT, infer=_square("adjugate"),
     impl=lapack.adjugate, kind="linalg", vjp=_adjugate_vjp,
     cases=[Case(shapes=((3, 3),), make=_well_conditioned),
            Case(shapes=((2, 2, 2),), make=_well_conditioned),
            Case(shapes=((3, 3),), make=_singular, smooth=False)])
+
+def _adjugate_third(a, t, s, r):
+    """d3 adj(A)[T, S, R] for a regular A: differentiating adj(A) A = det(A) I three
+    times, with H_XY = d2 adj(A)[X, Y] and d3 det[T, S, R] = tr(H_SR T), gives
+    (tr(H_SR T) I - H_TS R - H_TR S - H_SR T) A^-1."""
+    h_sr = P.adjugate_hvp(a, s, r)
+    lhs = P.add(P.add(mm(P.adjugate_hvp(a, t, s), r), mm(P.adjugate_hvp(a, t, r), s)),
+                mm(h_sr, t))
+    c = P.inv(a)
+    return P.sub(scale(c, _batch_trace(h_sr, T(t))), mm(lhs, c))
+
+
+def _adjugate_hvp_vjp(g, out, a, t, r):
+    # all three from det's symmetric derivative tensors: in T and R the second
+    # derivative at A^T (exact at a singular A), in A the third (needs A^-1)
+    at = T(a)
+    return (_adjugate_third(at, g, T(t), T(r)), P.adjugate_hvp(at, g, T(r)),
+            P.adjugate_hvp(at, g, T(t)))
+
+
+def _hvp_infer(a, t, r):
+    shape, dtype = _square("adjugate_hvp")(a)
+    if any(x.shape != shape or x.dtype != dtype for x in (t, r)):
+        raise ValueError(f"adjugate_hvp: matrices {shape} {dtype} and tangents {t.shape} "
+                         f"{t.dtype}, {r.shape} {r.dtype} must have equal shapes and dtypes")
+    return shape, dtype
+
+
+# the second derivative of the adjugate along T and R (bilinear), from the SVD: finite at
+# a singular A, which makes det's third derivative finite there
+adjugate_hvp = declare(
+    "adjugate_hvp", batch=batch_leading, dtypes=FLOAT, infer=_hvp_infer,
+    impl=lapack.adjugate_hvp, kind="linalg", vjp=_adjugate_hvp_vjp,
+    cases=[Case(shapes=((2, 3, 3), (2, 3, 3), (2, 3, 3)), make=_well_conditioned)])
+
 
 # determinant (LU); its gradient is adj(A)^T and its second derivative the derivative of
 # adj(A)^T, both finite at a singular A (the registry checks both there)

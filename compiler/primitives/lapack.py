@@ -250,6 +250,55 @@ def adjugate_jvp(a, t):
     return out.astype(a.dtype)
 
 
+def _distinct_products(s):
+    """q[..., i, j, k] = prod of s over the indices not in {i, j, k} where i, j, k are
+    distinct, else 0 (no division: exact when some s are 0)."""
+    n = s.shape[-1]
+    idx = np.arange(n)
+    rest = np.broadcast_to(s[..., None, None, :], s.shape[:-1] + (n, n, n)).copy()
+    rest[..., idx, :, idx] = 1.0
+    rest[..., :, idx, idx] = 1.0
+    q = _others_product(rest)
+    i, j, k = idx[:, None, None], idx[None, :, None], idx[None, None, :]
+    return q * ((i != j) & (i != k) & (j != k))
+
+
+def _adjugate_hvp_svd(a, t, r):
+    """d2 adj(A)[T, R] = det(U) det(V) V D U^T with M = U^T T V, N = U^T R V and D the
+    second derivative of adj(diag(s)) along M, N: off the diagonal
+    D_ij = sum_k q_ijk (M_ik N_kj + N_ik M_kj - M_ij N_kk - N_ij M_kk), on it
+    D_ii = sum_kl q_ikl (M_kk N_ll - M_kl N_lk), q_ijk = prod_{l not in {i, j, k}} s_l."""
+    u, s, vt = np.linalg.svd(a)
+    v, ut = np.swapaxes(vt, -1, -2), np.swapaxes(u, -1, -2)
+    m, n_ = ut @ t @ v, ut @ r @ v
+    q = _distinct_products(s)
+    idx = np.arange(s.shape[-1])
+    dm, dn = m[..., idx, idx], n_[..., idx, idx]
+    d = (np.einsum("...ijk,...ik,...kj->...ij", q, m, n_)
+         + np.einsum("...ijk,...ik,...kj->...ij", q, n_, m)
+         - m * np.einsum("...ijk,...k->...ij", q, dn) - n_ * np.einsum("...ijk,...k->...ij", q, dm))
+    d[..., idx, idx] = (np.einsum("...ikl,...k,...l->...i", q, dm, dn)
+                        - np.einsum("...ikl,...kl,...lk->...i", q, m, n_))
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return sign[..., None, None] * (v @ d @ ut)
+
+
+def adjugate_hvp(a, t, r):
+    """The second derivative of the adjugate at each A along T and R (bilinear,
+    symmetric), in float64 from the SVD of A; NaN where A is not finite."""
+    a = np.asarray(a)
+    out = np.zeros(a.shape, np.float64)
+    if a.shape[-1] < 3 or _batch(a) == 0:
+        return out.astype(a.dtype)
+    x = a.astype(np.float64)
+    finite = np.isfinite(x).all(axis=(-2, -1))
+    out[~finite] = np.nan
+    with np.errstate(all="ignore"):
+        out[finite] = _adjugate_hvp_svd(x[finite], np.asarray(t, np.float64)[finite],
+                                        np.asarray(r, np.float64)[finite])
+    return out.astype(a.dtype)
+
+
 def adjugate(a):
     """The adjugate adj(A) (A adj(A) = det(A) I) of each matrix, computed in float64:
     det(A) A^-1 from LU where A is well conditioned, from the SVD where it is singular or

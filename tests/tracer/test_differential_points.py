@@ -236,3 +236,34 @@ def test_jacfwd_of_integer_outputs_is_zeros_of_their_dtype(tt_backend):
     assert ji.shape == (3,) and jc.shape == () and ji.dtype == jc.dtype == np.int64
     with pytest.raises(TypeError, match="jacrev: .* must return float tensors, got dtype int32"):
         tt.jacrev(lambda v: tt.argsort(v))(x)
+
+
+
+def _det_third(a, t, s, r, h=0.5):
+    """d3 det(A)[T, S, R] from the 8-point mixed difference: exact (up to rounding) for
+    n <= 4, where det(A + xT + yS + zR) has degree 4 and only the xyz term survives."""
+    signs = [(i, j, k) for i in (1, -1) for j in (1, -1) for k in (1, -1)]
+    return sum(i * j * k * np.linalg.det(a + h * (i * t + j * s + k * r))
+               for i, j, k in signs) / (8 * h ** 3)
+
+
+def test_det_third_derivative_at_singular_matrices_is_finite(tt_backend):
+    """The adjugate's second derivative (adjugate_hvp) comes from the SVD, exact at any
+    rank: JAX's third derivative is NaN or wrong at rank-deficient 4x4 matrices."""
+    rng = np.random.default_rng(7)
+    b = rng.normal(size=(4, 2))
+    a = np.stack([b @ rng.normal(size=(2, 4)), np.outer(b[:, 0], b[:, 1]),
+                  np.zeros((4, 4)), rng.normal(size=(4, 4))])      # rank 2, 1, 0, 4
+    t, s, r = rng.normal(size=(3, 4, 4, 4))
+
+    def along(f, d):
+        return lambda m: tt.jvp(f, (m,), (d,))[1]
+
+    got = along(along(along(tt.linalg.det, t), s), r)(a)          # forward over forward
+    want = [_det_third(*m) for m in zip(a, t, s, r)]
+    tt.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    hess = tt.hessian(tt.linalg.det)                              # reverse, then forward
+    third = tt.jacfwd(hess)(a[1]).numpy()
+    assert np.isfinite(third).all()
+    tt.testing.assert_allclose(np.einsum("ijklmn,ij,kl,mn->", third, t[1], s[1], r[1]),
+                               want[1], rtol=1e-9, atol=1e-9)
