@@ -206,6 +206,16 @@ def _keep(out, x, axes, keepdims):
     return reshape(out, P.keep_dims_shape(x.shape, axes))
 
 
+def _empty_extreme(name, x, axes):
+    """The max/min over axes one of which is empty: TensorFlow's identity, -inf/+inf (the
+    lowest/highest integer for ints), added to the (empty) sum so the result stays
+    connected to x, with a zero gradient of x's (empty) shape."""
+    lo, hi = (-np.inf, np.inf) if x.dtype.kind == "f" else (np.iinfo(x.dtype).min,
+                                                             np.iinfo(x.dtype).max)
+    ident = make(np.asarray(lo if name == "reduce_max" else hi, x.dtype)[()])
+    return add(bind(P.reduce_sum, x, axes=axes), ident)
+
+
 def _reduction(prim, op):
     accept, promote = prim.accepts, prim.promote
 
@@ -218,7 +228,7 @@ def _reduction(prim, op):
             x = cast(x, promote(x.dtype))
         axes = _axes(op, x, axis)
         if prim.name in ("reduce_max", "reduce_min") and any(x.shape[a] == 0 for a in axes):
-            raise ValueError(f"{op}: cannot reduce an empty axis of shape {x.shape}")
+            return _keep(_empty_extreme(prim.name, x, axes), x, axes, keepdims)
         return _keep(bind(prim, x, axes=axes), x, axes, keepdims)
     fn.__name__ = fn.__qualname__ = op
     fn.primitive = prim
@@ -269,6 +279,9 @@ def _arg(prim, op):
         if axis is None:
             axis = 0
         (a,) = _axes(op, x, axis)
+        if x.shape[a] == 0:
+            raise ValueError(f"{op}: axis {a} of shape {x.shape} is empty; there is no index "
+                             f"to return (TensorFlow raises too)")
         out = bind(prim, x, axis=a)
         d = dtypes.as_dtype(output_type, op)
         return out if d == dtypes.int64 else cast(out, d)

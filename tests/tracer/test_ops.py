@@ -122,6 +122,23 @@ def test_logsumexp_over_an_empty_axis_is_minus_inf(tt_backend):
     assert tt.grad(lambda v: tt.reduce_sum(tt.reduce_logsumexp(v, 0)))(x).shape == (0, 3)
 
 
+def test_max_and_min_over_an_empty_axis_are_tensorflows_identities(tt_backend):
+    f = tt.function(lambda v: (tt.reduce_max(v, 1), tt.reduce_min(v, -1, keepdims=True),
+                               tt.nn.softmax(v)))
+    for run in (f, f.__wrapped__):                  # compiled, eager
+        mx, mn, sm = run(tt.zeros((2, 0), tt.float64))
+        np.testing.assert_array_equal(mx.numpy(), [-np.inf, -np.inf])
+        np.testing.assert_array_equal(mn.numpy(), [[np.inf], [np.inf]])
+        assert sm.shape == (2, 0)
+    ints = tt.zeros((0,), tt.int32)
+    assert int(tt.reduce_max(ints)) == np.iinfo(np.int32).min
+    assert int(tt.reduce_min(ints)) == np.iinfo(np.int32).max
+    assert tt.grad(lambda v: tt.reduce_sum(tt.reduce_max(v, 0)))(tt.zeros((0, 3))).shape \
+        == (0, 3)
+    with pytest.raises(ValueError, match="argmax: axis 0 of shape \\(0,\\) is empty"):
+        tt.argmax(tt.zeros((0,)))
+
+
 # -- promotion --------------------------------------------------------------------------------
 
 PROMOTION = [
