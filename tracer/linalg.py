@@ -259,3 +259,8 @@ def _contract(a, ta, b, tb, keep):
     b3 = reshape(transpose(b, [tb.index(c) for c in batch + inner + fb]), (nb, nk, nf))
     out = reshape(matmul(a3, b3), tuple(size[c] for c in batch + fa + fb))
     return out, "".join(batch + fa + fb)
+
+
+def __dir__():
+    """dir() lists the public names only (``__all__``), not the helpers imported here."""
+    return list(__all__)

@@ -96,3 +96,8 @@ from tracer.nn_ops import bias_add, relu6, softsign  # noqa: E402,F401
 __all__ = sorted(_n for _n, _v in list(globals().items()) if not _n.startswith("_")
                  and getattr(_v, "__module__", None) in (__name__, "tracer.ops", "tracer.conv",
                                                           "tracer.nn_ops"))
+
+
+def __dir__():
+    """dir() lists the public names only (``__all__``), not the helpers imported here."""
+    return list(__all__)

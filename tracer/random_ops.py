@@ -75,7 +75,7 @@ def traced_uniform(shape, dtype, seed, op, rng):
     base = int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint32)[0])
     seeded = getattr(STATE.trace, "seeded_draws", None)
     if STATE.trace is None:             # eager: the op's own counter (TF's kernel counter)
-        draw = random.eager_draw(op, int(seed))
+        draw = random._eager_draw(op, int(seed))
     elif seeded is None:                # a custom gradient's grad_fn: the shared counter
         draw = _next_draw(op)
     else:
@@ -204,7 +204,7 @@ class _Random:
         self._op_draws = {}         # (op, seed) -> its next eager draw, until set_seed
         self._lock = threading.Lock()
 
-    def eager_draw(self, op, seed):
+    def _eager_draw(self, op, seed):
         """The counter value of an eager draw of ``op`` with op seed ``seed``, advancing it:
         each (op, seed) counts from where ``set_seed`` put every traced counter."""
         with self._lock:

@@ -175,6 +175,8 @@ def test_linalg_exports_public_names_only():
     want = {"inv", "solve", "cholesky", "triangular_solve", "det", "slogdet", "logdet",
             "norm", "trace", "diag", "diag_part", "qr", "eigh", "svd"}
     assert want <= public
+    assert public == set(tt.linalg.__all__)            # no helpers (np, bind, ...)
+    assert {n for n in dir(tt.nn) if not n.startswith("_")} == set(tt.nn.__all__)
 
 
 def test_blocked_cholesky_gradient_matches_formula():

@@ -235,3 +235,11 @@ def _compare(got, want, tol, what):
             f"{float(got[j])!r}, finite differences {float(want[j])!r} (tolerance "
             f"atol={atol:g} + "
             f"rtol={rtol:g} * |finite differences|)")
+
+
+__all__ = ["assert_allclose", "central_differences", "check_gradients"]
+
+
+def __dir__():
+    """dir() lists the public names only (``__all__``), not the helpers imported here."""
+    return list(__all__)
