@@ -80,10 +80,10 @@ class ArgumentVariable(Variable):
             raise TracingError(self._no_value())
         return self._read()
 
-    def assign(self, value):
+    def assign(self, value, use_locking=False, name=None, read_value=True):
         if not self.live():
             raise TracingError(self._no_value())
-        return super().assign(value)
+        return super().assign(value, read_value=read_value)
 
     def __len__(self):
         if not self._shape:

@@ -103,11 +103,13 @@ class Variable:
         self._shared = not (type(array) is np.ndarray and array.flags.c_contiguous and
                             array.flags.writeable)
 
-    def assign(self, value):
+    def assign(self, value, use_locking=False, name=None, read_value=True):
+        """Set the value (same shape; converted to the Variable's dtype). Returns the
+        Variable, or None with ``read_value=False`` (TensorFlow's signature)."""
         t = convert_to_tensor(value, dtype=self.dtype, op="Variable.assign")
         if STATE.trace is not None:         # inside tt.function: a symbolic update
             STATE.trace.assign_variable(self, t)
-            return self
+            return self if read_value else None
         check_traceable(t, "Variable.assign")
         if t.shape != self.shape:
             raise ValueError(f"Variable.assign: value has shape {t.shape} but the variable "
@@ -116,7 +118,7 @@ class Variable:
             self._replace(np.array(t._value, dtype=self.dtype, order="C"))
         else:
             np.copyto(self._tensor._value, t._value)
-        return self
+        return self if read_value else None
 
     def _current(self):
         # the value an update starts from: the traced value inside tt.function (earlier
@@ -127,11 +129,11 @@ class Variable:
             self._shared = True
         return self._tensor
 
-    def assign_add(self, delta):
-        return self.assign(ops.add(self._current(), delta))
+    def assign_add(self, delta, use_locking=False, name=None, read_value=True):
+        return self.assign(ops.add(self._current(), delta), read_value=read_value)
 
-    def assign_sub(self, delta):
-        return self.assign(ops.subtract(self._current(), delta))
+    def assign_sub(self, delta, use_locking=False, name=None, read_value=True):
+        return self.assign(ops.subtract(self._current(), delta), read_value=read_value)
 
     def __repr__(self):
         body = np.array2string(np.asarray(self._tensor._value), separator=" ")

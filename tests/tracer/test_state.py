@@ -43,6 +43,17 @@ def test_assign_sub_and_shape_check():
     assert_allclose(w.numpy(), [-1.0, 0.0])     # the failed trace changed nothing
 
 
+def test_assign_takes_tensorflows_keywords():
+    # TF: assign(value, use_locking=False, name=None, read_value=True); read_value=False
+    # returns no value
+    v = tt.Variable(1.0)
+    assert v.assign(2.0, use_locking=True, name="a") is v
+    assert v.assign_add(1.0, read_value=False) is None
+    assert v.assign_sub(0.5, name="s", read_value=False) is None
+    f = tt.function(lambda u: (u.assign_add(2.0, read_value=False), u * 1.0)[1])
+    assert float(f(v)) == 4.5 and float(v) == 4.5
+
+
 def test_compiled_training_step_matches_eager():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(16, 3)), rng.normal(size=(16,))
