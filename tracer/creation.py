@@ -95,12 +95,17 @@ def ones_like(x, dtype=None, name=None):
     return _like(x, 1, dtype, "ones_like")
 
 
-def eye(num_rows, num_columns=None, dtype=dtypes.float32, name=None):
-    """A 2-D tensor with ones on the diagonal (``num_rows`` x ``num_columns``)."""
+def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
+    """A 2-D tensor with ones on the diagonal (``num_rows`` x ``num_columns``), repeated
+    over ``batch_shape`` leading dimensions (TensorFlow's signature)."""
     d = dtypes.as_dtype(dtype, "eye")
     n = _count(num_rows, "eye", "num_rows")
     m = n if num_columns is None else _count(num_columns, "eye", "num_columns")
-    return make(_allocate(lambda: np.eye(n, m, dtype=d), (n, m), d, "eye"))
+    batch = () if batch_shape is None else tuple(
+        _count(b, "eye", "batch_shape") for b in np.atleast_1d(np.asarray(batch_shape)))
+    shape = batch + (n, m)
+    return make(_allocate(lambda: np.broadcast_to(np.eye(n, m, dtype=d), shape).copy(),
+                          shape, d, "eye"))
 
 
 def _count(v, op, what):

@@ -12,7 +12,7 @@ from compiler.primitives.core import normalize_axes
 from tracer import dtypes
 from tracer.engine import as_tensor, bind, elementwise, make, promote_operands, public_op
 from tracer.shape_ops import broadcast_to, reshape
-from tracer.tensor import Tensor
+from tracer.tensor import Tensor, check_traceable
 
 
 def _unary(prim, op, doc=None):
@@ -150,10 +150,17 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 
 def where(condition, x=None, y=None, name=None):
-    """Elements of x where condition holds, else of y (broadcasting all three)."""
+    """Elements of x where condition holds, else of y (broadcasting all three). Without x
+    and y (TensorFlow): the int64 coordinates ``[n, rank]`` of the true (nonzero) elements,
+    eagerly only (the shape depends on the values)."""
+    if x is None and y is None:
+        c = as_tensor(condition, "where")
+        check_traceable(c, "where(condition) without x and y (its shape depends on the "
+                           "values)")
+        return make(np.argwhere(np.asarray(c._value)).astype(np.int64))
     if x is None or y is None:
-        raise ValueError("where: both x and y must be given (the one-argument form is not "
-                         "supported)")
+        raise ValueError("where: x and y must both be given, or both be None (then the "
+                         "coordinates of the true elements are returned)")
     c = as_tensor(condition, "where")
     if c.dtype != dtypes.bool_:
         raise TypeError(f"where: condition has dtype {c.dtype}; it must be bool")

@@ -94,11 +94,18 @@ class Tensor:
 
     def __float__(self):
         check_traceable(self, "float()")
-        return float(np.asarray(self._value).reshape(()))
+        return float(self._one("float"))
 
     def __int__(self):
         check_traceable(self, "int()")
-        return int(np.asarray(self._value).reshape(()))
+        return int(self._one("int"))
+
+    def _one(self, what):
+        """The only element (Python's TypeError, as NumPy's and TensorFlow's, otherwise)."""
+        if self.size != 1:
+            raise TypeError(f"{what}() of a tensor with shape {self.shape}: only tensors with "
+                            f"one element convert to Python scalars")
+        return np.asarray(self._value).reshape(())
 
     def __index__(self):
         check_traceable(self, "an index")

@@ -49,3 +49,21 @@ def test_shape_size_rank_norm_add_n(tt_backend):
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), (2 * a + 1) / 3)
     with pytest.raises(ValueError, match="add_n"):
         tt.add_n([x, tt.constant([1.0])])
+
+
+def test_eye_batch_shape_where_coordinates_and_scalar_conversion():
+    assert tt.eye(2, 3, [4, 1]).shape == (4, 1, 2, 3)              # TF's positional order
+    np.testing.assert_array_equal(tt.eye(2, batch_shape=[3], dtype=tt.float64).numpy(),
+                                  np.broadcast_to(np.eye(2), (3, 2, 2)))
+    got = tt.where(tt.constant([[True, False], [True, True]]))     # tf.where(condition)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got.numpy(), [[0, 0], [1, 0], [1, 1]])
+    assert tt.where([0.0, 2.0]).numpy().tolist() == [[1]]
+    with pytest.raises(tt.TracingError, match="where"):
+        tt.function(lambda c: tt.where(c))(tt.constant([True]))
+    with pytest.raises(ValueError, match="both"):
+        tt.where(tt.constant([True]), 1.0)
+    assert float(tt.constant([2.5])) == 2.5 and int(tt.constant([[3]])) == 3
+    for convert in (float, int):
+        with pytest.raises(TypeError, match=r"shape \(2,\)"):
+            convert(tt.constant([1.0, 2.0]))
