@@ -55,12 +55,25 @@ def body_lines(graph, steps, kernel_args, names, kernels, extents=None):
             continue
         outs = [names[id(m)] for m in st.stored]
         reads = ", ".join([_operand(x, names) for x in kernel_args[nk]] +
-                          [scalar_source(e) for e in (extents[nk] if extents else ())])
+                          [_extent(e) for e in (extents[nk] if extents else ())])
         lines.append(f"{', '.join(outs)}, = {kernels[nk]}({reads})")
         nk += 1
     strided = {id(st.node) for st in steps
                if isinstance(st, Call) and st.node.prim.name == "transpose"}
     return lines, [_output(o, names, strided) for o in graph.outputs]
+
+
+def _extent(v):
+    """Source of an extent or literal value passed to a kernel, typed as a call from
+    Python types it (int64, bool, float64): a bare ``2`` would be ``Literal[int](2)`` to
+    Numba, which compiles the kernel again for that signature (one more compile per
+    kernel and per shape, though the loop inlines the kernel with constant extents
+    either way)."""
+    if isinstance(v, bool):
+        return f"np.bool_({v!r})"
+    if isinstance(v, int):
+        return f"np.int64({v!r})"
+    return scalar_source(v)
 
 
 def _output(o, names, strided):

@@ -252,3 +252,17 @@ def test_explain_shows_loop_bodies_and_the_native_loop():
     assert "scan(" in graph and "body: graph(2 inputs)" in graph and "tanh(" in graph
     assert "the scan loop, one native function" in native
     assert "for t in range(5)" in native and native.count("def kernel") >= 2
+
+
+def test_native_loop_calls_its_kernels_with_the_types_a_direct_call_has():
+    # extents passed as bare literals were Literal[int] to Numba: each body kernel was
+    # compiled a second time for the loop (and for every shape), besides its direct calls
+    from runtime import native
+    f = tt.function(lambda h, xs: tt.scan(lambda c, x: (tt.sinh(c * 0.5 + x), c), h, xs)[0])
+    xs, want = np.linspace(-1, 1, 12).reshape(4, 3), np.ones(3)
+    for x in xs:
+        want = np.sinh(want * 0.5 + x)
+    for _ in range(2):                  # interpreted, then compiled (jit_threshold 2)
+        assert_allclose(f(tt.constant(np.ones(3)), tt.constant(xs)), want, rtol=1e-13)
+    sigs = [str(sig) for fn, _ in list(native._kernels.values()) for sig in fn.signatures]
+    assert sigs and not any("Literal" in s for s in sigs), sigs
