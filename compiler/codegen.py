@@ -28,6 +28,13 @@ _ACC = {"add": "{a} += {v}", "mul": "{a} *= {v}", "max": "{a} = max_nan({a}, {v}
 _REASSOC = {"add": "acc_add", "mul": "acc_mul"}
 
 
+# kernels of fewer elements run sin/cos by their full kernels alone: the near-argument
+# loop (``KernelWriter._near_first``) is a second copy of the loop to compile (~1-3 s for
+# a gradient kernel) for at most ~12 ns per element per run (float64 sin + cos: 25 us a
+# call at this size). Shape templates keep sizes on one side of it (runtime.templates).
+NEAR_MIN_SIZE = 2048
+
+
 def ctor(dtype):
     return _CTOR[np.dtype(dtype).str[1:]]
 
@@ -264,8 +271,8 @@ class KernelWriter:
             self._member(j, m, idx, outs, inits, accs)
         self.body += self.late
         loops = self._loops(accs, self.body)
-        if self.near and self.shape and not self.dest and not self.parallel:
-            loops = self._near_first(accs, inits, loops)        # (not for one element)
+        if self.near and self.size >= NEAR_MIN_SIZE and not self.dest and not self.parallel:
+            loops = self._near_first(accs, inits, loops)
         opts = f"error_model='numpy', cache={cache!r}"
         if self.parallel:
             opts += ", parallel=True"

@@ -1,14 +1,14 @@
 """Shape templates: a graph's lowering reused for the same structure at other shapes.
 
 Lowering (``compiler.pipeline.lower``: partition, kernel sources, driver) looks at
-shapes only through equalities between extents and sizes, comparisons with 0 and 1,
-and the parallel threshold; kernel sources and the driver text name no extent (they are
-parameters and driver globals). So a graph ``g2`` whose structure (primitives, wiring,
-ranks, dtypes) equals that of an already lowered ``g1`` and whose extents and sizes
-correspond one to one (``_Match``: a bijection that fixes 0 and 1 and keeps each value
-on the same side of the parallel threshold) lowers to the same kernels and driver; only
-the extent and literal values differ. ``instantiate`` then binds those values (mapped
-through the correspondence) instead of lowering again.
+shapes only through equalities between extents and sizes, comparisons with 0 and 1, the
+parallel threshold and ``codegen.NEAR_MIN_SIZE``; kernel sources and the driver text
+name no extent (they are parameters and driver globals). So a graph ``g2`` whose
+structure (primitives, wiring, ranks, dtypes) equals that of an already lowered ``g1``
+and whose extents and sizes correspond one to one (``_Match``: a bijection that fixes 0
+and 1 and keeps each value on the same side of both thresholds) lowers to the same
+kernels and driver; only the extent and literal values differ. ``instantiate`` then
+binds those values (mapped through the correspondence) instead of lowering again.
 
 What the correspondence cannot see is excluded, so those graphs are lowered afresh:
 attributes must be equal (a ``shape`` attribute equal to the node's shape, a slice's
@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 
 from compiler import fusion
+from compiler.codegen import NEAR_MIN_SIZE
 from compiler.driver import literal_value
 
 # views whose index code reads attributes only (never an extent's value)
@@ -52,7 +53,8 @@ class _Match:
         if got is not None:
             return got == b
         if self.back.get(b, a) != a or (a < 2 or b < 2) and a != b or \
-                (a >= self.limit) != (b >= self.limit):
+                (a >= self.limit) != (b >= self.limit) or \
+                (a >= NEAR_MIN_SIZE) != (b >= NEAR_MIN_SIZE):     # sin/cos loops differ
             return False
         self.ints[a], self.back[b] = b, a
         return True

@@ -163,13 +163,22 @@ def test_fusion_log_erf_softplus_use_the_vectorisable_kernels(dtype, calls):
 def test_fusion_sin_cos_run_near_kernels_and_repeat_for_far_arguments(dtype, far):
     # loops run sin/cos by kernels for arguments below 2**29 (float64) / 2**47 (float32)
     # and repeat with the full kernels only when some argument is not: the same bits
-    # either way, and sums are not counted twice
-    x = P.input(shape=(8, 16), dtype=dtype)
-    y = P.add(P.sin(P.add(x, x)), P.cos(x))
-    g = Graph([x], [y, P.reduce_sum(P.sin(x), axes=(0, 1)), P.reduce_sum(P.cos(x), axes=(1,))])
+    # either way, and sums are not counted twice. Kernels below codegen.NEAR_MIN_SIZE
+    # elements have the full kernels only (one loop to compile)
+    def graph(shape):
+        x = P.input(shape=shape, dtype=dtype)
+        y = P.add(P.sin(P.add(x, x)), P.cos(x))
+        return Graph([x], [y, P.reduce_sum(P.sin(x), axes=(0, 1)),
+                           P.reduce_sum(P.cos(x), axes=(1,))])
+    shape = (32, 64)
+    assert 32 * 64 == codegen.NEAR_MIN_SIZE
+    g = graph(shape)
     _, sources = _kernels(g)
     assert all("_near(" in src and "if far:" in src for src in sources), sources
-    a = np.random.default_rng(7).uniform(-20, 20, (8, 16)).astype(dtype)
+    _, small = _kernels(graph((8, 16)))
+    assert not any("_near(" in src or "if far:" in src for src in small), small
+    assert all("sin" in src or "cos" in src for src in small), small
+    a = np.random.default_rng(7).uniform(-20, 20, shape).astype(dtype)
     a[0, :5] = [0.0, -0.0, np.finfo(dtype).tiny / 4, -(2.0 ** 20 - 1), 1e6]
     b = a.copy()
     b[1:4, 5] = far
