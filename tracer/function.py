@@ -20,6 +20,7 @@ Invariants:
 import functools
 import inspect
 import threading
+import weakref
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -32,8 +33,8 @@ from tracer.engine import as_value
 from tracer.entry import (Entry, donation, foreign_leaves, note_rereads, optimized,
                           output_plan, with_rereads)
 from tracer.recording import make, node_of, watching
-from tracer.signature import (SCALAR_TYPES, arg_key, hot_slot, is_tensor_like, leaf_value,
-                              static_positions, tree_signature)
+from tracer.signature import (SCALAR_TYPES, arg_key, bind_method, hot_slot, is_tensor_like,
+                              leaf_value, static_positions, tree_signature)
 from tracer.state import STATE
 from tracer.tensor import Tensor
 from tracer.tracing import TraceContext, record_spliced as _record, substitute
@@ -71,6 +72,25 @@ class Staged:
         # what a Python float argument becomes when ``prepare`` would convert it (tt.grad
         # and the other transforms of one argument): the hot path converts it itself
         self._python_float = getattr(prepare, "python_float", None)
+
+    def __get__(self, instance, owner=None):
+        """``@tt.function`` on a method (as tf.function): ``obj.f`` is the function with
+        ``obj`` bound first, a Python object captured by the trace, traced and cached per
+        instance (held weakly: the instance's lifetime and pickling are unchanged)."""
+        if instance is None or not getattr(self, "_binds", False):
+            return self
+        methods = self.__dict__.setdefault("_methods", {})
+        held = methods.get(id(instance))
+        if held is not None and held[0]() is instance:
+            return held[1]
+        try:
+            ref = weakref.ref(instance, lambda _, k=id(instance): methods.pop(k, None))
+        except TypeError:                   # not weakly referable: held strongly
+            ref = lambda: instance          # noqa: E731
+        bound = function(bind_method(self.__wrapped__, ref),
+                         static_argnums=tuple(p - 1 for p in self._static if p > 0))
+        methods[id(instance)] = (ref, bound)
+        return bound
 
     def __call__(self, *args, **kwargs):
         if not kwargs and self._fast and STATE.trace is None and not STATE.tapes:
@@ -383,4 +403,6 @@ def function(fn=None, static_argnums=()):
     # found under the decorated name, so pickle's identity check passes (by reference)
     staged.__module__ = getattr(fn, "__module__", None)
     staged.__qualname__ = getattr(fn, "__qualname__", name)
+    staged._binds = True        # a method when defined in a class body (see __get__)
     return staged
+

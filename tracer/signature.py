@@ -9,6 +9,8 @@ Invariants:
   call with equal fast key computed on the general route: equal fast keys mean equal
   signatures.
 """
+import inspect
+
 import numpy as np
 
 from tracer import nest
@@ -142,3 +144,20 @@ def static_positions(static_argnums, name):
                              f"got {static_argnums!r}")
         out.append(i)
     return out
+
+
+def bind_method(fn, ref):
+    """``fn`` with the instance ``ref()`` as its first argument, named and signed as ``fn``
+    without that parameter (argument positions in messages count from the next one)."""
+    def method(*args, **kwargs):
+        return fn(ref(), *args, **kwargs)
+    method.__name__ = getattr(fn, "__name__", "method")
+    method.__qualname__ = getattr(fn, "__qualname__", method.__name__)
+    method.__doc__ = getattr(fn, "__doc__", None)
+    method.__module__ = getattr(fn, "__module__", None)
+    try:
+        sig = inspect.signature(fn)
+        method.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
+    except (TypeError, ValueError):
+        pass
+    return method

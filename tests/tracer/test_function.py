@@ -174,3 +174,35 @@ def test_function_explain_lists_graph():
     f = tt.function(lambda x: tt.exp(x) * 2)
     text = f.explain(tt.constant([1.0, 2.0]))
     assert "exp" in text and "mul" in text and "(2,) float32" in text
+
+
+def test_function_on_methods_binds_the_instance_per_object():
+    # tf.function on a method: obj.f(x) traces with obj captured, once per instance
+    class Scaled:
+        def __init__(self, s):
+            self.s, self.w = s, tt.Variable(2.0)
+
+        @tt.function
+        def __call__(self, x):
+            return self.w * x * self.s
+
+        @tt.function(static_argnums=(2,))
+        def power(self, x, k):
+            self.w.assign_add(1.0)
+            return x ** k
+
+    class Branchy:
+        @tt.function
+        def f(self, x):
+            return x if x > 0 else -x
+
+    a, b = Scaled(1.0), Scaled(10.0)
+    assert float(a(tt.constant(3.0))) == 6.0 and float(b(tt.constant(3.0))) == 60.0
+    assert float(a(tt.constant(4.0))) == 8.0 and a.__call__.trace_count == 1
+    assert float(a.power(tt.constant(2.0), 3)) == 8.0 and float(a.w) == 3.0
+    assert a.power is a.power and Scaled.power.trace_count == 0
+    with tt.GradientTape() as tape:
+        y = a(tt.constant(3.0))
+    assert float(tape.gradient(y, a.w)) == 3.0
+    with pytest.raises(tt.TracingError, match=r"argument 'x' \(position 0\) of f"):
+        Branchy().f(tt.constant(1.0))
