@@ -185,6 +185,8 @@ def _counted(seed):
 def _normal_args(op, shape, dtype, stddev):
     """(dtype, shape) of a normal sampler ``op``, checked (``stddev`` must be >= 0)."""
     d, shape = dtypes.as_dtype(dtype, op), _shape_arg(shape, op)
+    if d.kind != "f":
+        raise TypeError(f"{op}: dtype {d}; valid dtypes are float32, float64")
     if not stddev >= 0:
         raise ValueError(f"{op}: stddev is {stddev}; it must be >= 0")
     return d, shape
@@ -212,9 +214,20 @@ class _Random:
             self._op_draws[(op, seed)] = draw + 1
         return np.int64(draw)
 
-    def uniform(self, shape, minval=0, maxval=1, dtype=dtypes.float32, seed=None, name=None):
+    def uniform(self, shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None,
+                name=None):
+        """Uniform numbers in [minval, maxval): maxval defaults to 1 for floats and must be
+        given for integer dtypes (TensorFlow)."""
         d = dtypes.as_dtype(dtype, "random.uniform")
         shape = _shape_arg(shape, "random.uniform")
+        if d.kind not in "fiu":
+            raise TypeError(f"random.uniform: dtype {d}; valid dtypes are float32, float64, "
+                            f"int32, int64")
+        if maxval is None:
+            if d.kind in "iu":
+                raise ValueError(f"random.uniform: maxval must be given for integer dtype "
+                                 f"{d} (the numbers are in [minval, maxval))")
+            maxval = 1
         if d.kind in "iu":
             if not minval < maxval:
                 raise ValueError(f"random.uniform: minval ({minval}) must be < maxval "

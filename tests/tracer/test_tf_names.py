@@ -67,3 +67,15 @@ def test_eye_batch_shape_where_coordinates_and_scalar_conversion():
     for convert in (float, int):
         with pytest.raises(TypeError, match=r"shape \(2,\)"):
             convert(tt.constant([1.0, 2.0]))
+
+
+def test_random_dtype_rules_of_tensorflow():
+    with pytest.raises(ValueError, match="maxval must be given for integer dtype int32"):
+        tt.random.uniform((3,), dtype=tt.int32)
+    assert tt.random.uniform((3,), maxval=5, dtype=tt.int64, seed=1).dtype == np.int64
+    assert float(tt.reduce_max(tt.random.uniform((50,)))) < 1.0        # floats: maxval 1
+    for sampler in (tt.random.normal, tt.random.truncated_normal):
+        with pytest.raises(TypeError, match="valid dtypes are float32, float64"):
+            sampler((2,), dtype=tt.int32)
+    with pytest.raises(TypeError, match="random.uniform: dtype bool"):
+        tt.random.uniform((2,), dtype=tt.bool)
