@@ -13,16 +13,27 @@ __all__ = ["cholesky", "det", "diag", "diag_part", "eigh", "einsum", "inv", "log
            "norm", "qr", "slogdet", "solve", "svd", "tensordot", "trace", "triangular_solve"]
 
 
-def matmul(a, b, name=None):
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
+           a_is_sparse=False, b_is_sparse=False, name=None):
     """Matrix product of rank >= 2 operands; rank > 2 operands are batches whose batch
     dims broadcast. Vectors are refused, as in TensorFlow: use ``tensordot`` (or reshape
-    the vector to a one-row or one-column matrix)."""
+    the vector to a one-row or one-column matrix). ``transpose_a``/``adjoint_a`` (and the
+    ``_b`` pair) use an operand's last two axes swapped (TensorFlow's signature; real
+    tensors, so the adjoint is the transpose; the sparsity flags are hints, ignored)."""
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(
             f"matmul: a has shape {a.shape} and b has shape {b.shape}; both need rank >= 2 "
             f"(matrices, or batches of them). For a vector use tt.tensordot(a, b, 1), or "
             f"reshape it to shape (1, n) or (n, 1); for scalars use multiply")
+    for which, flags in (("a", (transpose_a, adjoint_a)), ("b", (transpose_b, adjoint_b))):
+        if all(flags):
+            raise ValueError(f"matmul: only one of transpose_{which} and adjoint_{which} "
+                             f"may be True")
+    if transpose_a or adjoint_a:
+        a = transpose(a, tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
+    if transpose_b or adjoint_b:
+        b = transpose(b, tuple(range(b.ndim - 2)) + (b.ndim - 1, b.ndim - 2))
     if a.dtype.kind == "b" or b.dtype.kind == "b":
         raise TypeError(f"matmul: dtypes {a.dtype} and {b.dtype}; valid dtypes are "
                         f"float32, float64, int32, int64")

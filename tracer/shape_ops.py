@@ -42,8 +42,9 @@ def reshape(tensor, shape, name=None):
     return x if shape == x.shape else bind(P.reshape, x, shape=shape)
 
 
-def transpose(a, perm=None, name=None):
-    """Permute axes; default reverses them."""
+def transpose(a, perm=None, conjugate=False, name=None):
+    """Permute axes; default reverses them (``conjugate`` changes nothing for the real
+    dtypes here, as TensorFlow's)."""
     x = as_tensor(a, "transpose")
     if perm is None:
         perm = tuple(reversed(builtins.range(x.ndim)))

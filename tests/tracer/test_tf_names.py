@@ -79,3 +79,20 @@ def test_random_dtype_rules_of_tensorflow():
             sampler((2,), dtype=tt.int32)
     with pytest.raises(TypeError, match="random.uniform: dtype bool"):
         tt.random.uniform((2,), dtype=tt.bool)
+
+
+def test_matmul_transpose_flags_and_transpose_conjugate(tt_backend):
+    a = np.arange(6.0).reshape(2, 3)
+    b = np.arange(12.0).reshape(2, 2, 3)
+    f = tt.function(lambda x, y: (tt.matmul(x, y, transpose_b=True),
+                                  tt.matmul(x, x, adjoint_a=True),
+                                  tt.linalg.matmul(y, x, transpose_a=True, transpose_b=False)))
+    ab, aa, ba = f(a, b)
+    np.testing.assert_allclose(ab.numpy(), a @ np.swapaxes(b, -1, -2))
+    np.testing.assert_allclose(aa.numpy(), a.T @ a)
+    np.testing.assert_allclose(ba.numpy(), np.swapaxes(b, -1, -2) @ a)
+    g = tt.grad(lambda x: tt.reduce_sum(tt.matmul(x, x, transpose_b=True)))(a)
+    np.testing.assert_allclose(g.numpy(), 2 * np.ones((2, 2)) @ a)
+    with pytest.raises(ValueError, match="only one of transpose_a and adjoint_a"):
+        tt.matmul(a, a, transpose_a=True, adjoint_a=True)
+    assert tt.transpose(a, conjugate=True).shape == (3, 2)
