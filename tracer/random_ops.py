@@ -67,7 +67,13 @@ def traced_uniform(shape, dtype, seed, op, rng):
     from its seeds (``foo`` with two ``uniform([1], seed=1)`` gives (A1, A1), then (A2,
     A2)). Called eagerly (op-seeded draws only), the counter is the op's own, so an eager
     op gives the numbers the same op gives traced, call by call (TensorFlow: the same
-    kernel and seeds)."""
+    kernel and seeds). After ``set_seed``, an unseeded traced draw takes the next op seed
+    of its trace (0, 1, ... per traced function), so every function draws the same
+    sequence (TensorFlow: "tf.function acts like a re-run of a program")."""
+    if seed is None and random._global_seed is not None and \
+            hasattr(STATE.trace, "auto_seeds"):
+        seed = STATE.trace.auto_seeds
+        STATE.trace.auto_seeds += 1
     if seed is None:
         base = int(rng.integers(1 << 32))
         return stateless_uniform(shape, ops.add(ops.multiply(_next_draw(op), _STRIDE),
@@ -203,6 +209,7 @@ class _Random:
 
     def __init__(self):
         self._rng = np.random.default_rng()
+        self._global_seed = None
         self._op_draws = {}         # (op, seed) -> its next eager draw, until set_seed
         self._lock = threading.Lock()
 
@@ -296,6 +303,7 @@ class _Random:
         op's sequence restarts) and the stream of traced draws (``tt.function``) all replay
         from ``seed`` (None: unpredictably, and op-seeded draws as before any set_seed)."""
         self._rng = np.random.default_rng(seed)
+        self._global_seed = seed
         self._op_draws = {}
         with DRAWS._update_lock:
             _START[0] = np.int64(seed_start(seed))

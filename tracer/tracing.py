@@ -37,6 +37,7 @@ class TraceContext:
         self.unsourced = []         # variables read in a body without one (region_trace)
         self.seeded_draws = {}      # op seed -> its counter read in this body (random_ops)
         self.op_counters = {}       # op seed -> its draw counter Variable (random_ops)
+        self.auto_seeds = 0         # op seeds given to unseeded draws so far (random_ops)
         self.rereads = []           # (variable, node): reads after an update (read_variable)
         self._reread = {}           # id(variable) -> (node assigned, its read node)
 

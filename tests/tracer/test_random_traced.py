@@ -130,3 +130,18 @@ def test_same_op_seed_in_one_function_draws_the_same_numbers_per_call(tt_backend
     np.testing.assert_array_equal(np.asarray(foo()[0]), e1)
     np.testing.assert_array_equal(np.asarray(tt.function(foo)()[0]), a1)   # a new trace
     assert f.trace_count == 1
+
+
+def test_after_set_seed_every_function_draws_the_same_unseeded_sequence():
+    # tf.random.set_seed's documented example: "tf.function acts like a re-run of a
+    # program": f and g (two unseeded draws each) both print (A1, A2), then new numbers
+    tt.random.set_seed(1234)
+    f = tt.function(lambda: (tt.random.uniform([2]), tt.random.uniform([2])))
+    g = tt.function(lambda: (tt.random.uniform([2]), tt.random.uniform([2])))
+    fa, fb = (t.numpy() for t in f())
+    ga, gb = (t.numpy() for t in g())
+    np.testing.assert_array_equal(fa, ga)
+    np.testing.assert_array_equal(fb, gb)
+    assert not np.array_equal(fa, fb)
+    assert not np.array_equal(f()[0].numpy(), fa)              # the next call moves on
+    tt.random.set_seed(None)
