@@ -17,6 +17,7 @@ import numpy as np
 
 from compiler.fusion import (LOOP_REDUCTIONS, inlinable, is_view, moves,
                              view_chain, view_root)
+from compiler import lanes
 from compiler.primitives.elementwise import NEAR
 
 _HEADER = ("import math\nimport numpy as np\nfrom numba import njit, prange\n"
@@ -101,6 +102,8 @@ class KernelWriter:
         self.literal = False            # reading a value written into the source
         self.pre, self.body = [], []
         self.near = {}                  # body line -> its sin/cos for small arguments
+        self.lanes = {}                 # body line -> exact lines of a lane max/min step
+        self.closes = {}                # depth -> lines flagging rows for the exact rerun
         self.flat = self._can_flatten()
         reds = kernel.reductions
         self.parallel = self._can_parallel(parallel_threshold, reds)
@@ -270,16 +273,27 @@ class KernelWriter:
         for j, m in enumerate(self.k.members):
             self._member(j, m, idx, outs, inits, accs)
         self.body += self.late
+        near = (self.near and self.size >= NEAR_MIN_SIZE and not self.dest and
+                not self.parallel)
+        fast = bool(self.lanes) and not near and not self.dest
+        exact = {d: [a for a in acc if a[2] is not None] for d, acc in accs.items()}
+        if self.lanes and not fast:     # lane steps only where nothing else runs twice
+            self.body, accs, self.closes = lanes.exact_body(self.body, self.lanes), exact, {}
         loops = self._loops(accs, self.body)
-        if self.near and self.size >= NEAR_MIN_SIZE and not self.dest and not self.parallel:
+        if near:
             loops = self._near_first(accs, inits, loops)
+        if fast:
+            body, self.closes = lanes.exact_body(self.body, self.lanes), {}
+            loops = lanes.with_fallback(loops, self._loops(exact, body), inits,
+                                        None if self.flat or not self.shape else "n0")
         opts = f"error_model='numpy', cache={cache!r}"
         if self.parallel:
             opts += ", parallel=True"
         names = ", ".join([f"a{j}" for j in range(len(self.args))] +
                           [f"d{d}" for d in range(len(self.dest))] + self.extent_names())
         ret = ", ".join(outs) + ("," if len(outs) == 1 else "")
-        lines = [_HEADER, "", f"@njit({opts})", f"def kernel({names}):"]
+        lines = [_HEADER + (lanes.IMPORT if fast else ""), "", f"@njit({opts})",
+                 f"def kernel({names}):"]
         lines += [f"    d{d}f = d{d}.reshape(nf)" for d in range(len(self.dest))]
         lines += self.pre + inits + loops + [f"    return ({ret})", ""]
         return "\n".join(lines)
@@ -332,7 +346,10 @@ class KernelWriter:
             if wide:                    # see _wide: a float64 accumulator, rounded once
                 init, val = constant(0, np.float64), f"np.float64({val})"
             accs.setdefault(depth, []).append((acc, init, r, idx[:depth]))
-            self.body.append(self._accumulate(op, r.dtype, acc, val, depth))
+            if lanes.applies(op, r.dtype, depth, self.parallel):
+                self._lane_step(op, j, acc, val, depth, idx, accs)
+            else:
+                self.body.append(self._accumulate(op, r.dtype, acc, val, depth))
             outs.append((f"np.float32({acc})" if wide else acc) if r.shape == () else f"o{j}")
             if r.shape != ():
                 inits.append(f"    o{j} = np.empty({self._kept(r)}, {ctor(r.dtype)})")
@@ -342,6 +359,16 @@ class KernelWriter:
         inits.append(f"    o{j} = np.full({self._kept(r)}, {init}, {ctor(r.dtype)})")
         self.body.append(self._accumulate(op, r.dtype, f"o{j}[{oidx}]", val))
         outs.append(f"o{j}")
+
+    def _lane_step(self, op, j, acc, val, depth, idx, accs):
+        """A float max/min row accumulated in vector lanes (compiler.lanes)."""
+        fast, exact = lanes.body(op, j, acc, val)
+        start = len(self.body)
+        self.body += fast
+        self.lanes.update({start: exact, **{start + k: [] for k in range(1, len(fast))}})
+        accs[depth] += [(z, "False", None, idx[:depth]) for z in lanes.flags(j)]
+        self.closes.setdefault(depth, []).append(
+            lanes.close(j, acc, depth, idx[0] if idx else None))
 
     def _wide(self, op, dtype):
         """Whether a float32 sum accumulates in float64: in parallel loops, whose
@@ -400,12 +427,14 @@ class KernelWriter:
         lines += [f"{pad}{a} = {init}" for a, init, _, _ in accs.get(depth, [])]
         lines += [pad + s for s in body]
         for a, _, r, oidx in accs.get(depth, []) if depth else []:
-            lines.append(f"{pad}o{a[1:]}[{', '.join(oidx)}] = {a}")
+            if r is not None:
+                lines.append(f"{pad}o{a[1:]}[{', '.join(oidx)}] = {a}")
         for d in range(depth - 1, -1, -1):
             pad = "    " * (d + 1)
             for a, _, r, oidx in accs.get(d, []):
-                if r.shape != ():
+                if r is not None and r.shape != ():
                     lines.append(f"{pad}o{a[1:]}[{', '.join(oidx)}] = {a}")
+            lines += [pad + c for c in self.closes.get(d, [])]
         return lines
 
 

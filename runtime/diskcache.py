@@ -48,12 +48,16 @@ def module_digest(filename):
 
 HELPERS = (module_digest("vecmath.py") + module_digest("vecmath64.py")    # kernels inline
            + module_digest("vecmath_special.py") + module_digest("irmath.py"))   # them all
+# helpers only some kernels import, named in their source: their digest goes into those
+# kernels' entries alone (a change to one leaves every other kernel's cache valid)
+OPTIONAL_HELPERS = {"runtime.vecmax": module_digest("vecmax.py")}
 
 
 def entry_name(source):
     """``k_<hash>`` of the source, the Numba and Python versions, the helpers and the
     format version."""
-    tag = f"{FORMAT}:{numba.__version__}:{sys.version_info[:2]}:{HELPERS}:{source}"
+    helpers = HELPERS + "".join(d for m, d in OPTIONAL_HELPERS.items() if m in source)
+    tag = f"{FORMAT}:{numba.__version__}:{sys.version_info[:2]}:{helpers}:{source}"
     return "k_" + hashlib.sha256(tag.encode()).hexdigest()[:24]
 
 
