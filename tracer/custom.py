@@ -114,8 +114,9 @@ def _call_grad_fn(grad_fn, dys, variables, name, n_inputs):
     """(input gradients, variable gradients) as returned by ``grad_fn``."""
     if not variables:
         res = grad_fn(*dys)
-        res = [res] if n_inputs == 1 and not isinstance(res, (list, tuple)) else list(res)
-        return res, []
+        # one gradient not in a list: the one input's (or, for several inputs, a miscount
+        # that _grad_nodes names)
+        return (list(res) if isinstance(res, (list, tuple)) else [res]), []
     if not _takes_variables(grad_fn):
         raise TypeError(f"custom_gradient: {name} reads Variables "
                         f"({', '.join(v.name for v in variables)}), so its grad_fn must accept "
@@ -126,7 +127,7 @@ def _call_grad_fn(grad_fn, dys, variables, name, n_inputs):
         raise TypeError(f"custom_gradient: {name}'s grad_fn was given variables, so it must "
                         f"return a pair (input_grads, variable_grads)")
     gx, gv = res
-    gx = [gx] if n_inputs == 1 and not isinstance(gx, (list, tuple)) else list(gx)
+    gx = list(gx) if isinstance(gx, (list, tuple)) else [gx]
     gv = [gv] if len(variables) == 1 and not isinstance(gv, (list, tuple)) else list(gv)
     if len(gv) != len(variables):
         raise ValueError(f"custom_gradient: {name}'s grad_fn returned {len(gv)} variable "

@@ -86,17 +86,19 @@ def _match(values, like, op, what):
 
 # -- jvp and linearize ---------------------------------------------------------------------
 
-def _jvp_build(fn, op):
+def _jvp_build(fn, op, has_aux=False):
     name = _name(fn)
 
     def build(args, kwargs):
         primals, tangents = args
-        ys, rebuild = _out_tensors(fn(*primals), op, name)
+        out, aux = _split_aux(fn(*primals), has_aux, op, name)
+        ys, rebuild = _out_tensors(out, op, name)
         ps = nest.flatten(list(primals))[0]
         ts = _match(list(tangents), list(primals), op, "tangents")
         live = [(node_of(p), node_of(t)) for p, t in zip(ps, ts) if p.dtype.kind == "f"]
         jts = fwd.jvp([node_of(y) for y in ys], [p for p, _ in live], [t for _, t in live])
-        return rebuild(ys), rebuild([make(None, n) for n in jts])
+        res = rebuild(ys), rebuild([make(None, n) for n in jts])
+        return res + (aux,) if has_aux else res
     return lambda: build
 
 
@@ -110,16 +112,19 @@ def _pair(primals, tangents, op):
                         f"tangent per primal")
 
 
-def jvp(fn, primals, tangents):
-    """``(fn(*primals), J tangents)``: the Jacobian-vector product, in forward mode.
+def jvp(fn, primals, tangents, has_aux=False):
+    """``(fn(*primals), J tangents)``: the Jacobian-vector product, in forward mode (with
+    ``has_aux``, ``fn`` returns ``(out, aux)`` and the result is ``(out, J tangents, aux)``,
+    as JAX's).
 
     >>> y, dy = tt.jvp(tt.sin, (x,), (tt.ones_like(x),))        # dy = cos(x)
     """
     if not callable(fn):
         raise TypeError(f"jvp: expected a callable, got {type(fn).__name__}")
     _pair(primals, tangents, "jvp")
-    return _staged(fn, "jvp", lambda: _jvp_build(fn, "jvp")())(tuple(primals),
-                                                                 tuple(tangents))
+    kind = ("jvp", True) if has_aux else "jvp"
+    return _staged(fn, kind, lambda: _jvp_build(fn, "jvp", has_aux)())(tuple(primals),
+                                                                        tuple(tangents))
 
 
 def _residuals(outputs, tangents):
@@ -322,14 +327,15 @@ def _jac_rev(y_nodes, x):
     return out
 
 
-def _jacobian_transform(fn, argnums, op, per_leaf, recipe):
+def _jacobian_transform(fn, argnums, op, per_leaf, recipe, has_aux=False):
     if not callable(fn):
         raise TypeError(f"{op}: expected a callable, got {type(fn).__name__}")
     nums, name = _argnums(argnums, op), _name(fn)
     single = isinstance(argnums, int)
 
     def build(args, kwargs):
-        ys, rebuild_out = _float_outputs(fn(*args, **kwargs), op, name)
+        out, aux = _split_aux(fn(*args, **kwargs), has_aux, op, name)
+        ys, rebuild_out = _float_outputs(out, op, name)
         y_nodes = [node_of(y) for y in ys]
         per_arg = []
         for leaves, rebuild in _sources(args, nums, op, name):
@@ -338,33 +344,35 @@ def _jacobian_transform(fn, argnums, op, per_leaf, recipe):
                             for k in range(len(ys))])
         results = [per_arg[0][k] if single else tuple(a[k] for a in per_arg)
                    for k in range(len(ys))]
-        return rebuild_out(results)
+        return (rebuild_out(results), aux) if has_aux else rebuild_out(results)
     return Staged(fn, build, f"{op}({name})", prepare=_prepare(nums, op, name),
-                  recipe=(recipe, (fn, argnums), {}))
+                  recipe=(recipe, (fn, argnums, has_aux), {}))
 
 
-def jacobian(fn, argnums=0):
+def jacobian(fn, argnums=0, has_aux=False):
     """The Jacobian of ``fn`` (reverse mode, one VJP batched over the basis of each
-    output's space, as ``jacrev``): for y = fn(x), shape y.shape + x.shape."""
-    return _jacobian_transform(fn, argnums, "jacobian", _jac_rev, jacobian)
+    output's space, as ``jacrev``): for y = fn(x), shape y.shape + x.shape. With
+    ``has_aux`` (JAX), ``fn`` returns ``(out, aux)`` and the result is ``(jacobian, aux)``
+    (so for jacfwd, jacrev and hessian)."""
+    return _jacobian_transform(fn, argnums, "jacobian", _jac_rev, jacobian, has_aux)
 
 
-def hessian(fn, argnums=0):
+def hessian(fn, argnums=0, has_aux=False):
     """The Hessian of scalar-valued ``fn``: ``jacfwd(grad(fn))`` as JAX's, shape x.shape * 2
     (forward over reverse, batched: the graph does not grow with x's size). Where a second
     derivative is infinite (sqrt at 0) the NaNs of 0 * inf fall where JAX's do: row i of
     H[i, j] = d(grad_i)/dx_j, not column i as reverse over reverse puts them."""
-    return jacfwd(grad(fn, argnums), argnums)
+    return jacfwd(grad(fn, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
 
 
-def jacfwd(fn, argnums=0):
+def jacfwd(fn, argnums=0, has_aux=False):
     """The Jacobian of ``fn`` by forward mode (one batched JVP over the input basis):
     shape ``y.shape + x.shape``; best when inputs are fewer than outputs. An integer or
     bool output gets zeros of its own dtype (JAX's float0 tangent; ``jacrev`` raises)."""
-    return _jacobian_transform(fn, argnums, "jacfwd", _jac_fwd, jacfwd)
+    return _jacobian_transform(fn, argnums, "jacfwd", _jac_fwd, jacfwd, has_aux)
 
 
-def jacrev(fn, argnums=0):
+def jacrev(fn, argnums=0, has_aux=False):
     """The Jacobian of ``fn`` by reverse mode (one batched VJP over the output basis):
     shape ``y.shape + x.shape``; best when outputs are fewer than inputs."""
-    return _jacobian_transform(fn, argnums, "jacrev", _jac_rev, jacrev)
+    return _jacobian_transform(fn, argnums, "jacrev", _jac_rev, jacrev, has_aux)

@@ -219,3 +219,13 @@ def test_grad_fn_must_take_variables_when_the_function_reads_them():
         with pytest.raises(TypeError, match="variables"):
             bad(x)
     assert float(bad(x)) == 1.5             # no tape: the forward alone
+
+
+def test_grad_fn_returning_too_few_gradients_is_named():
+    @tt.custom_gradient
+    def f(x, y):
+        return x * y, lambda dy: dy                 # one gradient for two inputs
+
+    with pytest.raises(ValueError, match="returned 1 gradients for 2 inputs"):
+        tt.grad(lambda a, b: f(a, b))(tt.constant(1.0), tt.constant(2.0))
+    assert float(tt.grad(lambda a: a * 3.0)(tt.constant(1.0))) == 3.0   # still works

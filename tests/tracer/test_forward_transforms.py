@@ -181,3 +181,24 @@ def test_checkpoint_dots_saveable_keeps_the_product():
     assert graph.count(" = matmul(") == 2 and graph.count(" = sin(") == 3
     with pytest.raises(TypeError, match="dots_saveable"):
         tt.checkpoint(lambda h: h, policy="dots")
+
+
+def test_has_aux_on_jvp_and_the_jacobians():
+    # JAX: jvp(..., has_aux=True) -> (out, tangent, aux); jacfwd/jacrev/hessian(has_aux)
+    # -> (jacobian, aux)
+    def f(x):
+        return tt.sin(x) * 2.0, {"x2": x * x}
+
+    x = tt.constant([0.5, 1.5], dtype=tt.float64)
+    out, tan, aux = tt.jvp(f, (x,), (tt.ones_like(x),), has_aux=True)
+    np.testing.assert_allclose(tan.numpy(), 2 * np.cos([0.5, 1.5]))
+    np.testing.assert_allclose(aux["x2"].numpy(), [0.25, 2.25])
+    for jac in (tt.jacfwd, tt.jacrev, tt.jacobian):
+        j, a = jac(f, has_aux=True)(x)
+        np.testing.assert_allclose(j.numpy(), np.diag(2 * np.cos([0.5, 1.5])))
+        np.testing.assert_allclose(a["x2"].numpy(), [0.25, 2.25])
+    h, a = tt.hessian(lambda v: (tt.reduce_sum(v ** 3), v * 2), has_aux=True)(x)
+    np.testing.assert_allclose(h.numpy(), np.diag([3.0, 9.0]))
+    np.testing.assert_allclose(a.numpy(), [1.0, 3.0])
+    with pytest.raises(TypeError, match="has_aux=True"):
+        tt.jacfwd(lambda v: v, has_aux=True)(x)
