@@ -87,12 +87,17 @@ class _Mapped:
         self.mapping[id(stand)] = batched
         return make(None, stand)
 
-    def size(self):
+    def size(self, axis_size=None):
         if not self.sizes:
+            if axis_size is not None:
+                return axis_size
             raise ValueError(f"{self.name}: in_axes maps no argument; at least one tensor "
                              f"argument needs an int axis (in_axes=None everywhere leaves "
-                             f"nothing to vectorise)")
+                             f"nothing to vectorise), or give axis_size")
         sizes = {s for _, _, s in self.sizes}
+        if axis_size is not None and sizes != {axis_size}:
+            listed = "; ".join(f"{w} has size {s} along axis {a}" for w, a, s in self.sizes)
+            raise ValueError(f"{self.name}: axis_size={axis_size} but {listed}")
         if len(sizes) > 1:
             listed = "; ".join(f"{w} has size {s} along axis {a}" for w, a, s in self.sizes)
             raise ValueError(f"{self.name}: inconsistent sizes for the mapped axis: {listed}. "
@@ -143,12 +148,13 @@ def _outputs(mapped, out, out_axes, size):
     return rebuild(result)
 
 
-def vmap(fn, in_axes=0, out_axes=0):
+def vmap(fn, in_axes=0, out_axes=0, axis_size=None):
     """Vectorise ``fn`` over a mapped axis of its arguments (JAX semantics).
 
     ``in_axes``: an int, None (not mapped) or a (nested) tuple/list/dict of them matching a
     prefix of the arguments; ``out_axes`` likewise for the outputs. Keyword arguments are
-    mapped over axis 0.
+    mapped over axis 0. ``axis_size`` gives the size when no argument is mapped (and must
+    equal the mapped size otherwise).
 
     >>> per_example = tt.vmap(tt.grad(loss), in_axes=(None, 0, 0))   # batched kernels
     """
@@ -156,11 +162,15 @@ def vmap(fn, in_axes=0, out_axes=0):
         raise TypeError(f"vmap: expected a callable, got {type(fn).__name__}")
     _check_axes_spec(in_axes, "in_axes")
     _check_axes_spec(out_axes, "out_axes")
+    if axis_size is not None and (isinstance(axis_size, bool) or
+                                  not hasattr(axis_size, "__index__") or axis_size < 0):
+        raise TypeError(f"vmap: axis_size must be a non-negative int or None, got "
+                        f"{axis_size!r}")
     name = f"vmap({getattr(fn, '__name__', type(fn).__name__)})"
 
     def build(args, kwargs):
         mapped = _Mapped(name)
         sargs, skw = _stand_ins(mapped, args, kwargs, in_axes, _arg_names(fn, len(args)))
-        size = mapped.size()
+        size = mapped.size(None if axis_size is None else int(axis_size))
         return _outputs(mapped, fn(*sargs, **skw), out_axes, size)
-    return Staged(fn, build, name, recipe=(vmap, (fn, in_axes, out_axes), {}))
+    return Staged(fn, build, name, recipe=(vmap, (fn, in_axes, out_axes, axis_size), {}))

@@ -126,3 +126,19 @@ def test_vmap_argument_errors():
         tt.vmap(lambda x: x, in_axes="0")
     with pytest.raises(ValueError, match="out_axes None"):
         tt.vmap(lambda x: x * 2.0, out_axes=None)(_c(np.ones(3)))
+
+
+def test_axis_size_when_no_argument_is_mapped():
+    # JAX: vmap(f, in_axes=None, axis_size=n) broadcasts; a mapped size must equal it
+    x = tt.constant(2.0)
+    out = tt.vmap(lambda a: a * 2, in_axes=None, axis_size=3)(x)
+    np.testing.assert_array_equal(out.numpy(), [4.0, 4.0, 4.0])
+    g = tt.grad(lambda v: tt.reduce_sum(tt.vmap(lambda a: a * v, in_axes=None,
+                                                 axis_size=3)(v)))(x)
+    assert float(g) == 12.0
+    assert tt.vmap(lambda a, b: a * b, in_axes=(0, None), axis_size=2)(
+        tt.ones(2), 3.0).numpy().tolist() == [3.0, 3.0]
+    with pytest.raises(ValueError, match="axis_size=3 but argument 'a'"):
+        tt.vmap(lambda a: a, axis_size=3)(tt.ones(2))
+    with pytest.raises(TypeError, match="axis_size must be"):
+        tt.vmap(lambda a: a, axis_size=1.5)
