@@ -329,3 +329,22 @@ def test_gradient_with_broadcast_constant_operand():
         tape.watch(x)
         y = tt.reduce_sum(x * c + 1)
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [[1, 1], [2, 2], [3, 3]])
+
+
+def test_format_and_bool_operators_as_tensorflow():
+    # f-strings format the value (TensorFlow's __format__); & | ^ ~ on bools both ways
+    assert f"{tt.constant(2.5):.2f}" == "2.50" and f"{tt.Variable(1.25):.1f}" == "1.2"
+    assert f"{tt.constant([1.0, 2.0])}" == "[1. 2.]" and format(tt.constant(3), "d") == "3"
+    b = tt.constant([True, False])
+    assert (b ^ True).numpy().tolist() == [False, True]
+    assert (True & b).numpy().tolist() == [True, False]
+    assert (False | b).numpy().tolist() == [True, False]
+    assert (tt.Variable(True) & b).numpy().tolist() == [True, False]
+    assert bool(~tt.Variable(True)) is False
+    with pytest.raises(TypeError, match="it takes bool tensors"):
+        tt.constant(1) ^ tt.constant(2)
+    seen = []
+    tt.function(lambda x: seen.append(f"{x}") or x)(tt.constant(1.0))  # traced: described
+    assert "shape=()" in seen[0]
+    with pytest.raises(tt.TracingError, match="format"):
+        tt.function(lambda x: float(f"{x:.2f}"))(tt.constant(1.0))
