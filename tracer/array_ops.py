@@ -16,8 +16,9 @@ from tracer.shape_ops import broadcast_to, concat, getitem
 
 
 def _axis(op, x, axis):
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+    if isinstance(axis, bool) or not hasattr(axis, "__index__"):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    axis = axis.__index__()                 # also a scalar integer tensor (TensorFlow)
     if x.ndim == 0:
         raise ValueError(f"{op}: needs a tensor of rank >= 1, got a scalar")
     (a,) = normalize_axes(op, (axis,), x.ndim)
@@ -101,8 +102,8 @@ def top_k(input, k=1, sorted=True, name=None):
     _accepted(P.argsort, "top_k", x)
     if x.ndim == 0:
         raise ValueError("top_k: needs a tensor of rank >= 1, got a scalar")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or \
-            not 0 <= k <= x.shape[-1]:
+    k = k.__index__() if hasattr(k, "__index__") and not isinstance(k, bool) else k
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= x.shape[-1]:
         raise ValueError(f"top_k: k={k!r} for input of shape {x.shape}; k must be an int "
                          f"in 0..{x.shape[-1]} (the size of the last axis)")
     a = x.ndim - 1

@@ -18,9 +18,10 @@ def _check_float(x, op):
 
 @public_op("nn.softmax")
 def softmax(logits, axis=-1, name=None):
-    """exp(x) / sum(exp(x)) along ``axis``."""
+    """exp(x) / sum(exp(x)) along ``axis`` (None: the last axis, as TensorFlow 2)."""
     x = as_tensor(logits, "nn.softmax")
     _check_float(x, "softmax")
+    axis = -1 if axis is None else axis
     m = ops.stop_gradient(ops.reduce_max(x, axis, keepdims=True))
     e = ops.exp(ops.subtract(x, m))
     return ops.divide(e, ops.reduce_sum(e, axis, keepdims=True))
@@ -33,6 +34,7 @@ def log_softmax(logits, axis=-1, name=None):
     holding +inf, or all -inf, is NaN throughout, as in TensorFlow and JAX."""
     x = as_tensor(logits, "nn.log_softmax")
     _check_float(x, "log_softmax")
+    axis = -1 if axis is None else axis             # TensorFlow 2: None is the last axis
     m = ops.stop_gradient(ops.reduce_max(x, axis, keepdims=True))
     shifted = ops.subtract(x, m)
     return ops.subtract(shifted, ops.log(ops.reduce_sum(ops.exp(shifted), axis, keepdims=True)))

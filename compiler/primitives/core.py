@@ -225,8 +225,9 @@ def normalize_axes(name, axes, ndim):
     """Sorted tuple of non-negative axes; ValueError naming the valid range."""
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+        if isinstance(a, bool) or not hasattr(a, "__index__"):
             raise TypeError(f"{name}: axis must be an int, got {a!r}")
+        a = a.__index__()       # ints, NumPy ints, integer scalars of a caller's own type
         if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
             raise ValueError(f"{name}: axis {a} is out of range for a tensor of rank {ndim}; "
                              f"valid axes are {-ndim}..{ndim - 1}" if ndim else

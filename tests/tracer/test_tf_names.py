@@ -96,3 +96,18 @@ def test_matmul_transpose_flags_and_transpose_conjugate(tt_backend):
     with pytest.raises(ValueError, match="only one of transpose_a and adjoint_a"):
         tt.matmul(a, a, transpose_a=True, adjoint_a=True)
     assert tt.transpose(a, conjugate=True).shape == (3, 2)
+
+
+def test_softmax_axis_none_and_integer_tensor_axes():
+    x = np.array([[1.0, 2.0], [3.0, 5.0]])
+    e = np.exp(x - x.max(1, keepdims=True))
+    np.testing.assert_allclose(tt.nn.softmax(x, axis=None).numpy(), e / e.sum(1, keepdims=True))
+    np.testing.assert_allclose(tt.nn.log_softmax(x, axis=None).numpy(),
+                               np.log(e / e.sum(1, keepdims=True)))
+    one = tt.constant(1)                                   # TF accepts int tensors as axes
+    assert tt.concat([x, x], one).shape == (2, 4) and tt.gather(x, [1], axis=one).shape \
+        == (2, 1)
+    np.testing.assert_array_equal(tt.cumsum(x, one).numpy(), np.cumsum(x, 1))
+    assert len(tt.split(x, 2, axis=one)) == 2 and tt.math.top_k(x, one)[0].shape == (2, 1)
+    with pytest.raises(TypeError, match="axis must be an int"):
+        tt.reduce_sum(x, 1.0)
