@@ -21,12 +21,17 @@ def on(*names, kinds=()):
     return mark
 
 
+_FILLS = frozenset(["broadcast_to", "reshape"])
+
+
 def full_value(node):
-    """The scalar a node is filled with (literal or broadcast literal), else None."""
+    """The scalar a node is filled with (a literal, or a literal through any chain of
+    broadcasts and reshapes, as a reduction's seed ``broadcast_to(reshape(1.0))``), else
+    None."""
+    while node.prim.name in _FILLS:
+        node = node.inputs[0]
     if node.prim.name == "literal":
         return node.params["value"]
-    if node.prim.name == "broadcast_to" and node.inputs[0].prim.name == "literal":
-        return node.inputs[0].params["value"]
     return None
 
 

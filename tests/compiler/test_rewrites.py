@@ -94,9 +94,13 @@ def test_constant_folding_leaves_runtime_errors_to_run_time():
     lambda x: P.pow(x, fill(1.0)),
     lambda x: P.select(P.full(True, (7,), "bool"), x, fill(2.0)),
     lambda x: P.select(P.full(False, (7,), "bool"), fill(2.0), x),
+    # a reduction's seed: a literal reshaped, then broadcast
+    lambda x: P.mul(P.broadcast_to(P.reshape(P.literal(1.0, F64), shape=(1,)), shape=(7,)), x),
+    lambda x: P.div(x, P.reshape(P.broadcast_to(P.literal(1.0, F64), shape=(7, 1)),
+                                 shape=(7,))),
 ], ids=["mul1", "1mul", "div1", "sub0", "negneg", "reshape", "broadcast", "cast", "transpose",
         "max_none", "prod_none", "select_same", "reshape_chain", "pow1", "select_true",
-        "select_false"])
+        "select_false", "mul_reshaped_1", "div_reshaped_1"])
 def test_identity_is_applied_and_exact(build):
     x = leaf()
     y = build(x)
