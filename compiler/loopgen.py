@@ -10,6 +10,7 @@ Loop-carried values are rebound from one iteration's outputs to the next's input
 are never copied); stacked outputs are allocated once. Values of shape () are scalars.
 Emits text only: the runtime compiles it.
 """
+import math
 import re
 
 from compiler.codegen import constant, ctor, scalar_source
@@ -106,17 +107,34 @@ def scan_source(node, body_graph, steps, kernel_args, kernel_extents=None):
     pad = "        "
     src = [f"def kernel({', '.join(args)}):"]
     src += [f"    ys{j} = np.empty({s!r}, {ctor(d)})" for j, (s, d) in enumerate(types[nk:])]
-    src += [f"    for t in {rng}:"]
+    pre, stores = _stores(types[nk:], outs[nk:], length, pad)
+    src += pre + [f"    for t in {rng}:"]
     src += [f"{pad}s{k} = x{k}[t]" for k in range(nx)]
     src += [pad + ln for ln in lines]
-    # ys first: an output may be a carry's value at the start of the step
-    src += [f"{pad}ys{j}[t] = {o}" for j, o in enumerate(outs[nk:])]
+    src += stores           # ys first: an output may be a carry's value at the step's start
     if nk:
         src.append(f"{pad}{', '.join(f'c{j}' for j in range(nk))}, = "
                    f"{', '.join(_carry(o, types[j]) for j, o in enumerate(outs[:nk]))},")
     rets = [f"c{j}" for j in range(nk)] + [f"ys{j}" for j in range(len(types) - nk)]
     src.append(f"    return ({', '.join(rets)},)")
     return "\n".join(src + [""])
+
+
+def _stores(types, outs, length, pad):
+    """(lines before the loop, lines in it) storing a step's ys. Rows of arrays go
+    through a (length, row size) view of the stacked buffer, element by element:
+    ``ys[t] = row`` compiles Numba's broadcasting check, whose shape error message costs
+    ~3.5 s of string-formatting compiles in a process's first scan (~1 s per rank after)."""
+    pre, lines = [], []
+    for j, ((shape, _), o) in enumerate(zip(types, outs)):
+        if len(shape) < 2:
+            lines.append(f"{pad}ys{j}[t] = {o}")
+            continue
+        n = math.prod(shape[1:])
+        pre.append(f"    yf{j} = ys{j}.reshape(({length}, {n}))")
+        lines += [f"{pad}r{j} = np.ascontiguousarray({o}).reshape({n})",
+                  f"{pad}for k in range({n}):", f"{pad}    yf{j}[t, k] = r{j}[k]"]
+    return pre, lines
 
 
 def _carry(src, spec):

@@ -266,3 +266,37 @@ def test_native_loop_calls_its_kernels_with_the_types_a_direct_call_has():
         assert_allclose(f(tt.constant(np.ones(3)), tt.constant(xs)), want, rtol=1e-13)
     sigs = [str(sig) for fn, _ in list(native._kernels.values()) for sig in fn.signatures]
     assert sigs and not any("Literal" in s for s in sigs), sigs
+
+
+def test_native_scan_stores_array_rows_without_numba_broadcast_checks():
+    # ys rows of rank 1 and 2 (reverse scan), stored element by element into the stacked
+    # buffer: `ys[t] = row` compiled Numba's shape-error formatting (~3.5 s, strings)
+    from numba.core import event
+    names = []
+
+    class Compiles(event.Listener):
+        def on_start(self, ev):
+            names.append(getattr(ev.data["dispatcher"].py_func, "__qualname__", ""))
+
+        def on_end(self, ev):
+            pass
+
+    def step(c, x):
+        return c * 0.5 + x, (c * x, tt.reshape(x * c, (2, 2)) + 1.0, tt.reduce_sum(c))
+    f = tt.function(lambda h, xs: tt.scan(step, h, xs, reverse=True))
+    h, xs = np.array([1.0, -2.0, 0.5, 3.0]), np.linspace(-1, 1, 12).reshape(3, 4)
+    c, rows = h, []
+    for x in xs[::-1]:
+        rows.append((c * x, (x * c).reshape(2, 2) + 1.0, np.sum(c)))
+        c = c * 0.5 + x
+    want = [c] + [np.stack(r[::-1]) for r in zip(*rows)]
+    listener = Compiles()
+    event.register("numba:compile", listener)
+    try:
+        for _ in range(2):              # interpreted, then compiled (jit_threshold 2)
+            carry, ys = f(tt.constant(h), tt.constant(xs))
+            for got, w in zip([carry, *ys], want):
+                assert_allclose(got, w, rtol=1e-14)
+    finally:
+        event.unregister("numba:compile", listener)
+    assert "kernel" in names and not any("shape_context" in n for n in names), names
