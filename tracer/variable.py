@@ -38,6 +38,8 @@ class Variable:
                 f"Variables cannot be created inside tt.function (a new one would be made at "
                 f"every trace). Create it once outside the function and read or assign it "
                 f"inside.")
+        if callable(initial_value) and not isinstance(initial_value, (Tensor, Variable)):
+            initial_value = initial_value()     # TensorFlow: a callable of no arguments
         t = convert_to_tensor(initial_value, dtype=dtype, op="Variable")
         check_traceable(t, "Variable()")
         self._tensor = Tensor(np.array(t._value, order="C"))

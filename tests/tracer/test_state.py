@@ -141,3 +141,12 @@ def test_slot_variables_created_on_first_trace():
     assert_allclose(slots[0].numpy(), [1.5, 1.5])
     assert_allclose(out, [-1.5, -1.5])
     assert step.trace_count == 1 and len(slots) == 1
+
+
+def test_variable_initial_value_may_be_a_callable():
+    # TF: initial_value "can also be a callable with no argument"
+    v = tt.Variable(lambda: tt.zeros((3,)), name="z")
+    assert v.shape == (3,) and v.name == "z:0"
+    assert tt.Variable(lambda: 2, dtype=tt.float64).numpy() == 2.0
+    w = tt.Variable(tt.Variable(1.5))                       # a Variable is not called
+    assert float(w) == 1.5
