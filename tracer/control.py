@@ -18,7 +18,7 @@ from tracer.convert import convert_to_tensor
 from tracer.creation import constant, zeros
 from tracer.errors import TracingError
 from tracer.engine import STATE, as_tensor
-from tracer.ops import cast, less
+from tracer.ops import cast, less, stop_gradient
 from tracer.shape_ops import stack
 from tracer.tensor import Tensor
 from tracer.tracing import TraceContext
@@ -84,7 +84,7 @@ def _traced():
 
 # -- cond and switch --------------------------------------------------------------------------
 
-def cond(pred, true_fn, false_fn, *operands):
+def cond(pred, true_fn, false_fn, *operands, name=None):
     """``true_fn(*operands)`` if ``pred`` else ``false_fn(*operands)``; both branches must
     return the same structure, shapes and dtypes. Only the chosen branch runs.
 
@@ -159,12 +159,27 @@ def _predicate(p, op):
     return p
 
 
-def while_loop(cond_fn, body_fn, loop_vars, maximum_iterations=None):
+def while_loop(cond_fn, body_fn, loop_vars, maximum_iterations=None, shape_invariants=None,
+               parallel_iterations=10, back_prop=True, swap_memory=False, name=None):
     """Repeat ``loop_vars = body_fn(*loop_vars)`` while ``cond_fn(*loop_vars)`` (a scalar
     bool) holds, at most ``maximum_iterations`` times; returns the final ``loop_vars``.
     ``loop_vars`` is a tuple/list of arguments (or one tensor), as ``tf.while_loop``.
     Differentiable to any order with respect to ``loop_vars`` and captured tensors, in
-    reverse and forward mode: the forward pass keeps the carry of every iteration."""
+    reverse and forward mode: the forward pass keeps the carry of every iteration.
+    TensorFlow's other arguments: ``back_prop=False`` stops gradients at the results;
+    ``parallel_iterations`` and ``swap_memory`` are scheduling hints (unused); loop
+    variables keep their shapes, so ``shape_invariants`` must be None."""
+    if shape_invariants is not None:
+        raise ValueError("while_loop: loop variables keep their shapes and dtypes here, so "
+                         "shape_invariants must be None")
+    out = _while_loop(cond_fn, body_fn, loop_vars, maximum_iterations)
+    if back_prop:
+        return out
+    leaves, rebuild = nest.flatten(out, "while_loop")
+    return rebuild([stop_gradient(t) for t in leaves])
+
+
+def _while_loop(cond_fn, body_fn, loop_vars, maximum_iterations):
     if not callable(cond_fn) or not callable(body_fn):
         raise TypeError("while_loop: cond_fn and body_fn must be callables")
     limit = _max_iterations(maximum_iterations)
@@ -208,10 +223,11 @@ def _static_bound(b):
     return None
 
 
-def fori_loop(lower, upper, body_fn, init_val):
+def fori_loop(lower, upper, body_fn, init_val, *, unroll=None):
     """``val = body_fn(i, val)`` for ``i`` in ``range(lower, upper)`` (JAX's
     ``lax.fori_loop``). With static bounds it is a ``scan``, with traced bounds a
-    ``while_loop`` (both differentiable to any order)."""
+    ``while_loop`` (both differentiable to any order). ``unroll`` is JAX's performance
+    hint, unused: the loop compiles to one native loop."""
     lo, hi = _static_bound(lower), _static_bound(upper)
     if lo is not None and hi is not None:
 
@@ -227,9 +243,10 @@ def fori_loop(lower, upper, body_fn, init_val):
     return val
 
 
-def scan(f, init, xs=None, length=None, reverse=False):
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """JAX's ``lax.scan``: ``carry, y = f(carry, x)`` over the leading axis of ``xs``;
-    returns ``(carry, ys)`` with the ys stacked on a new leading axis.
+    returns ``(carry, ys)`` with the ys stacked on a new leading axis (``unroll`` is JAX's
+    performance hint, unused: the loop compiles to one native loop).
 
     >>> final, ys = tt.scan(lambda c, x: (c + x, c * x), 0.0, tt.range(5.0))
     """

@@ -304,3 +304,23 @@ def test_native_scan_stores_array_rows_without_numba_broadcast_checks(tt_fresh_c
     assert "the scan loop, one native function" in native
     assert "yf0[t, k] = " in native and "yf1[t, k] = " in native and "ys2[t] = " in native
     assert "kernel" in names and not any("shape_context" in n for n in names), names
+
+
+def test_tensorflow_and_jax_loop_keywords():
+    # tf.while_loop's back_prop/parallel_iterations/swap_memory/name, lax.scan's and
+    # lax.fori_loop's unroll, tf.cond's name
+    x = tt.constant(1.5)
+
+    def loop(v, back_prop):
+        return tt.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * v),
+                             (tt.constant(0), v), parallel_iterations=4, swap_memory=True,
+                             back_prop=back_prop, name="w")[1]
+
+    assert float(tt.grad(lambda v: loop(v, True))(x)) == pytest.approx(4 * 1.5 ** 3)
+    assert float(tt.grad(lambda v: loop(v, False))(x)) == 0.0
+    with pytest.raises(ValueError, match="shape_invariants must be None"):
+        tt.while_loop(lambda a: a < 3.0, lambda a: a + 1.0, [x], shape_invariants=[None])
+    c, ys = tt.scan(lambda c, a: (c + a, c), 0.0, tt.constant([1.0, 2.0]), unroll=2)
+    assert float(c) == 3.0 and ys.numpy().tolist() == [0.0, 1.0]
+    assert float(tt.fori_loop(0, 3, lambda i, v: v * 2.0, x, unroll=True)) == 12.0
+    assert float(tt.cond(x > 0, lambda: x, lambda: -x, name="c")) == 1.5
