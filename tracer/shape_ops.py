@@ -62,7 +62,15 @@ def expand_dims(input, axis, name=None):
     """Insert a length-1 axis at ``axis`` (negative counts from the end of the result)."""
     x = as_tensor(input, "expand_dims")
     nd = x.ndim + 1
-    if not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
+    if isinstance(axis, (list, tuple, np.ndarray, Tensor)) and np.size(axis) == 1 and \
+            np.ndim(axis) == 1:
+        axis = np.asarray(axis).reshape(())[()]     # one axis in a list (TensorFlow)
+    if isinstance(axis, Tensor) and axis.dtype.kind in "iu" and axis.shape == ():
+        axis = axis.__index__()
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"expand_dims: axis must be an int (or a one-element list), got "
+                        f"{axis!r}")
+    if not -nd <= axis < nd:
         raise ValueError(f"expand_dims: axis {axis!r} out of range for a result of rank {nd}; "
                          f"valid axes are {-nd}..{nd - 1}")
     a = int(axis) % nd

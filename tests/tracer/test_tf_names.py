@@ -111,3 +111,14 @@ def test_softmax_axis_none_and_integer_tensor_axes():
     assert len(tt.split(x, 2, axis=one)) == 2 and tt.math.top_k(x, one)[0].shape == (2, 1)
     with pytest.raises(TypeError, match="axis must be an int"):
         tt.reduce_sum(x, 1.0)
+
+
+def test_expand_dims_takes_one_axis_in_a_list_or_tensor():
+    x = tt.ones((2, 3))
+    assert tt.expand_dims(x, [0]).shape == (1, 2, 3)           # TensorFlow accepts these
+    assert tt.expand_dims(x, tt.constant(-1)).shape == (2, 3, 1)
+    assert tt.expand_dims(x, np.array([1])).shape == (2, 1, 3)
+    with pytest.raises(TypeError, match="axis must be an int"):
+        tt.expand_dims(x, 1.0)
+    with pytest.raises(ValueError, match="-3..2"):
+        tt.expand_dims(x, [3])
