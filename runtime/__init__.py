@@ -7,8 +7,10 @@ from runtime.executor import Executable, cache, evaluate, executable
 from runtime.interpreter import NanError, Program
 from runtime.background import wait as wait_for_compiles
 from runtime import memory
+from runtime import omp
 
 memory.tune()          # freed arrays stay in the process for the next call
+omp.tune()             # idle OpenMP threads sleep: spinning costs far more on busy cores
 
 
 # execution tiers the test fixtures run through
