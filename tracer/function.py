@@ -385,13 +385,18 @@ class Staged:
         return f"<tt.function {self._name} ({len(self._entries)} signatures)>"
 
 
-def function(fn=None, static_argnums=()):
+def function(fn=None, static_argnums=(), *, jit_compile=None, reduce_retracing=False,
+             name=None):
     """Trace ``fn`` into a graph once per signature, compile it, and cache it.
 
     >>> @tt.function
     ... def f(x):
     ...     return tt.reduce_sum(x * x)
     >>> f(tt.constant([1.0, 2.0]))      # traced and compiled; later calls reuse it
+
+    ``jit_compile``, ``reduce_retracing`` and ``name`` are tf.function's hints, accepted
+    so TensorFlow code runs unchanged: the graph is always compiled to native code, and
+    each shape and dtype signature is traced once.
     """
     if fn is None:
         return lambda f: function(f, static_argnums)

@@ -206,3 +206,12 @@ def test_function_on_methods_binds_the_instance_per_object():
     assert float(tape.gradient(y, a.w)) == 3.0
     with pytest.raises(tt.TracingError, match=r"argument 'x' \(position 0\) of f"):
         Branchy().f(tt.constant(1.0))
+
+
+def test_function_accepts_tf_function_hints():
+    @tt.function(jit_compile=True, reduce_retracing=True, name="sq")
+    def f(x):
+        return x * x
+
+    assert float(f(tt.constant(3.0))) == 9.0 and f.trace_count == 1
+    assert float(tt.function(lambda x: x + 1, jit_compile=False)(tt.constant(1.0))) == 2.0
