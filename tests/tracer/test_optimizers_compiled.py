@@ -54,3 +54,34 @@ def test_compiled_keras_step_matches_eager(name):
                                        err_msg=f"slot {k}, step {t}")
     slots_b = opt_c.slots(opt_c._slots[list(opt_c._slots)[-1]][0])
     assert all(s.dtype == tt.float64 for s in slots_b.values())
+
+
+def test_assigning_the_learning_rate_reaches_a_compiled_step_without_retracing():
+    w = tt.Variable(np.array([1.0, -2.0], np.float32))
+    w64 = tt.Variable(np.array([3.0], np.float64))
+    opt = tt.optimizers.SGD(0.1)
+
+    @tt.function
+    def step():
+        with tt.GradientTape() as tape:
+            loss = tt.reduce_sum(w * w) + tt.reduce_sum(w64 * w64)
+        opt.apply_gradients(zip(tape.gradient(loss, [w, w64]), [w, w64]))
+    step()                                   # w -= 0.1 * 2w
+    np.testing.assert_allclose(w.numpy(), [0.8, -1.6], rtol=1e-6)
+    opt.learning_rate = 0.0
+    step()
+    np.testing.assert_allclose(w.numpy(), [0.8, -1.6], rtol=1e-6)
+    opt.learning_rate = 0.25                 # w -= 0.25 * 2w: halved
+    step()
+    np.testing.assert_allclose(w.numpy(), [0.4, -0.8], rtol=1e-6)
+    # the float64 Variable sees the float32-rounded rate, as Keras casts it
+    w1 = 3.0 - 6.0 * float(np.float32(0.1))
+    np.testing.assert_array_equal(w64.numpy(), [w1 - 0.25 * (2 * w1)])
+    assert step.trace_count == 1 and float(opt.learning_rate) == 0.25
+    with pytest.raises(ValueError, match="learning_rate"):
+        opt.learning_rate = -1.0
+    scheduled = tt.optimizers.Adam(lambda t: 0.1)
+    with pytest.raises(TypeError, match="callable of the step"):
+        scheduled.learning_rate = 0.5
+    with pytest.raises(TypeError, match="made with a number"):
+        opt.learning_rate = lambda t: 0.5

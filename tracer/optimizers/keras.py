@@ -3,7 +3,8 @@
 Each step: gradients that are None are skipped; slot Variables (zeros, or Adagrad's
 initial accumulator) are created the first time a Variable is updated, in its shape and
 dtype; the learning rate (a float, or a callable of the step count, 0 on the first step)
-is read once; AdamW decays the weights; every Variable is updated by its rule; then
+is read once (a number is kept in a float32 Variable, so assigning ``learning_rate``
+reaches compiled steps too); AdamW decays the weights; every Variable is updated by its rule; then
 ``iterations`` (an int64 Variable) grows by one. Hyperparameters are cast to each
 Variable's dtype as Keras does (its learning rate is stored as float32 first).
 
@@ -35,26 +36,37 @@ class Optimizer:
 
     def __init__(self, learning_rate, name):
         if not callable(learning_rate):
-            learning_rate = float(learning_rate)
-            if not np.isfinite(learning_rate) or learning_rate < 0:
-                raise ValueError(f"{name}: learning_rate must be a non-negative finite number "
-                                 f"or a callable of the step, got {learning_rate!r}")
+            learning_rate = _valid_rate(learning_rate, name)
         self._learning_rate = learning_rate
+        # a constant rate lives in a float32 Variable (Keras stores it so): compiled steps
+        # read it at each call, so assigning ``learning_rate`` needs no retrace
+        self._rate = None if callable(learning_rate) else Variable(
+            np.float32(learning_rate), trainable=False, name=f"{name}/learning_rate")
         self.name = name
         self.iterations = Variable(np.int64(0), trainable=False, name=f"{name}/iterations")
         self._slots = {}            # id(variable) -> (variable, {slot name: Variable})
 
     @property
     def learning_rate(self):
-        """The learning rate for the next step (a float32 tensor, or the callable's value)."""
+        """The learning rate for the next step (a float32 tensor, or the callable's value).
+        Assigning a number sets it (as in Keras), also for compiled steps already traced;
+        a rate given as a callable of the step stays that callable."""
         return convert_to_tensor(self._current_rate())
 
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if self._rate is None or callable(value):
+            made = "a callable of the step" if self._rate is None else "a number"
+            raise TypeError(f"{self.name}: learning_rate can be set to a number when the "
+                            f"optimizer was made with a number; it was made with {made} and "
+                            f"got {type(value).__name__}. Make a new optimizer to change a "
+                            f"schedule")
+        self._rate.assign(np.float32(_valid_rate(value, self.name)))
+
     def _current_rate(self):
-        # a constant rate stays a Python float (rounded to float32, as Keras stores it), so
-        # compiled steps see a literal rather than a captured tensor
-        if callable(self._learning_rate):
+        if self._rate is None:
             return convert_to_tensor(self._learning_rate(self.iterations.value()))
-        return float(np.float32(self._learning_rate))
+        return self._rate.value()
 
     def slots(self, variable):
         """This optimizer's slot Variables for ``variable`` (a dict; empty before its first
@@ -142,6 +154,14 @@ class Optimizer:
 
     def __repr__(self):
         return f"<tt.optimizers.{type(self).__name__} '{self.name}'>"
+
+
+def _valid_rate(value, name):
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: learning_rate must be a non-negative finite number "
+                         f"or a callable of the step, got {value!r}")
+    return value
 
 
 def _in_dtype(x, dtype):
