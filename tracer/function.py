@@ -410,4 +410,3 @@ def function(fn=None, static_argnums=(), *, jit_compile=None, reduce_retracing=F
     staged.__qualname__ = getattr(fn, "__qualname__", name)
     staged._binds = True        # a method when defined in a class body (see __get__)
     return staged
-

@@ -4,8 +4,8 @@ Each step: gradients that are None are skipped; slot Variables (zeros, or Adagra
 initial accumulator) are created the first time a Variable is updated, in its shape and
 dtype; the learning rate (a float, or a callable of the step count, 0 on the first step)
 is read once (a number is kept in a float32 Variable, so assigning ``learning_rate``
-reaches compiled steps too); AdamW decays the weights; every Variable is updated by its rule; then
-``iterations`` (an int64 Variable) grows by one. Hyperparameters are cast to each
+reaches compiled steps too); AdamW decays the weights; every Variable is updated by its
+rule; then ``iterations`` (an int64 Variable) grows by one. Hyperparameters are cast to each
 Variable's dtype as Keras does (its learning rate is stored as float32 first).
 
 Inside ``tt.function`` the same code traces into one compiled step: reads of Variables
