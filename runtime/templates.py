@@ -6,9 +6,10 @@ parallel threshold and ``codegen.NEAR_MIN_SIZE``; kernel sources and the driver 
 name no extent (they are parameters and driver globals). So a graph ``g2`` whose
 structure (primitives, wiring, ranks, dtypes) equals that of an already lowered ``g1``
 and whose extents and sizes correspond one to one (``_Match``: a bijection that fixes 0
-and 1 and keeps each value on the same side of both thresholds) lowers to the same
-kernels and driver; only the extent and literal values differ. ``instantiate`` then
-binds those values (mapped through the correspondence) instead of lowering again.
+and 1 and keeps each value on the same side of both thresholds, the second only where
+sin or cos runs) lowers to the same kernels and driver; only the extent and literal
+values differ. ``instantiate`` then binds those values (mapped through the
+correspondence) instead of lowering again.
 
 What the correspondence cannot see is excluded, so those graphs are lowered afresh:
 attributes must be equal (a ``shape`` attribute equal to the node's shape, a slice's
@@ -23,6 +24,7 @@ from collections import OrderedDict
 from compiler import fusion
 from compiler.codegen import NEAR_MIN_SIZE
 from compiler.driver import literal_value
+from compiler.primitives.elementwise import NEAR
 
 # views whose index code reads attributes only (never an extent's value)
 _SAFE_VIEWS = frozenset({"broadcast_to", "reshape", "slice", "transpose"})
@@ -41,9 +43,10 @@ class _Match:
     """The correspondence of ``g1``'s extents, sizes and literal values to ``g2``'s;
     ``ok`` is False where the lowerings could differ."""
 
-    def __init__(self, g1, g2, threshold):
+    def __init__(self, g1, g2, threshold, near=True):
         self.ints, self.back, self.lits = {}, {}, {}
         self.limit = max(threshold, 2)
+        self.near = near                  # g1 has sin/cos: NEAR_MIN_SIZE splits too
         self.changed = set()                      # ids of g2's literals of another value
         self.shapes = set()                       # (shape in g1, shape in g2) matched
         self.ok = len(g1.nodes) == len(g2.nodes) and self._walk(g1.nodes, g2.nodes)
@@ -54,7 +57,7 @@ class _Match:
             return got == b
         if self.back.get(b, a) != a or (a < 2 or b < 2) and a != b or \
                 (a >= self.limit) != (b >= self.limit) or \
-                (a >= NEAR_MIN_SIZE) != (b >= NEAR_MIN_SIZE):     # sin/cos loops differ
+                self.near and (a >= NEAR_MIN_SIZE) != (b >= NEAR_MIN_SIZE):
             return False
         self.ints[a], self.back[b] = b, a
         return True
@@ -144,6 +147,9 @@ class Template:
 
     def __init__(self, graph, lowered, threshold):
         self.graph = graph                        # the optimised graph that was lowered
+        # sin/cos kernels take their near-argument loops from NEAR_MIN_SIZE elements on
+        # (codegen): only then does that bound split the shapes a lowering serves
+        self.near = any(n.prim.name in NEAR for n in graph.nodes)
         self.lowered = lowered
         self.threshold = threshold
         index = {id(n): i for i, n in enumerate(lowered.graph.nodes)}
@@ -156,7 +162,7 @@ class Template:
     def instantiate(self, graph):
         """(rematerialised graph, call nodes, driver values) for ``graph`` at its shapes,
         or None when its lowering could differ from this template's."""
-        m = _Match(self.graph, graph, self.threshold)
+        m = _Match(self.graph, graph, self.threshold, self.near)
         if not m.ok:
             return None
         lowered = fusion.rematerialize(graph)

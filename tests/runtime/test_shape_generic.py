@@ -134,3 +134,30 @@ def test_templates_agree_with_fresh_lowering_across_extents():
     assert {("mean", 9), ("column", 40), ("product", 9), ("slice", 9)} <= reused
     assert not any(name in ("rev", "pow") for name, _ in reused)
     assert not any(n in (0, 1) for _, n in reused)
+
+
+def test_the_sin_cos_size_bound_splits_templates_only_where_sin_or_cos_runs():
+    # kernels of codegen.NEAR_MIN_SIZE elements and more run sin/cos through a
+    # near-argument loop: a lowering with sin/cos must not serve both sides of that bound,
+    # while one without them serves every size of its shape class (a new batch size of an
+    # MLP's gradient is instantiated, not lowered again)
+    from runtime import templates
+    from runtime.executor import structure_key
+    from compiler import pipeline
+    threshold = runtime.config.parallel_threshold
+    big, small = codegen.NEAR_MIN_SIZE // 4 + 10, codegen.NEAR_MIN_SIZE // 4 - 10
+
+    def graph(n, op):
+        x = P.input(shape=(n, 4), dtype=F64)
+        return Graph([x], [op(P.mul(x, x))])
+    for op, reused in ((P.tanh, True), (P.sin, False), (P.cos, False)):
+        templates.clear()
+        g1, g2 = graph(big, op), graph(small, op)
+        templates.remember(structure_key(g1), g1, pipeline.lower(g1, threshold), threshold)
+        found = templates.find(structure_key(g2), g2, threshold)
+        assert (found is not None) == reused, op
+        if found is not None:
+            fresh = pipeline.lower(g2, threshold)
+            assert [k.key for k in found[0].lowered.kernels] == \
+                [k.key for k in fresh.kernels]
+    templates.clear()
