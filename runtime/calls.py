@@ -5,7 +5,6 @@ interpreter tier keeps the ``impl``); each gives the same values bit for bit. A 
 compiles on its first use and is kept in the disk cache like generated kernels.
 """
 import math
-import threading
 
 import numpy as np
 
@@ -32,17 +31,6 @@ def kernel(upd, flat, size):
     return out
 """
 _NATIVE_DTYPES = frozenset(np.dtype(d) for d in ("float32", "float64", "int32", "int64"))
-_kernel = None
-_lock = threading.Lock()
-
-
-def _scatter_kernel():
-    global _kernel
-    with _lock:
-        if _kernel is None:
-            _kernel = diskcache.load_kernel(_SCATTER_SOURCE, config.cache_dir)[0]
-    return _kernel
-
 
 def scatter_add(g, idx, *, axis, size):
     """``scatter_add``'s value (``compiler.primitives.structural``), natively."""
@@ -53,7 +41,8 @@ def scatter_add(g, idx, *, axis, size):
     flat = scatter_indices(idx, axis, size)
     pre, post = math.prod(g.shape[:axis]), math.prod(g.shape[axis + k:])
     upd = np.ascontiguousarray(g).reshape(pre, flat.size, post)
-    out = _scatter_kernel()(upd, flat, size)
+    out = diskcache.load_once("scatter_add", _SCATTER_SOURCE, config.cache_dir)(
+        upd, flat, size)
     return out.reshape(g.shape[:axis] + (size,) + g.shape[axis + k:])
 
 

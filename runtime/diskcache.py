@@ -141,6 +141,23 @@ def load_kernel(source, cache_dir):
     return fn, modname
 
 
+_once = {}
+_once_lock = threading.Lock()
+
+
+def load_once(key, source, cache_dir):
+    """``load_kernel``'s function for ``source`` (a string, or a callable building it),
+    loaded the first time ``key`` is asked for and kept for the process: natively
+    implemented calls (runtime.calls) fetch their kernels by a key cheaper than their
+    source."""
+    with _once_lock:
+        fn = _once.get(key)
+        if fn is None:
+            text = source() if callable(source) else source
+            fn = _once[key] = load_kernel(text, cache_dir)[0]
+    return fn
+
+
 def on_disk(source, cache_dir):
     """Whether compiled code for ``source`` is in the disk cache (an index file exists)."""
     if not cache_dir:

@@ -11,8 +11,6 @@ overlapping windows up to the order of their terms). Kernels compile on first us
 (window size, operation) and live in the disk cache like generated kernels; batches
 above ``config.parallel_threshold`` elements run their images in parallel.
 """
-import threading
-
 import numpy as np
 
 from compiler import primitives as P
@@ -20,8 +18,6 @@ from runtime import diskcache
 from runtime.config import config
 
 _DTYPES = frozenset(np.dtype(d) for d in ("float32", "float64", "int32", "int64"))
-_kernels = {}
-_lock = threading.Lock()
 
 _HEAD = """import numpy as np
 from numba import njit, prange
@@ -79,13 +75,8 @@ def kernel_source(op, ksize, parallel):
 
 
 def _kernel(op, ksize, parallel):
-    key = (op, ksize, parallel)
-    with _lock:
-        fn = _kernels.get(key)
-        if fn is None:
-            fn = _kernels[key] = diskcache.load_kernel(kernel_source(op, ksize, parallel),
-                                                       config.cache_dir)[0]
-    return fn
+    return diskcache.load_once(("max_pool", op, ksize, parallel),
+                               lambda: kernel_source(op, ksize, parallel), config.cache_dir)
 
 
 def _run(op, x, h, ksize, strides, fallback):

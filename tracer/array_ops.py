@@ -18,7 +18,6 @@ from tracer.shape_ops import broadcast_to, concat, getitem
 def _axis(op, x, axis):
     if isinstance(axis, bool) or not hasattr(axis, "__index__"):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
-    axis = axis.__index__()                 # also a scalar integer tensor (TensorFlow)
     if x.ndim == 0:
         raise ValueError(f"{op}: needs a tensor of rank >= 1, got a scalar")
     (a,) = normalize_axes(op, (axis,), x.ndim)

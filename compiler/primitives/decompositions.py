@@ -231,18 +231,25 @@ def _adjugate_jvp_vjp(g, out, a, t):
     return P.adjugate_hvp(at, g, T(t)), P.adjugate_jvp(at, g)
 
 
-def _jvp_infer(a, t):
-    shape, dtype = _square("adjugate_jvp")(a)
-    if t.shape != shape or t.dtype != dtype:
-        raise ValueError(f"adjugate_jvp: matrices {shape} {dtype} and tangents {t.shape} "
-                         f"{t.dtype} must have equal shapes and dtypes")
-    return shape, dtype
+def _with_tangents(name):
+    """Shape inference of ``name(a, *tangents)``: square matrices and tangents of their
+    shape and dtype."""
+    square = _square(name)
+
+    def infer(a, *tangents):
+        shape, dtype = square(a)
+        if any(t.shape != shape or t.dtype != dtype for t in tangents):
+            listed = ", ".join(f"{t.shape} {t.dtype}" for t in tangents)
+            raise ValueError(f"{name}: matrices {shape} {dtype} and tangents {listed} must "
+                             f"have equal shapes and dtypes")
+        return shape, dtype
+    return infer
 
 
 # the derivative of the adjugate along T (linear in T), from the SVD: finite at a singular
 # A, which makes det's second derivative finite there (its derivative is adjugate_hvp's)
 adjugate_jvp = declare(
-    "adjugate_jvp", batch=batch_leading, dtypes=FLOAT, infer=_jvp_infer,
+    "adjugate_jvp", batch=batch_leading, dtypes=FLOAT, infer=_with_tangents("adjugate_jvp"),
     impl=lapack.adjugate_jvp, kind="linalg", vjp=_adjugate_jvp_vjp,
     cases=[Case(shapes=((3, 3), (3, 3)), make=_well_conditioned),
            Case(shapes=((2, 4, 4), (2, 4, 4)), make=_well_conditioned)])
@@ -283,18 +290,10 @@ def _adjugate_hvp_vjp(g, out, a, t, r):
             P.adjugate_hvp(at, g, T(t)))
 
 
-def _hvp_infer(a, t, r):
-    shape, dtype = _square("adjugate_hvp")(a)
-    if any(x.shape != shape or x.dtype != dtype for x in (t, r)):
-        raise ValueError(f"adjugate_hvp: matrices {shape} {dtype} and tangents {t.shape} "
-                         f"{t.dtype}, {r.shape} {r.dtype} must have equal shapes and dtypes")
-    return shape, dtype
-
-
 # the second derivative of the adjugate along T and R (bilinear), from the SVD: finite at
 # a singular A, which makes det's third derivative finite there
 adjugate_hvp = declare(
-    "adjugate_hvp", batch=batch_leading, dtypes=FLOAT, infer=_hvp_infer,
+    "adjugate_hvp", batch=batch_leading, dtypes=FLOAT, infer=_with_tangents("adjugate_hvp"),
     impl=lapack.adjugate_hvp, kind="linalg", vjp=_adjugate_hvp_vjp,
     cases=[Case(shapes=((2, 3, 3), (2, 3, 3), (2, 3, 3)), make=_well_conditioned)])
 

@@ -235,19 +235,26 @@ def _adjugate_jvp_svd(a, t):
     return sign[..., None, None] * (v @ d @ np.swapaxes(u, -1, -2))
 
 
-def adjugate_jvp(a, t):
-    """The derivative of the adjugate at each A along T (linear in T), in float64 from
-    the SVD of A; NaN where A is not finite."""
-    a, t = np.asarray(a), np.asarray(t)
+def _at_finite(fn, smallest, a, *tangents):
+    """``fn(A, *tangents)`` in float64 for each finite A of the batch, NaN where A is not
+    finite; zeros for matrices smaller than ``smallest`` (whose derivative of the
+    adjugate this order vanishes) or an empty batch; in A's dtype."""
+    a = np.asarray(a)
     out = np.zeros(a.shape, np.float64)
-    if a.shape[-1] < 2 or _batch(a) == 0:
+    if a.shape[-1] < smallest or _batch(a) == 0:
         return out.astype(a.dtype)
     x = a.astype(np.float64)
     finite = np.isfinite(x).all(axis=(-2, -1))
     out[~finite] = np.nan
     with np.errstate(all="ignore"):
-        out[finite] = _adjugate_jvp_svd(x[finite], t.astype(np.float64)[finite])
+        out[finite] = fn(x[finite], *[np.asarray(t, np.float64)[finite] for t in tangents])
     return out.astype(a.dtype)
+
+
+def adjugate_jvp(a, t):
+    """The derivative of the adjugate at each A along T (linear in T), in float64 from
+    the SVD of A; NaN where A is not finite."""
+    return _at_finite(_adjugate_jvp_svd, 2, a, t)
 
 
 def _distinct_products(s):
@@ -286,17 +293,7 @@ def _adjugate_hvp_svd(a, t, r):
 def adjugate_hvp(a, t, r):
     """The second derivative of the adjugate at each A along T and R (bilinear,
     symmetric), in float64 from the SVD of A; NaN where A is not finite."""
-    a = np.asarray(a)
-    out = np.zeros(a.shape, np.float64)
-    if a.shape[-1] < 3 or _batch(a) == 0:
-        return out.astype(a.dtype)
-    x = a.astype(np.float64)
-    finite = np.isfinite(x).all(axis=(-2, -1))
-    out[~finite] = np.nan
-    with np.errstate(all="ignore"):
-        out[finite] = _adjugate_hvp_svd(x[finite], np.asarray(t, np.float64)[finite],
-                                        np.asarray(r, np.float64)[finite])
-    return out.astype(a.dtype)
+    return _at_finite(_adjugate_hvp_svd, 3, a, t, r)
 
 
 def adjugate(a):
