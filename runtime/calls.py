@@ -20,9 +20,8 @@ from numba import njit
 
 
 @njit(error_model='numpy', nogil=True)
-def kernel(upd, flat, size):
+def kernel(upd, flat, out):
     pre, n, post = upd.shape
-    out = np.zeros((pre, size, post), upd.dtype)
     for a in range(pre):
         for i in range(n):
             t = flat[i]
@@ -41,9 +40,13 @@ def scatter_add(g, idx, *, axis, size):
     flat = scatter_indices(idx, axis, size)
     pre, post = math.prod(g.shape[:axis]), math.prod(g.shape[axis + k:])
     upd = np.ascontiguousarray(g).reshape(pre, flat.size, post)
-    out = diskcache.load_once("scatter_add", _SCATTER_SOURCE, config.cache_dir)(
-        upd, flat, size)
-    return out.reshape(g.shape[:axis] + (size,) + g.shape[axis + k:])
+    # allocated here at its shape: the result owns its buffer, so the driver returns it
+    # as it is (a reshaped kernel result is a view, which ``OWN`` copies: 0.35 ms of
+    # an embedding gradient's 1.1 ms, 10000x128 float32)
+    out = np.zeros(g.shape[:axis] + (size,) + g.shape[axis + k:], g.dtype)
+    diskcache.load_once("scatter_add", _SCATTER_SOURCE, config.cache_dir)(
+        upd, flat, out.reshape(pre, size, post))
+    return out
 
 
 NATIVE = {"scatter_add": scatter_add}
