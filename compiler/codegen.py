@@ -12,6 +12,7 @@ accumulating instruction alone, which is what lets the loop vectorise.
 """
 import hashlib
 import math
+import re
 
 import numpy as np
 
@@ -104,6 +105,7 @@ class KernelWriter:
         self.near = {}                  # body line -> its sin/cos for small arguments
         self.lanes = {}                 # body line -> exact lines of a lane max/min step
         self.closes = {}                # depth -> lines flagging rows for the exact rerun
+        self.hoisted = {}               # depth -> lines loading index-array elements
         self.flat = self._can_flatten()
         reds = kernel.reductions
         self.parallel = self._can_parallel(parallel_threshold, reds)
@@ -192,7 +194,9 @@ class KernelWriter:
         The root is never a member (fusion stores what index views read)."""
         conds = []
         for v in chain:
-            idx, c = v.prim.view.index(v, idx)
+            view = v.prim.view
+            idx, c = view.index(v, idx, self._element) if view.operands else \
+                view.index(v, idx)
             conds += c
         root = chain[-1].inputs[0]
         val = self._read_root(root, idx)
@@ -208,6 +212,22 @@ class KernelWriter:
         if root.shape == ():
             return self._load(root, [])
         return f"{self._arg(root)}[{', '.join(idx)}]"
+
+    def _element(self, node, at):
+        """A local holding array ``node`` (read whole, e.g. a gather's indices) at index
+        sources ``at``, loaded once in the outermost loop where its indices are known
+        (the row loop of a gather: the inner loop over the row then vectorises, as
+        LLVM cannot tell that stores leave the index array alone)."""
+        src = f"{self._arg(node)}[{', '.join(at) if at else '()'}]"
+        key = ("element", src)
+        name = self.loads.get(key)
+        if name is None:
+            name = self.loads[key] = f"g{sum(k[0] == 'element' for k in self.loads)}"
+            # i<d> is known inside loop d; the flat loop's i inside its one loop
+            depth = max((int(d or 0) + 1 for d in re.findall(r"\bi(\d*)\b", src)),
+                        default=0)
+            self.hoisted.setdefault(depth, []).append(f"{name} = {src}")
+        return name
 
     def _inline(self, node, idx):
         """node's expression at ``idx``, recomputed from inputs (bounded by ``inlinable``)."""
@@ -423,10 +443,12 @@ class KernelWriter:
         for d, (n, b) in enumerate(zip(names, bounds)):
             pad = "    " * (d + 1)
             lines += [f"{pad}{a} = {init}" for a, init, _, _ in accs.get(d, [])]
+            lines += [pad + s for s in self.hoisted.get(d, [])]
             lines.append(f"{pad}for {n} in {rng if d == 0 else 'range'}({b}):")
         depth = len(bounds)
         pad = "    " * (depth + 1)
         lines += [f"{pad}{a} = {init}" for a, init, _, _ in accs.get(depth, [])]
+        lines += [pad + s for s in self.hoisted.get(depth, [])]
         lines += [pad + s for s in body]
         for a, _, r, oidx in accs.get(depth, []) if depth else []:
             if r is not None:

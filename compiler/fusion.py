@@ -69,6 +69,12 @@ def is_view(node):
     return v is not None and (v.applies is None or v.applies(node))
 
 
+def view_operands(node):
+    """The inputs a view reads whole besides the one it maps (a gather's indices)."""
+    v = node.prim.view
+    return node.inputs[1:] if v is not None and v.operands else ()
+
+
 def moves(node):
     """An index view that moves elements (slice, pad, rev, transpose)."""
     return node.prim.view is not None and node.prim.view.moves
@@ -98,9 +104,10 @@ def inlinable(node, inputs, limit=8):
         if id(n) in inputs or n.prim.kind == "leaf":
             continue
         ops += n.prim.kind == "elementwise"
-        if ops > limit or not (n.prim.kind == "elementwise" or is_view(n)):
+        if ops > limit or not (n.prim.kind == "elementwise" or is_view(n)) or \
+                any(id(y) not in inputs for y in view_operands(n)):
             return False
-        stack.extend(n.inputs)
+        stack.extend(n.inputs[:1] if is_view(n) else n.inputs)
     return True
 
 
@@ -186,9 +193,12 @@ class _Partition:
         if id(x) in self.group_of and self.view(x) and shape == "call":
             return self.stage[id(x)] + 1
         if self.view(x):
+            # the arrays the views read whole (a gather's indices) must exist too
+            ops = max((self.dep(y, "call") for v in view_chain(x, self.bound)
+                       for y in view_operands(v)), default=0)
             if inline_read(x, self.bound, self.inputs):
-                return 0
-            return self.dep(view_root(x, self.bound), None)
+                return ops
+            return max(ops, self.dep(view_root(x, self.bound), None))
         if is_loop(x) and x.prim.name not in LOOP_REDUCTIONS and x.shape == shape:
             return self.stage[id(x)]
         return self.stage[id(x)] + 1
@@ -275,6 +285,11 @@ def _mark_stored(graph, group_of, bound):
         k = group_of.get(id(n))
         loop_reader = k is not None
         srcs = [n.inputs[0]] if (loop_reader and is_view(n)) else n.inputs
+        if loop_reader:                        # arrays views read whole (gather indices)
+            for h in [n] + list(n.inputs):
+                for y in (y for v in view_chain(h, bound) for y in view_operands(v)):
+                    if id(y) in group_of and group_of[id(y)] is not k:
+                        outside.add(id(y))
         for x in srcs:
             if loop_reader and is_view(x) and id(x) not in bound:
                 if inline_read(x, bound, inputs):
@@ -327,4 +342,4 @@ def rematerialize(graph, max_ops=24):
 
 __all__ = ["Call", "Kernel", "LOOP_REDUCTIONS", "called_views", "inline_read",
            "inlinable", "is_loop", "is_view", "moves", "partition", "rematerialize",
-           "view_chain", "view_root"]
+           "view_chain", "view_operands", "view_root"]

@@ -9,6 +9,7 @@ import functools
 from dataclasses import dataclass
 
 from compiler import codegen, donation, driver, fusion, region_pass, rewrites, sums, vm
+from compiler import primitives as P
 from compiler.ir import Graph
 
 PASSES = [
@@ -26,6 +27,9 @@ PASSES = [
 ]
 
 LOWERING = [
+    ("checked indices", "gathers read their indices through checked_index (bounds checked, "
+                        "made non-negative, by the driver), so loops read them as views "
+                        "(x[idx[i], j]) instead of a gathered copy (_with_checked_indices)"),
     ("rematerialize", "recompute cheap elementwise producers inside loops instead of "
                       "storing them (fusion.rematerialize)"),
     ("partition", "split the graph into loop-nest kernels and NumPy calls, in run order "
@@ -96,9 +100,15 @@ class Lowered:
         return "\n\n".join([k.source for k in self.kernels] + [self.driver])
 
 
+def prepare(graph):
+    """The graph ``lower`` partitions: gradient masks dropped, gather indices checked,
+    cheap inputs rematerialised (``runtime.templates`` instantiates the same)."""
+    return fusion.rematerialize(_with_checked_indices(_without_gradient_masks(graph)))
+
+
 def lower(graph, parallel_threshold):
     """The stages of ``LOWERING`` applied to an optimised graph."""
-    graph = fusion.rematerialize(_without_gradient_masks(graph))
+    graph = prepare(graph)
     steps = fusion.partition(graph)
     kernels = []
     for st in steps:
@@ -184,4 +194,23 @@ def _without_gradient_masks(graph):
     if not any(_gradient_mask(n) for n in graph.nodes):
         return graph
     out = rewrites.rewrite(graph, rules=[_unmask])
+    return Graph(out.inputs, out.outputs, out.nodes, donate=graph.donate)
+
+
+def _checked_gather(n):
+    if n.prim.name != "gather" or n.inputs[1].prim.name == "checked_index":
+        return None
+    x, idx = n.inputs
+    axis = n.params["axis"]
+    checked = P.checked_index(idx, axis=axis, size=x.shape[axis], op="gather")
+    return P.gather(x, checked, axis=axis)
+
+
+def _with_checked_indices(graph):
+    """``graph`` with every gather reading its indices through ``checked_index``: loops
+    read a gather as a view (``x[idx[i], j]``, no gathered copy) only of indices known to
+    be in range and non-negative; the check raises the IndexError NumPy's take does."""
+    if not any(n.prim.name == "gather" for n in graph.nodes):
+        return graph
+    out = rewrites.rewrite(graph, rules=[_checked_gather])
     return Graph(out.inputs, out.outputs, out.nodes, donate=graph.donate)

@@ -14,20 +14,21 @@ correspondence) instead of lowering again.
 What the correspondence cannot see is excluded, so those graphs are lowered afresh:
 attributes must be equal (a ``shape`` attribute equal to the node's shape, a slice's
 ``stops`` and a literal's value excepted), views whose index arithmetic reads extents
-(rev, pad, ... : all but broadcast_to, reshape, slice and transpose) must have equal
+(rev, pad, ... : all but broadcast_to, reshape, slice, transpose and gather) must have equal
 shapes, a literal read by ``pow`` (written into the kernel source) must be equal, and
 literal values passed to kernels must map as a function.
 """
 import threading
 from collections import OrderedDict
 
-from compiler import fusion
+from compiler import fusion, pipeline
 from compiler.codegen import NEAR_MIN_SIZE
 from compiler.driver import literal_value
 from compiler.primitives.elementwise import NEAR
 
-# views whose index code reads attributes only (never an extent's value)
-_SAFE_VIEWS = frozenset({"broadcast_to", "reshape", "slice", "transpose"})
+# views whose index code reads attributes only (never an extent's value; a gather's
+# reads its index array, whose checked_index call takes its size from its own node)
+_SAFE_VIEWS = frozenset({"broadcast_to", "reshape", "slice", "transpose", "gather"})
 _MAX_STRUCTURES = 256
 _PER_STRUCTURE = 4
 
@@ -165,7 +166,7 @@ class Template:
         m = _Match(self.graph, graph, self.threshold, self.near)
         if not m.ok:
             return None
-        lowered = fusion.rematerialize(graph)
+        lowered = pipeline.prepare(graph)
         nodes, mine = lowered.nodes, self.lowered.graph.nodes
         if len(nodes) != len(mine):
             return None

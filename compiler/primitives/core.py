@@ -86,12 +86,16 @@ class View:
     reshapes do). ``applies(node)``: whether this node can be read as a view at all.
     ``strided``: NumPy gives it as a free strided view (slice, rev, transpose), so the
     native tier may keep it as a call instead of reading it inside loops. ``broadcasts``:
-    it may repeat elements (broadcast_to), so a loop over it cannot be flattened."""
+    it may repeat elements (broadcast_to), so a loop over it cannot be flattened.
+    ``operands``: the view also reads its other inputs whole (a gather's indices): then
+    ``index(node, idx, element)`` gets ``element(input, at) -> source`` reading such an
+    input at index sources ``at``."""
     index: object
     moves: bool = True
     applies: object = None
     strided: bool = False
     broadcasts: bool = False
+    operands: bool = False
 
 
 @dataclass(eq=False)

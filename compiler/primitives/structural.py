@@ -323,6 +323,21 @@ def _gather_infer(x, idx, *, axis):
     return x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype
 
 
+def _gather_index(view, idx, element):
+    """gather read inside a loop: the index array's entry at the index axes' positions
+    (checked and made non-negative by ``checked_index``, see ``_read_checked``)."""
+    ind, axis = view.inputs[1], view.params["axis"]
+    k = ind.ndim
+    return idx[:axis] + [element(ind, idx[axis:axis + k])] + idx[axis + k:], []
+
+
+def _read_checked(node):
+    # a loop may read x at an index only once the index is known to be in range: the
+    # native lowering puts checked_index between every gather and its indices
+    # (compiler.pipeline); a gather without it stays a NumPy call
+    return node.inputs[1].prim.name == "checked_index"
+
+
 def _gather_vjp(g, out, x, idx, *, axis):
     return P.scatter_add(g, idx, axis=axis, size=x.shape[axis]), None
 
@@ -339,6 +354,7 @@ def _repeated_indices(rng, shapes):
 
 gather = declare("gather", infer=_gather_infer, kind="other", vjp=_gather_vjp,
                  impl=lambda x, idx, *, axis: np.take(x, idx, axis=axis),
+                 view=View(_gather_index, applies=_read_checked, operands=True),
                  cases=[Case(shapes=((5, 3), (4,)), attrs={"axis": 0},
                              make=_int_index_maker(5)),
                         Case(shapes=((2, 4), (2, 3)), attrs={"axis": 1},
@@ -347,6 +363,39 @@ gather = declare("gather", infer=_gather_infer, kind="other", vjp=_gather_vjp,
                         Case(shapes=((2, 3, 4), (5,)), attrs={"axis": 2},
                              make=_int_index_maker(4))],
                  batch=batch_rules.gather)
+
+
+def _checked_infer(idx, *, axis, size, op):
+    check_dtype("checked_index", idx, INT, "indices")
+    return idx.shape, idx.dtype
+
+
+def _checked_impl(idx, *, axis, size, op):
+    idx = np.asarray(idx)
+    flat = idx.reshape(-1)
+    if flat.size and (flat.min() < -size or flat.max() >= size):
+        i = int(flat[np.argmax((flat < -size) | (flat >= size))])
+        prefix = "" if op == "gather" else f"{op}: "      # gather: np.take's message
+        raise IndexError(f"{prefix}index {i} is out of bounds for axis {axis} with size "
+                         f"{size}")
+    if flat.size and flat.min() < 0:
+        return np.where(idx < 0, idx + np.array(size, idx.dtype), idx)
+    return np.array(idx)
+
+
+# the indices of ``op`` (gather, scatter_add) along an axis of ``size``: the same ones,
+# negative ones counted from the end; IndexError (the op's own message) for one out of
+# range. The native lowering reads gathers inside loops through it (compiler.pipeline).
+checked_index = declare(
+    "checked_index", infer=_checked_infer, impl=_checked_impl, kind="other",
+    differentiable=False, batch=batch_rules.elementwise,
+    cases=[Case(shapes=((6,),), attrs={"axis": 0, "size": 5, "op": "gather"},
+                make=lambda rng, shapes: [rng.integers(-5, 5, shapes[0])]),
+           Case(shapes=((2, 3),), attrs={"axis": 1, "size": 4, "op": "gather"},
+                make=lambda rng, shapes: [rng.integers(0, 4, shapes[0])],
+                dtypes=(np.dtype("int32"),)),
+           Case(shapes=((0,),), attrs={"axis": 0, "size": 3, "op": "scatter_add"},
+                make=lambda rng, shapes: [np.zeros(0, np.int64)])])
 
 
 def _scatter_infer(g, idx, *, axis, size):
