@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from compiler.fusion import (LOOP_REDUCTIONS, inlinable, is_view, moves,
+from compiler.fusion import (LOOP_REDUCTIONS, inlinable, is_sink, is_view, moves,
                              view_chain, view_root)
 from compiler import lanes
 from compiler.primitives.elementwise import NEAR
@@ -106,11 +106,15 @@ class KernelWriter:
         self.lanes = {}                 # body line -> exact lines of a lane max/min step
         self.closes = {}                # depth -> lines flagging rows for the exact rerun
         self.hoisted = {}               # depth -> lines loading index-array elements
+        # scatter_add sinks: (member position, node); ns<j> passes the scattered size
+        self.sinks = [(j, m) for j, m in enumerate(kernel.members) if is_sink(m)]
         self.flat = self._can_flatten()
         reds = kernel.reductions
         self.parallel = self._can_parallel(parallel_threshold, reds)
 
     def _can_flatten(self):
+        if self.sinks:                  # a sink stores at its index axes' positions
+            return False
         for r in self.k.reductions:
             if r.shape != ():
                 return False
@@ -133,8 +137,8 @@ class KernelWriter:
         return True
 
     def _can_parallel(self, threshold, reds):
-        if self.size < max(threshold, 2) or not self.shape:
-            return False
+        if self.size < max(threshold, 2) or not self.shape or self.sinks:
+            return False                # a sink adds the updates of an index in order
         if self.flat:
             return all(LOOP_REDUCTIONS[r.prim.name] in ("add", "mul") for r in reds)
         return all(self._suffix_depth(r) >= 1 for r in reds)
@@ -268,11 +272,13 @@ class KernelWriter:
     def extent_names(self):
         """The kernel's extent parameters, after its array arguments."""
         return ([f"n{d}" for d in range(len(self.shape))] + (["nf"] if self.flat else []) +
+                [f"ns{j}" for j, _ in self.sinks] +
                 [f"c{k}" for k in range(len(self.const_values))])
 
     def extents(self):
         """Values for ``extent_names`` at this kernel's shape."""
-        return list(self.shape) + ([self.size] if self.flat else []) + self.const_values
+        return list(self.shape) + ([self.size] if self.flat else []) + \
+            [m.params["size"] for _, m in self.sinks] + self.const_values
 
     def _dims(self, axes):
         names = [f"n{d}" for d in axes]
@@ -323,6 +329,9 @@ class KernelWriter:
         stored = any(m is s for s in self.k.stored)
         if m.prim.name in LOOP_REDUCTIONS:
             self._reduction(j, m, idx, outs, inits, accs)
+            return
+        if is_sink(m):
+            self._scatter(j, m, idx, outs, inits)
             return
         if self._is_view(m):
             self.body.append(f"{v} = {self._read_chain(m, idx)}")
@@ -378,6 +387,20 @@ class KernelWriter:
         oidx = ", ".join(i for d, i in enumerate(idx) if d not in axes)
         inits.append(f"    o{j} = np.full({self._kept(r)}, {init}, {ctor(r.dtype)})")
         self.body.append(self._accumulate(op, r.dtype, f"o{j}[{oidx}]", val))
+        outs.append(f"o{j}")
+
+    def _scatter(self, j, m, idx, outs, inits):
+        """scatter_add as a sink: each update added to zeros at its index, in the loop's
+        (row-major) order, so the updates of one index add first to last as in
+        ``np.add.at`` (the loop is never parallel)."""
+        upd, ind = m.inputs
+        axis, k = m.params["axis"], ind.ndim
+        dims = [f"n{d}" for d in range(axis)] + [f"ns{j}"] + \
+            [f"n{d}" for d in range(axis + k, len(self.shape))]
+        shape = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+        inits.append(f"    o{j} = np.zeros({shape}, {ctor(m.dtype)})")
+        at = idx[:axis] + [self._element(ind, idx[axis:axis + k])] + idx[axis + k:]
+        self.body.append(f"o{j}[{', '.join(at)}] += {self.read(upd, idx)}")
         outs.append(f"o{j}")
 
     def _lane_step(self, op, j, acc, val, depth, idx, accs):

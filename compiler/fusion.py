@@ -3,13 +3,16 @@
 A *loop kernel* is one loop nest over an iteration shape. It computes a group of
 elementwise nodes as scalar locals (each exactly once per element, so copies of a value
 always agree), accumulates reductions of those values (``reduce_sum(x * y)`` is one loop,
-no temporary) and stores only the values that something outside the group needs.
-``broadcast_to``, reshapes that only add or drop size-1 axes, ``pad``, and ``slice``,
-``rev`` and ``transpose`` read only by loops are *views*: index arithmetic on the array
-they read (a pad is a conditional read), never a loop of their own unless their value is
-an output or a call's operand. A slice, rev or transpose that a call or the caller reads
-stays a NumPy call (a free strided view, which BLAS takes as it is). Every other node
-(matmul, gather, ...) is a *call* of its NumPy implementation between kernels.
+no temporary), adds them into a scatter_add's output where their indices say (a
+*sink*: the gradient of a gather, ``scatter_add(2 * x[idx], idx)``, is one loop over the
+updates) and stores only the values that something outside the group needs.
+``broadcast_to``, reshapes that only add or drop size-1 axes, ``pad``, ``gather`` (of
+checked indices, ``compiler.pipeline``), and ``slice``, ``rev`` and ``transpose`` read
+only by loops are *views*: index arithmetic on the array they read (a pad is a
+conditional read, a gather reads its index array), never a loop of their own unless their
+value is an output or a call's operand. A slice, rev or transpose that a call or the
+caller reads stays a NumPy call (a free strided view, which BLAS takes as it is). Every
+other node (matmul, ...) is a *call* of its NumPy implementation between kernels.
 
 Scheduling is by stage: a node's stage is the first point at which all its operands
 exist. An elementwise node joins the group of a same-shape operand computed in the same
@@ -44,6 +47,10 @@ class Kernel:
     @property
     def reductions(self):
         return [n for n in self.members if n.prim.name in LOOP_REDUCTIONS]
+
+    @property
+    def sinks(self):
+        return [n for n in self.members if is_sink(n)]
 
     def __repr__(self):
         names = ", ".join(n.prim.name for n in self.members)
@@ -81,8 +88,30 @@ def moves(node):
 
 
 def is_loop(node):
-    """Computed inside loop kernels (elementwise, or a reduction with a loop pattern)."""
-    return node.prim.kind == "elementwise" or node.prim.name in LOOP_REDUCTIONS
+    """Computed inside loop kernels (elementwise, a reduction with a loop pattern, or a
+    scatter_add sink)."""
+    return node.prim.kind == "elementwise" or node.prim.name in LOOP_REDUCTIONS or \
+        is_sink(node)
+
+
+# dtypes a loop adds in place as scatter_add does (np.add.at's sums)
+_SINK_DTYPES = frozenset(("float32", "float64", "int32", "int64"))
+
+
+def is_sink(node):
+    """A scatter_add computed in the loop over its updates, each added where its
+    (checked, non-negative) index says, in order: its producers fuse into that loop
+    and the updates are never stored (the native lowering checks the indices,
+    ``compiler.pipeline``)."""
+    return node.prim.name == "scatter_add" and node.dtype.name in _SINK_DTYPES and \
+        node.inputs[1].prim.name == "checked_index"
+
+
+def iteration_shape(node):
+    """The shape of the loop computing a loop node: a reduction's or a sink's input's."""
+    if node.prim.name in LOOP_REDUCTIONS or is_sink(node):
+        return node.inputs[0].shape
+    return node.shape
 
 
 def view_chain(node, bound=frozenset()):
@@ -167,7 +196,7 @@ class _Partition:
             if id(n) in self.inputs or n.prim.kind == "leaf" or self.view(n):
                 continue
             if is_loop(n):
-                shape = n.inputs[0].shape if n.prim.name in LOOP_REDUCTIONS else n.shape
+                shape = iteration_shape(n)
                 self.join(n, max((self.dep(x, shape) for x in n.inputs), default=0), shape)
                 continue
             for x in n.inputs:                 # views a call reads become stored arrays
@@ -199,7 +228,8 @@ class _Partition:
             if inline_read(x, self.bound, self.inputs):
                 return ops
             return max(ops, self.dep(view_root(x, self.bound), None))
-        if is_loop(x) and x.prim.name not in LOOP_REDUCTIONS and x.shape == shape:
+        if is_loop(x) and x.prim.name not in LOOP_REDUCTIONS and not is_sink(x) and \
+                x.shape == shape:
             return self.stage[id(x)]
         return self.stage[id(x)] + 1
 
@@ -299,7 +329,7 @@ def _mark_stored(graph, group_of, bound):
                 outside.add(id(x))
     for k in {id(k): k for k in group_of.values()}.values():
         k.stored = [m for m in k.members
-                    if id(m) in outside or m.prim.name in LOOP_REDUCTIONS]
+                    if id(m) in outside or m.prim.name in LOOP_REDUCTIONS or is_sink(m)]
 
 
 def rematerialize(graph, max_ops=24):
@@ -341,5 +371,6 @@ def rematerialize(graph, max_ops=24):
 
 
 __all__ = ["Call", "Kernel", "LOOP_REDUCTIONS", "called_views", "inline_read",
-           "inlinable", "is_loop", "is_view", "moves", "partition", "rematerialize",
+           "inlinable", "is_loop", "is_sink", "is_view", "iteration_shape", "moves",
+           "partition", "rematerialize",
            "view_chain", "view_operands", "view_root"]

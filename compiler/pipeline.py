@@ -27,9 +27,10 @@ PASSES = [
 ]
 
 LOWERING = [
-    ("checked indices", "gathers read their indices through checked_index (bounds checked, "
-                        "made non-negative, by the driver), so loops read them as views "
-                        "(x[idx[i], j]) instead of a gathered copy (_with_checked_indices)"),
+    ("checked indices", "gathers and scatter_adds read their indices through checked_index "
+                        "(bounds checked, made non-negative, by the driver), so loops read "
+                        "gathers as views (x[idx[i], j]) instead of a gathered copy and "
+                        "add scatter_add updates in place (_with_checked_indices)"),
     ("rematerialize", "recompute cheap elementwise producers inside loops instead of "
                       "storing them (fusion.rematerialize)"),
     ("partition", "split the graph into loop-nest kernels and NumPy calls, in run order "
@@ -197,20 +198,23 @@ def _without_gradient_masks(graph):
     return Graph(out.inputs, out.outputs, out.nodes, donate=graph.donate)
 
 
-def _checked_gather(n):
-    if n.prim.name != "gather" or n.inputs[1].prim.name == "checked_index":
+def _checked(n):
+    name = n.prim.name
+    if name not in ("gather", "scatter_add") or n.inputs[1].prim.name == "checked_index":
         return None
     x, idx = n.inputs
     axis = n.params["axis"]
-    checked = P.checked_index(idx, axis=axis, size=x.shape[axis], op="gather")
-    return P.gather(x, checked, axis=axis)
+    size = x.shape[axis] if name == "gather" else n.params["size"]
+    return n.prim(x, P.checked_index(idx, axis=axis, size=size, op=name), **n.params)
 
 
 def _with_checked_indices(graph):
-    """``graph`` with every gather reading its indices through ``checked_index``: loops
-    read a gather as a view (``x[idx[i], j]``, no gathered copy) only of indices known to
-    be in range and non-negative; the check raises the IndexError NumPy's take does."""
-    if not any(n.prim.name == "gather" for n in graph.nodes):
+    """``graph`` with every gather and scatter_add reading its indices through
+    ``checked_index``: loops read a gather as a view (``x[idx[i], j]``, no gathered copy)
+    and add a scatter_add's updates in place (``fusion.is_sink``) only at indices known
+    to be in range and non-negative; the check raises the IndexError the op's NumPy
+    implementation does."""
+    if not any(n.prim.name in ("gather", "scatter_add") for n in graph.nodes):
         return graph
-    out = rewrites.rewrite(graph, rules=[_checked_gather])
+    out = rewrites.rewrite(graph, rules=[_checked])
     return Graph(out.inputs, out.outputs, out.nodes, donate=graph.donate)
