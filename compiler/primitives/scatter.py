@@ -7,7 +7,7 @@ _SCATTER_PASSES = 16     # more repeats of one index than this: np.add.at's own 
 
 def scatter_indices(idx, axis, size):
     """scatter_add's indices flattened, negative ones counted from the end, as int64;
-    ``IndexError`` for one out of range (the native tier's scatter uses this too)."""
+    ``IndexError`` for one out of range."""
     flat = np.asarray(idx).reshape(-1).astype(np.int64)
     flat = np.where(flat < 0, flat + size, flat)
     bad = (flat < 0) | (flat >= size)
