@@ -43,6 +43,17 @@ def as_tensor(a, op):
     return a
 
 
+def as_tensor_in(a, dtype, op):
+    """``a`` as a tensor of ``dtype``: a Python number is converted straight to ``dtype``
+    (weak, as NEP 50 and TensorFlow treat it: ``0.1`` for a float64 tensor is the float64
+    0.1, not the float32 one widened); anything else is converted, then cast."""
+    d = np.dtype(dtype)
+    if type(a) in _SCALARS:
+        return convert_to_tensor(np.asarray(a).astype(d), op=op)
+    a = as_tensor(a, op)
+    return a if a.dtype == d else bind(P.cast, a, dtype=d.str)
+
+
 def describe(a):
     if type(a) is Tensor:
         return f"{a.shape} {a.dtype}"

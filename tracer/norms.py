@@ -4,7 +4,7 @@ import numpy as np
 
 from tracer import ops
 from tracer.creation import ones_like
-from tracer.engine import as_tensor
+from tracer.engine import as_tensor, as_tensor_in
 from tracer.recording import public_op
 
 
@@ -47,7 +47,7 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
     x = _float("clip_by_norm", t)
     sum_sq = ops.reduce_sum(ops.square(x), axes, keepdims=True)
     norm = _safe_norm(sum_sq)
-    c = ops.cast(clip_norm, x.dtype)
+    c = as_tensor_in(clip_norm, x.dtype, "clip_by_norm")
     return ops.divide(ops.multiply(x, c), ops.maximum(norm, c))
 
 
@@ -78,7 +78,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     t_list = list(t_list)
     norm = global_norm(t_list) if use_norm is None else as_tensor(use_norm,
                                                                  "clip_by_global_norm")
-    c = ops.cast(clip_norm, norm.dtype)
+    c = as_tensor_in(clip_norm, norm.dtype, "clip_by_global_norm")
     scale = ops.divide(c, ops.maximum(norm, c))
     scale = ops.where(ops.less(ops.abs(norm), np.inf), scale, np.nan)
     out = [None if t is None else ops.multiply(_float("clip_by_global_norm", t),

@@ -46,11 +46,15 @@ def keras_adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_dec
     return step
 
 
-def keras_rmsprop(rho=0.9, momentum=0.0, epsilon=1e-7):
+def keras_rmsprop(rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
     def step(w, g, s, t, lr_t):
         vel = rho * s.get("velocity", np.zeros_like(w)) + (1 - rho) * (g * g)
-        inc = lr_t * g / np.sqrt(vel + epsilon)
         out = {"velocity": vel}
+        if centered:
+            avg = rho * s.get("average_gradient", np.zeros_like(w)) + (1 - rho) * g
+            out["average_gradient"] = avg
+            vel = vel - avg * avg
+        inc = lr_t * g / np.sqrt(vel + epsilon)
         if momentum > 0:
             inc = momentum * s.get("momentum", np.zeros_like(w)) + inc
             out["momentum"] = inc
@@ -63,6 +67,20 @@ def keras_adagrad(initial=0.1, epsilon=1e-7):
         acc = s.get("accumulator", np.full_like(w, initial)) + g * g
         return w - lr_t * g / np.sqrt(acc + epsilon), {"accumulator": acc}
     return step
+
+
+def keras_base(step, weight_decay=None, clipnorm=None, clipvalue=None):
+    """Keras 3's BaseOptimizer.apply around an update step: clip the gradient (to norm
+    ``clipnorm`` or into [-clipvalue, clipvalue]), decay the weights, then update."""
+    def wrapped(w, g, s, t, lr_t):
+        if clipnorm is not None:
+            g = g * clipnorm / np.maximum(np.sqrt(np.sum(g * g)), clipnorm)
+        if clipvalue is not None:
+            g = np.clip(g, -clipvalue, clipvalue)
+        if weight_decay is not None:
+            w = w - w * weight_decay * lr_t
+        return step(w, g, s, t, lr_t)
+    return wrapped
 
 
 CASES = {
@@ -80,6 +98,23 @@ CASES = {
                          keras_rmsprop(0.8, 0.5), 0.01),
     "adagrad": (lambda: tt.optimizers.Adagrad(0.1, initial_accumulator_value=0.2),
                 keras_adagrad(0.2), 0.1),
+    # Keras 3's base options, on every optimizer
+    "sgd_momentum_decay_clipnorm": (
+        lambda: tt.optimizers.SGD(0.05, momentum=0.9, weight_decay=0.1, clipnorm=0.3),
+        keras_base(keras_sgd(0.05, 0.9), weight_decay=0.1, clipnorm=0.3), 0.05),
+    "adam_decay_clipvalue": (
+        lambda: tt.optimizers.Adam(0.02, weight_decay=0.05, clipvalue=0.2),
+        keras_base(keras_adam(), weight_decay=0.05, clipvalue=0.2), 0.02),
+    "adamw_clipnorm": (lambda: tt.optimizers.AdamW(0.02, weight_decay=0.1, clipnorm=0.5),
+                       keras_base(keras_adam(weight_decay=0.1), clipnorm=0.5), 0.02),
+    "rmsprop_centered": (lambda: tt.optimizers.RMSprop(0.01, centered=True),
+                         keras_rmsprop(centered=True), 0.01),
+    "rmsprop_centered_momentum_decay": (
+        lambda: tt.optimizers.RMSprop(0.01, rho=0.8, momentum=0.5, centered=True,
+                                      weight_decay=0.2),
+        keras_base(keras_rmsprop(0.8, 0.5, centered=True), weight_decay=0.2), 0.01),
+    "adagrad_clipvalue": (lambda: tt.optimizers.Adagrad(0.1, clipvalue=0.25),
+                          keras_base(keras_adagrad(), clipvalue=0.25), 0.1),
 }
 
 
@@ -277,3 +312,56 @@ def test_numpy_array_operands_on_the_left_keep_variables_differentiable():
     gw, gb = tape.gradient(loss, [w, b])
     np.testing.assert_array_equal(gw.numpy(), np.full((2, 3), 4.0))
     np.testing.assert_array_equal(gb.numpy(), np.full(3, 6.0))
+
+
+def test_global_clipnorm_scales_all_gradients_together():
+    a, b = tt.Variable([3.0, 0.0]), tt.Variable(np.array([4.0], np.float64))
+    opt = tt.optimizers.SGD(1.0, global_clipnorm=1.0)
+    opt.apply([np.array([3.0, 0.0], np.float32), np.array([4.0])], [a, b])  # norm 5
+    np.testing.assert_allclose(a.numpy(), [3.0 - 0.6, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(b.numpy(), [4.0 - 0.8], rtol=1e-12)
+    opt.apply([np.array([0.3, 0.0], np.float32), np.array([0.4])], [a, b])  # within: as is
+    np.testing.assert_allclose(a.numpy(), [2.1, 0.0], rtol=1e-6)
+    opt.apply([np.zeros(2, np.float32), np.zeros(1)], [a, b])               # zero norm
+    np.testing.assert_allclose(a.numpy(), [2.1, 0.0], rtol=1e-6)
+    # a gradient clipped alone to clipnorm keeps its direction; zero stays zero
+    c = tt.Variable([0.0, 0.0, 0.0])
+    tt.optimizers.SGD(1.0, clipnorm=2.0).apply([np.array([0.0, 6.0, 8.0]), ], [c])
+    np.testing.assert_allclose(c.numpy(), [0.0, -1.2, -1.6], rtol=1e-6)
+
+
+def test_weight_decay_exclusions_variables_and_build():
+    a, b = tt.Variable([1.0, 2.0], name="kernel"), tt.Variable([1.0], name="bias")
+    c = tt.Variable([4.0], name="scale")
+    opt = tt.optimizers.SGD(0.5, weight_decay=0.1)
+    opt.exclude_from_weight_decay(var_list=[c], var_names=["bias"])
+    zero = np.zeros(2, np.float32)
+    opt.apply([zero, np.zeros(1, np.float32), np.zeros(1, np.float32)], [a, b, c])
+    np.testing.assert_allclose(a.numpy(), [0.95, 1.9], rtol=1e-6)      # w -= w * 0.1 * 0.5
+    np.testing.assert_array_equal(b.numpy(), [1.0])
+    np.testing.assert_array_equal(c.numpy(), [4.0])
+    with pytest.raises(ValueError, match="before the optimizer's first step"):
+        opt.exclude_from_weight_decay(var_names=["kernel"])
+    # variables: iterations, the learning rate, then the slots by name (Keras's order)
+    adam = tt.optimizers.Adam(0.1)
+    assert [v.name for v in adam.variables] == ["adam/iterations:0", "adam/learning_rate:0"]
+    adam.build([a, b])
+    assert [v.name for v in adam.variables[2:]] == [
+        "adam/kernel/momentum:0", "adam/bias/momentum:0", "adam/kernel/velocity:0",
+        "adam/bias/velocity:0"]
+    assert all(float(np.abs(v.numpy()).sum()) == 0 for v in adam.variables[2:])
+    assert len(tt.optimizers.Adam(lambda step: 0.1).variables) == 1
+    with pytest.raises(TypeError, match="build: expected tt.Variable"):
+        adam.build([np.ones(2)])
+
+
+def test_base_option_errors_name_the_option():
+    with pytest.raises(ValueError, match="only one of `clipnorm`, `clipvalue` and "
+                                         "`global_clipnorm`.*clipnorm=1.0, clipvalue=2.0"):
+        tt.optimizers.Adam(clipnorm=1.0, clipvalue=2.0)
+    with pytest.raises(ValueError, match="weight_decay must be None or a finite number"):
+        tt.optimizers.SGD(weight_decay=-0.1)
+    with pytest.raises(ValueError, match="clipnorm must be None or a finite number"):
+        tt.optimizers.RMSprop(clipnorm=float("nan"))
+    with pytest.raises(ValueError, match="weight_decay must be a number for AdamW"):
+        tt.optimizers.AdamW(weight_decay=None)

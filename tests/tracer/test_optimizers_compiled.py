@@ -13,6 +13,10 @@ OPTIMIZERS = {
     "adamw": lambda: tt.optimizers.AdamW(0.05, weight_decay=0.05),
     "rmsprop_momentum": lambda: tt.optimizers.RMSprop(0.01, momentum=0.5),
     "adagrad": lambda: tt.optimizers.Adagrad(0.1),
+    "sgd_decay_clipnorm": lambda: tt.optimizers.SGD(0.1, momentum=0.5, weight_decay=0.05,
+                                                    clipnorm=0.1),
+    "rmsprop_centered_global_clip": lambda: tt.optimizers.RMSprop(0.01, centered=True,
+                                                                  global_clipnorm=0.2),
 }
 
 
@@ -85,3 +89,24 @@ def test_assigning_the_learning_rate_reaches_a_compiled_step_without_retracing()
         scheduled.learning_rate = 0.5
     with pytest.raises(TypeError, match="made with a number"):
         opt.learning_rate = lambda t: 0.5
+
+
+def test_weight_decay_of_variables_passed_to_a_compiled_step_follows_each_call():
+    """A Variable argument is known only per call: whether it is excluded from weight decay
+    is decided for the Variable actually passed, without retracing."""
+    opt = tt.optimizers.SGD(0.5, weight_decay=0.1)
+    keep = tt.Variable([2.0], name="keep")
+    opt.exclude_from_weight_decay(var_list=[keep], var_names=["^bias"])
+
+    @tt.function
+    def step(v):
+        with tt.GradientTape() as tape:
+            loss = tt.reduce_sum(v * 0.0)
+        opt.apply_gradients([(tape.gradient(loss, v), v)])
+    decays, bias = tt.Variable([2.0], name="w"), tt.Variable([2.0], name="bias_1")
+    for v in (decays, keep, bias, decays):
+        step(v)
+    assert step.trace_count == 1
+    np.testing.assert_allclose(decays.numpy(), [2.0 * 0.95 * 0.95], rtol=1e-6)
+    np.testing.assert_array_equal(keep.numpy(), [2.0])
+    np.testing.assert_array_equal(bias.numpy(), [2.0])

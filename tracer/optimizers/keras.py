@@ -4,8 +4,10 @@ Each step: gradients that are None are skipped; slot Variables (zeros, or Adagra
 initial accumulator) are created the first time a Variable is updated, in its shape and
 dtype; the learning rate (a float, or a callable of the step count, 0 on the first step)
 is read once (a number is kept in a float32 Variable, so assigning ``learning_rate``
-reaches compiled steps too); AdamW decays the weights; every Variable is updated by its
-rule; then ``iterations`` (an int64 Variable) grows by one. Hyperparameters are cast to each
+reaches compiled steps too); the gradients are clipped (``clipnorm``, ``global_clipnorm``
+or ``clipvalue``, at most one of them); the weights decay (``weight_decay``, AdamW's by
+default); every Variable is updated by its rule; then ``iterations`` (an int64 Variable)
+grows by one. Hyperparameters are cast to each
 Variable's dtype as Keras does (its learning rate is stored as float32 first).
 
 Inside ``tt.function`` the same code traces into one compiled step: reads of Variables
@@ -13,10 +15,11 @@ are graph inputs, assignments become in-place updates, and slots created during 
 trace become state of the function.
 """
 import contextlib
+import re
 
 import numpy as np
 
-from tracer import ops
+from tracer import norms, ops
 from tracer.argvars import ArgumentVariable
 from tracer.creation import convert_to_tensor, fill, zeros
 from tracer.optimizers import rules
@@ -34,7 +37,8 @@ class Optimizer:
 
     _slot_names = ()
 
-    def __init__(self, learning_rate, name):
+    def __init__(self, learning_rate, name, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
         if not callable(learning_rate):
             learning_rate = _valid_rate(learning_rate, name)
         self._learning_rate = learning_rate
@@ -45,6 +49,18 @@ class Optimizer:
         self.name = name
         self.iterations = Variable(np.int64(0), trainable=False, name=f"{name}/iterations")
         self._slots = {}            # id(variable) -> (variable, {slot name: Variable})
+        self.weight_decay = _non_negative(name, "weight_decay", weight_decay)
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue,
+                 "global_clipnorm": global_clipnorm}
+        if sum(c is not None for c in clips.values()) > 1:
+            raise ValueError(f"{name}: only one of `clipnorm`, `clipvalue` and "
+                             f"`global_clipnorm` can be set; got " +
+                             ", ".join(f"{k}={v!r}" for k, v in clips.items()))
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            _non_negative(name, k, v) for k, v in clips.items())
+        self._decay_excluded = set()        # ids of Variables that do not decay
+        self._decay_pattern = None          # or a regex searched in Variable names
+        self._decay_factors = {}            # id(variable) -> (variable, factor Variable)
 
     @property
     def learning_rate(self):
@@ -68,6 +84,37 @@ class Optimizer:
             return convert_to_tensor(self._learning_rate(self.iterations.value()))
         return self._rate.value()
 
+    @property
+    def variables(self):
+        """The optimizer's own Variables, as Keras lists them: ``iterations``, the learning
+        rate (when a number), then the slots, by slot name and in the order the Variables
+        were first updated."""
+        out = [self.iterations] + ([self._rate] if self._rate is not None else [])
+        for n in self._slot_names:
+            out += [made[n] for _, made in self._slots.values() if n in made]
+        return out
+
+    def build(self, var_list):
+        """Create the slots of ``var_list`` now (they are otherwise made on each Variable's
+        first update)."""
+        variables = list(var_list)
+        for v in variables:
+            if not isinstance(v, Variable) or isinstance(v, ArgumentVariable):
+                raise TypeError(f"{self.name}.build: expected tt.Variable objects, got "
+                                f"{type(v).__name__}")
+        self._ensure_slots(variables)
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Exempt from ``weight_decay`` the Variables of ``var_list`` and those whose name
+        contains a match of one of the regular expressions ``var_names``. Configure it
+        before the first step."""
+        if self._slots or int(self.iterations.numpy()):
+            raise ValueError(f"{self.name}.exclude_from_weight_decay: configure it before "
+                             f"the optimizer's first step")
+        self._decay_excluded = {id(v) for v in (var_list or ())}
+        names = sorted(set(var_names or ()))
+        self._decay_pattern = re.compile("|".join(names)) if names else None
+
     def slots(self, variable):
         """This optimizer's slot Variables for ``variable`` (a dict; empty before its first
         update)."""
@@ -84,7 +131,7 @@ class Optimizer:
         with _slot_creation():
             for v in missing:
                 made = {n: Variable(self._slot_initial(n, v), trainable=False,
-                                    name=f"{self.name}/{v.name}/{n}")
+                                    name=f"{self.name}/{_bare(v.name)}/{n}")
                         for n in self._slot_names if self._wants_slot(n)}
                 self._slots[id(v)] = (v, made)
 
@@ -97,7 +144,7 @@ class Optimizer:
         of the Variable actually passed (made then if it has none yet)."""
         if isinstance(v, ArgumentVariable):
             return {n: v.derive((id(self), n), lambda real, n=n: self._slots_of(real)[n],
-                                v.shape, v.dtype, name=f"{self.name}/{v.name}/{n}")
+                                v.shape, v.dtype, name=f"{self.name}/{_bare(v.name)}/{n}")
                     for n in self._slot_names if self._wants_slot(n)}
         self._ensure_slots([v])
         return self._slots[id(v)][1]
@@ -121,12 +168,12 @@ class Optimizer:
                                 f"{type(v).__name__}")
         if not pairs:
             return self.iterations
-        grads = [self._gradient(g, v) for g, v in pairs]
+        grads = self._clip([self._gradient(g, v) for g, v in pairs])
         variables = [v for _, v in pairs]
         self._ensure_slots([v for v in variables if not isinstance(v, ArgumentVariable)])
         slots = [self._slots_of(v) for v in variables]
         lr = self._current_rate()
-        self._before_update(variables, lr)
+        self._decay(variables, lr)
         for g, v, s in zip(grads, variables, slots):
             self._update(g, v, _in_dtype(lr, v.dtype), s)
         self.iterations.assign_add(1)
@@ -142,8 +189,46 @@ class Optimizer:
                             f"only float variables can be trained")
         return ops.cast(g, v.dtype)
 
-    def _before_update(self, variables, lr):
-        pass
+    def _clip(self, grads):
+        """Keras's gradient clipping: each gradient to norm ``clipnorm``, all of them to
+        global norm ``global_clipnorm``, or each entry into [-clipvalue, clipvalue]."""
+        if self.clipnorm:
+            return [norms.clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.global_clipnorm:
+            return norms.clip_by_global_norm(grads, self.global_clipnorm)[0]
+        if self.clipvalue:
+            return [ops.clip_by_value(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def _decay(self, variables, lr):
+        """Decoupled weight decay, ``w -= w * weight_decay * lr``, before the update."""
+        if not self.weight_decay:
+            return
+        for v in variables:
+            if isinstance(v, ArgumentVariable):
+                # which Variable is passed is known per call: its factor (weight_decay, or
+                # 0 when excluded) is state bound at each call
+                factor = v.derive((id(self), "weight_decay"), self._decay_factor, (), v.dtype,
+                                  name=f"{self.name}/{_bare(v.name)}/weight_decay").value()
+            elif self._decays(v):
+                factor = self.weight_decay
+            else:
+                continue
+            v.assign(rules.weight_decay(v.value(), _in_dtype(lr, v.dtype), factor))
+
+    def _decays(self, v):
+        return id(v) not in self._decay_excluded and not (
+            self._decay_pattern is not None and self._decay_pattern.search(v.name or ""))
+
+    def _decay_factor(self, v):
+        hit = self._decay_factors.get(id(v))
+        if hit is None:
+            with _slot_creation():
+                hit = (v, Variable(np.asarray(self.weight_decay if self._decays(v) else 0.0,
+                                              v.dtype), trainable=False,
+                                   name=f"{self.name}/{_bare(v.name)}/weight_decay"))
+            self._decay_factors[id(v)] = hit
+        return hit[1]
 
     def _update(self, g, v, lr, slots):
         raise NotImplementedError
@@ -154,6 +239,11 @@ class Optimizer:
 
     def __repr__(self):
         return f"<tt.optimizers.{type(self).__name__} '{self.name}'>"
+
+
+def _bare(name):
+    """A Variable's name without TensorFlow's output index (``"w:0"`` -> ``"w"``)."""
+    return name.rsplit(":", 1)[0] if name and ":" in name else name
 
 
 def _valid_rate(value, name):
@@ -169,6 +259,16 @@ def _in_dtype(x, dtype):
     return x if isinstance(x, float) else ops.cast(x, dtype)
 
 
+def _non_negative(name, what, value):
+    """None, or ``value`` as a float when it is a finite number >= 0."""
+    if value is None:
+        return None
+    out = float(value)
+    if not np.isfinite(out) or out < 0:
+        raise ValueError(f"{name}: {what} must be None or a finite number >= 0, got {value!r}")
+    return out
+
+
 def _check_unit(name, what, value, upper_open=False):
     value = float(value)
     if not (0 <= value < 1 if upper_open else 0 <= value <= 1):
@@ -182,8 +282,10 @@ class SGD(Optimizer):
     ``m = momentum * m - lr * g; w += m`` (Nesterov: ``w += momentum * m - lr * g``)."""
     _slot_names = ("momentum",)
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD"):
-        super().__init__(learning_rate, name)
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, name="SGD"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         self.momentum = _check_unit(name, "momentum", momentum)
         self.nesterov = bool(nesterov)
 
@@ -207,8 +309,10 @@ class Adam(Optimizer):
     _slot_names = ("momentum", "velocity", "velocity_hat")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, name="adam"):
-        super().__init__(learning_rate, name)
+                 amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name="adam"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         self.beta_1 = _check_unit(name, "beta_1", beta_1, True)
         self.beta_2 = _check_unit(name, "beta_2", beta_2, True)
         self.epsilon = float(epsilon)
@@ -234,36 +338,43 @@ class AdamW(Adam):
     """Adam with decoupled weight decay: ``w -= w * weight_decay * lr`` before each step."""
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, name="adamw"):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, name)
-        self.weight_decay = float(weight_decay)
-        if self.weight_decay < 0:
-            raise ValueError(f"{name}: weight_decay must be >= 0, got {weight_decay!r}")
-
-    def _before_update(self, variables, lr):
-        for v in variables:
-            v.assign(rules.weight_decay(v.value(), _in_dtype(lr, v.dtype), self.weight_decay))
+                 epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name="adamw"):
+        if weight_decay is None:
+            raise ValueError(f"{name}: weight_decay must be a number for AdamW, got None")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay,
+                         clipnorm, clipvalue, global_clipnorm, name)
 
 
 class RMSprop(Optimizer):
     """RMSprop: ``s = rho * s + (1 - rho) * g^2; w -= lr * g / sqrt(s + epsilon)``, through
     a momentum accumulator when ``momentum > 0``."""
-    _slot_names = ("velocity", "momentum")
+    _slot_names = ("velocity", "momentum", "average_gradient")
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 name="rmsprop"):
-        super().__init__(learning_rate, name)
+                 centered=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name="rmsprop"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         self.rho = _check_unit(name, "rho", rho)
         self.momentum = _check_unit(name, "momentum", momentum)
         self.epsilon = float(epsilon)
+        self.centered = bool(centered)
 
     def _wants_slot(self, name):
-        return name != "momentum" or self.momentum > 0
+        return (name != "momentum" or self.momentum > 0) and (
+            name != "average_gradient" or self.centered)
 
     def _update(self, g, v, lr, slots):
         vel = slots["velocity"]
         new_vel = rules.decayed_average(ops.square(g), vel.value(), self.rho)
         vel.assign(new_vel)
+        if self.centered:
+            # Keras: the mean square less the squared mean gradient (a variance estimate)
+            avg = slots["average_gradient"]
+            new_avg = rules.decayed_average(g, avg.value(), self.rho)
+            avg.assign(new_avg)
+            new_vel = ops.subtract(new_vel, ops.square(new_avg))
         inc = rules.rms_increment(g, new_vel, lr, self.epsilon)
         if self.momentum > 0:
             m = slots["momentum"]
@@ -278,8 +389,10 @@ class Adagrad(Optimizer):
     _slot_names = ("accumulator",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 name="adagrad"):
-        super().__init__(learning_rate, name)
+                 weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name="adagrad"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         self.initial_accumulator_value = float(initial_accumulator_value)
         if self.initial_accumulator_value < 0:
             raise ValueError(f"{name}: initial_accumulator_value must be >= 0")
