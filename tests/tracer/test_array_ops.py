@@ -154,6 +154,19 @@ def test_clip_by_norm_and_global_norm(tt_backend):
     check(lambda u: tt.clip_by_norm(u, 0.5, axes=[1]), r(2, 3))
 
 
+def test_python_clip_norms_and_pad_constants_take_the_tensors_dtype(tt_backend):
+    """A Python number meets a float64 tensor as float64 (TensorFlow converts it in the
+    tensor's dtype): 0.3 and 0.1 must not pass through float32 first."""
+    x = np.array([0.3, -1.2, 2.5, 0.7])
+    want = x * 0.3 / np.sqrt(np.sum(x * x))
+    np.testing.assert_allclose(tt.clip_by_norm(x, 0.3).numpy(), want, rtol=4e-16)
+    np.testing.assert_allclose(tt.clip_by_global_norm([x], 0.3)[0][0].numpy(), want,
+                               rtol=4e-16)
+    assert tt.pad(np.zeros(1), [[1, 0]], constant_values=0.1).numpy()[0] == 0.1
+    np.testing.assert_array_equal(tt.pad(np.zeros(1, np.int32), [[0, 1]],
+                                         constant_values=2).numpy(), [0, 2])
+
+
 def test_clipping_gradient_finite_at_zero():
     z = tt.constant(np.zeros(3))
     with tt.GradientTape() as tape:
