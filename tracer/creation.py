@@ -5,9 +5,10 @@ import operator
 
 import numpy as np
 
-from tracer import dtypes
+from tracer import dtypes, ops
 from tracer.convert import convert_to_tensor
-from tracer.engine import as_tensor, make
+from tracer.engine import as_tensor, as_tensor_in, make
+from tracer.shape_ops import broadcast_to, concat, expand_dims
 from tracer.tensor import Tensor
 
 
@@ -121,13 +122,35 @@ def _count(v, op, what):
     return n
 
 
-def linspace(start, stop, num, name=None):
-    """``num`` evenly spaced values from start to stop inclusive (float32 for Python
-    numbers, else the dtype of ``start``)."""
-    s = convert_to_tensor(start, op="linspace")
+def linspace(start, stop, num, name=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive, along a new axis
+    ``axis`` when start and stop are tensors (broadcast together); differentiable in both
+    (TensorFlow's ``linspace``: ``start + k * (stop - start) / (num - 1)``, the ends
+    exact; float32 values are computed in float64 and rounded once). float32 for Python
+    numbers or integers, else the dtype of ``start``; ``stop`` is converted in that dtype."""
+    s = as_tensor(start, "linspace")
     d = s.dtype if s.dtype.kind == "f" else dtypes.float32
+    s = ops.cast(s, d)
+    e = as_tensor_in(stop, d, "linspace")
     num = _count(num, "linspace", "num")
-    return make(np.linspace(float(s), float(convert_to_tensor(stop)), num).astype(d))
+    shape = np.broadcast_shapes(s.shape, e.shape)
+    rank = len(shape) + 1
+    if not -rank <= axis < rank:
+        raise ValueError(f"linspace: axis {axis} is out of range for start and stop of "
+                         f"shape {shape}; valid axes are {-rank}..{rank - 1}")
+    axis %= rank
+    s = expand_dims(broadcast_to(s, shape), axis)
+    e = expand_dims(broadcast_to(e, shape), axis)
+    if num <= 1:
+        return s if num == 1 else broadcast_to(s, s.shape[:axis] + (0,) + s.shape[axis + 1:])
+    if num == 2:
+        return concat([s, e], axis)
+    # the inner points in float64 (rounded once to float32), as np.linspace gives them
+    w = np.promote_types(d, np.float64)
+    steps = np.arange(1, num - 1, dtype=w).reshape((-1,) + (1,) * (rank - 1 - axis))
+    s64, e64 = ops.cast(s, w), ops.cast(e, w)
+    inner = ops.add(s64, ops.multiply(ops.divide(ops.subtract(e64, s64), num - 1), steps))
+    return concat([s, ops.cast(inner, d), e], axis)
 
 
 lin_space = linspace

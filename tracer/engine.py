@@ -43,12 +43,29 @@ def as_tensor(a, op):
     return a
 
 
-def as_tensor_in(a, dtype, op):
-    """``a`` as a tensor of ``dtype``: a Python number is converted straight to ``dtype``
-    (weak, as NEP 50 and TensorFlow treat it: ``0.1`` for a float64 tensor is the float64
-    0.1, not the float32 one widened); anything else is converted, then cast."""
-    d = np.dtype(dtype)
+def is_python_data(a):
+    """A Python number, or a (nested) list/tuple of them: data with no dtype of its own."""
     if type(a) in _SCALARS:
+        return True
+    if isinstance(a, (list, tuple)):
+        stack = list(a)
+        while stack:
+            x = stack.pop()
+            if isinstance(x, (list, tuple)):
+                stack.extend(x)
+            elif type(x) not in _SCALARS:
+                return False
+        return True
+    return False
+
+
+def as_tensor_in(a, dtype, op):
+    """``a`` as a tensor of ``dtype``: Python numbers (and lists of them) are converted
+    straight to ``dtype``, as TensorFlow converts an op's Python operands in the dtype of
+    its tensors (``0.1`` for a float64 tensor is the float64 0.1, not the float32 one
+    widened); anything else is converted, then cast."""
+    d = np.dtype(dtype)
+    if is_python_data(a):
         return convert_to_tensor(np.asarray(a).astype(d), op=op)
     a = as_tensor(a, op)
     return a if a.dtype == d else bind(P.cast, a, dtype=d.str)

@@ -13,7 +13,7 @@ from compiler import primitives as P
 from tracer import ops, shape_ops
 from tracer.convert import convert_to_tensor
 from tracer.creation import zeros_like
-from tracer.engine import as_tensor, bind, make
+from tracer.engine import as_tensor, as_tensor_in, bind, make
 from tracer.shape_ops import broadcast_to, reshape, stack, transpose
 from tracer.tensor import Tensor, check_traceable
 
@@ -92,9 +92,7 @@ def _tuple_length(op, idx, shape):
 def _scatter(op, indices, updates, shape, dtype=None):
     """(scatter-added tensor of ``shape``, linear indices, updates reshaped)."""
     idx = int_indices(indices, op)
-    u = as_tensor(updates, op)
-    if dtype is not None and u.dtype != dtype:
-        u = ops.cast(u, dtype)
+    u = as_tensor(updates, op) if dtype is None else as_tensor_in(updates, dtype, op)
     k = _tuple_length(op, idx, shape)
     want = idx.shape[:-1] + tuple(shape[k:])
     if u.shape != want:

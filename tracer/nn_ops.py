@@ -11,7 +11,7 @@ would be NaN).
 import numpy as np
 
 from tracer import dtypes, ops, shape_ops
-from tracer.engine import STATE, as_tensor, make
+from tracer.engine import STATE, as_tensor, as_tensor_in, make
 from tracer.random_ops import random, stateless_uniform, traced_uniform
 from tracer.recording import public_op
 
@@ -199,8 +199,8 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     if on_value is None and off_value is None:
         out = ops.cast(hit, d)
     else:
-        on = ops.cast(1 if on_value is None else on_value, d)
-        off = ops.cast(0 if off_value is None else off_value, d)
+        on = as_tensor_in(1 if on_value is None else on_value, d, op)
+        off = as_tensor_in(0 if off_value is None else off_value, d, op)
         out = ops.where(hit, on, off)
     if axis is not None and axis != -1:
         perm = list(range(out.ndim - 1))

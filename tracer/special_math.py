@@ -8,7 +8,7 @@ replaced there first ("double where"), so the unused branch contributes a gradie
 import numpy as np
 
 from tracer import dtypes, ops, shape_ops
-from tracer.engine import as_tensor, make
+from tracer.engine import as_tensor, as_tensor_in, is_python_data, make
 from tracer.indexing import int_indices, tensor_scatter_nd_add
 from tracer.tensor import check_traceable
 
@@ -26,6 +26,13 @@ def _float(x, op):
 
 
 def _float_pair(x, y, op):
+    # a Python number takes the other operand's dtype (as TensorFlow converts it)
+    if is_python_data(y) and not is_python_data(x):
+        x = _float(x, op)
+        y = as_tensor_in(y, x.dtype, f"math.{op}")
+    elif is_python_data(x) and not is_python_data(y):
+        y = _float(y, op)
+        x = as_tensor_in(x, y.dtype, f"math.{op}")
     x, y = _float(x, op), _float(y, op)
     if x.dtype != y.dtype:
         raise TypeError(f"math.{op}: x has dtype {x.dtype} and y has dtype {y.dtype}; "

@@ -165,6 +165,16 @@ def test_python_clip_norms_and_pad_constants_take_the_tensors_dtype(tt_backend):
     assert tt.pad(np.zeros(1), [[1, 0]], constant_values=0.1).numpy()[0] == 0.1
     np.testing.assert_array_equal(tt.pad(np.zeros(1, np.int32), [[0, 1]],
                                          constant_values=2).numpy(), [0, 2])
+    hot = tt.one_hot([1, 0], 2, on_value=0.3, off_value=0.1, dtype=tt.float64).numpy()
+    np.testing.assert_array_equal(hot, [[0.1, 0.3], [0.3, 0.1]])
+    got = tt.tensor_scatter_nd_update(np.zeros(3), [[1]], [0.1]).numpy()
+    np.testing.assert_array_equal(got, [0.0, 0.1, 0.0])
+    got = tt.tensor_scatter_nd_add(np.zeros(3), [[2]], [0.1]).numpy()
+    np.testing.assert_array_equal(got, [0.0, 0.0, 0.1])
+    # a Python number takes the tensor's dtype on either side (TensorFlow's conversion)
+    y = np.array([2.0, 0.7])
+    np.testing.assert_array_equal(tt.math.xlogy(0.3, y).numpy(), 0.3 * np.log(y))
+    np.testing.assert_array_equal(tt.math.xlogy(y, 0.3).numpy(), y * np.log(0.3))
 
 
 def test_clipping_gradient_finite_at_zero():

@@ -209,6 +209,31 @@ def test_filled_creation_functions():
     assert tt.range(3, dtype=tt.float64).dtype == tt.float64
 
 
+def test_linspace_is_differentiable_broadcasts_and_traces(tt_backend):
+    """TensorFlow's linspace: start + k (stop - start) / (num - 1) with exact ends,
+    differentiable in start and stop, along a new axis for tensor ends."""
+    np.testing.assert_array_equal(tt.linspace(-2.0, 3.0, 7).numpy(),
+                                  np.linspace(-2.0, 3.0, 7).astype(np.float32))
+    lo = tt.constant(0.1, tt.float64)
+    np.testing.assert_array_equal(tt.linspace(lo, 0.7, 5).numpy(), np.linspace(0.1, 0.7, 5))
+    assert tt.linspace(0, 4, 3).dtype == tt.float32
+    assert tt.linspace(1.0, 2.0, 0).shape == (0,) and tt.linspace(1.0, 2.0, 1).numpy() == [1]
+    a, b = np.array([0.0, 1.0]), np.array([[1.0, 3.0], [2.0, 5.0]])
+    np.testing.assert_allclose(tt.linspace(a, b, 3).numpy(),
+                               np.linspace(a, b, 3), rtol=1e-15)
+    np.testing.assert_allclose(tt.linspace(a, b, 4, axis=-1).numpy(),
+                               np.linspace(a, b, 4, axis=-1), rtol=1e-15)
+    with pytest.raises(ValueError, match="linspace: axis 3 is out of range"):
+        tt.linspace(a, b, 4, axis=3)
+    # d/ds sum(linspace(s, e, 5)^2) = sum(2 x_k (1 - k/4)); d/de likewise with k/4
+    s, e = tt.constant(1.0, tt.float64), tt.constant(3.0, tt.float64)
+    xs, k = np.linspace(1.0, 3.0, 5), np.arange(5) / 4
+    ds, de = tt.grad(lambda u, v: tt.reduce_sum(tt.linspace(u, v, 5) ** 2), argnums=(0, 1))(s, e)
+    np.testing.assert_allclose([ds.numpy(), de.numpy()],
+                               [np.sum(2 * xs * (1 - k)), np.sum(2 * xs * k)], rtol=1e-14)
+    check_gradients(lambda u, v: tt.linspace(u, v, 4, axis=0) ** 2, [a, b], order=2)
+
+
 def test_random_shapes_seeds_and_dtypes():
     tt.random.set_seed(5)
     u = tt.random.uniform((1000,), minval=2, maxval=3, seed=7)
