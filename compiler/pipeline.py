@@ -198,23 +198,33 @@ def _without_gradient_masks(graph):
     return Graph(out.inputs, out.outputs, out.nodes, donate=graph.donate)
 
 
-def _checked(n):
-    name = n.prim.name
-    if name not in ("gather", "scatter_add") or n.inputs[1].prim.name == "checked_index":
-        return None
-    x, idx = n.inputs
-    axis = n.params["axis"]
-    size = x.shape[axis] if name == "gather" else n.params["size"]
-    return n.prim(x, P.checked_index(idx, axis=axis, size=size, op=name), **n.params)
-
-
 def _with_checked_indices(graph):
     """``graph`` with every gather and scatter_add reading its indices through
     ``checked_index``: loops read a gather as a view (``x[idx[i], j]``, no gathered copy)
     and add a scatter_add's updates in place (``fusion.is_sink``) only at indices known
     to be in range and non-negative; the check raises the IndexError the op's NumPy
-    implementation does."""
-    if not any(n.prim.name in ("gather", "scatter_add") for n in graph.nodes):
+    implementation does. A scatter_add of the indices a gather reads along an axis of
+    the same size (the gather's gradient) shares the gather's check: one pass over the
+    indices, and the gather's error, which it raised first before too."""
+    ops = [n for n in graph.nodes if n.prim.name in ("gather", "scatter_add")]
+    if not ops:
         return graph
-    out = rewrites.rewrite(graph, rules=[_checked])
+    gathered = {}                       # (indices, size) -> a gather's axis
+    for n in ops:
+        if n.prim.name == "gather":
+            gathered.setdefault((id(n.inputs[1]), n.inputs[0].shape[n.params["axis"]]),
+                                n.params["axis"])
+
+    def checked(n):
+        name = n.prim.name
+        if name not in ("gather", "scatter_add") or n.inputs[1].prim.name == "checked_index":
+            return None
+        x, idx = n.inputs
+        axis = n.params["axis"]
+        size = x.shape[axis] if name == "gather" else n.params["size"]
+        at, op = (gathered[id(idx), size], "gather") if (id(idx), size) in gathered else \
+            (axis, name)
+        return n.prim(x, P.checked_index(idx, axis=at, size=size, op=op), **n.params)
+
+    out = rewrites.rewrite(graph, rules=[checked])
     return Graph(out.inputs, out.outputs, out.nodes, donate=graph.donate)
