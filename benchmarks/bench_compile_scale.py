@@ -14,6 +14,7 @@ process.
    then a call).
 
     PYTHONPATH=. python benchmarks/bench_compile_scale.py [--quick] [--kernels 300]
+        [--repeats N]
 
 Targets (issue 10): the 10^4-operation graph native in under 60 s and 1 GB; the chain's
 gradient never more than 2x the interpreter's time end to end.
@@ -21,6 +22,7 @@ gradient never more than 2x the interpreter's time end to end.
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -77,11 +79,12 @@ def child_graph(n_ops, vm):
     exe = next(iter(f._entries.values())).exe
     arg = [np.asarray(x)]
     interp = median_time(lambda: exe.program(*arg), runs=3)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     exe.compile_now(arg)
-    native = time.perf_counter() - t0
+    native, native_cpu = time.perf_counter() - t0, time.process_time() - c0
     steps = exe.native.lowered.steps
     return {"nodes": len(exe.graph.nodes), "first": first, "native": native,
+            "native_cpu": native_cpu,
             "steady": median_time(lambda: exe.native.run(*arg), runs=5),
             "interp": interp, "peak_mb": _peak_mb(),
             "segments": sum(type(s).__name__ == "Segment" for s in steps),
@@ -89,21 +92,25 @@ def child_graph(n_ops, vm):
 
 
 def child_chain(n_ops, mode):
+    """[forward, gradient] wall seconds and [forward, gradient] process CPU seconds, for a
+    first and a second (same structure) chain."""
     import tracer as tt
     if mode == "interpreter":
         tt.config.jit_threshold = 1 << 30
     x0 = tt.Variable(np.linspace(-1.0, 1.0, 100))
     out = {}
     for rep in ("first", "again"):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with tt.GradientTape() as tape:
             x = x0 * 1.0
             for _ in range(n_ops // 3):
                 x = tt.sin(x) * 0.5 + x
             y = tt.reduce_sum(x)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         tape.gradient(y, x0).numpy()
-        out[rep] = [t1 - t0, time.perf_counter() - t1]
+        t2, c2 = time.perf_counter(), time.process_time()
+        out[rep] = [t1 - t0, t2 - t1]
+        out[rep + "_cpu"] = [c1 - c0, c2 - c1]
     return out
 
 
@@ -136,16 +143,36 @@ def _fmt(s):
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.1f} s"
 
 
-def main(quick, kernels):
+def _stat(vals, fmt=_fmt):
+    vals = [v for v in vals if v is not None]
+    if len(vals) < 2:
+        return fmt(vals[0] if vals else None)
+    return f"{fmt(statistics.median(vals))} [{fmt(min(vals))}-{fmt(max(vals))}]"
+
+
+def _mb(v):
+    return "n/a" if v is None else f"{v:.0f} MB"
+
+
+def main(quick, kernels, repeats):
+    """Each figure from ``repeats`` fresh processes: median [min-max] when repeated."""
     n_graph, n_chain = (2000, 20000) if quick else (10000, 100000)
-    cache_dir = tempfile.mkdtemp(prefix="tapejit-scale-")
-    print(f"{n_graph}-operation random graph on 1000 float64 values (tt.function):")
-    for label in ("empty cache", "warm cache"):
-        r = _spawn(["graph", str(n_graph), "vm"], cache_dir)
-        print(f"  {label}: {r.get('nodes')} nodes; trace + first call {_fmt(r.get('first'))}; "
-              f"native after {_fmt(r.get('native'))} ({r.get('segments')} VM segments, "
-              f"{r.get('kernels')} steps); peak {r.get('peak_mb', 0):.0f} MB; call: native "
-              f"{_fmt(r.get('steady'))}, interpreted {_fmt(r.get('interp'))}", flush=True)
+    print(f"{n_graph}-operation random graph on 1000 float64 values (tt.function), "
+          f"{repeats} fresh process(es) per cache state:")
+    graphs = {"empty cache": [], "warm cache": []}
+    for _ in range(repeats):
+        cache_dir = tempfile.mkdtemp(prefix="tapejit-scale-")
+        for label in graphs:
+            graphs[label].append(_spawn(["graph", str(n_graph), "vm"], cache_dir))
+    for label, rs in graphs.items():
+        r = rs[0]
+        print(f"  {label}: {r.get('nodes')} nodes; trace + first call "
+              f"{_stat([x.get('first') for x in rs])}; native after "
+              f"{_stat([x.get('native') for x in rs])} (process CPU "
+              f"{_stat([x.get('native_cpu') for x in rs])}; {r.get('segments')} VM segments, "
+              f"{r.get('kernels')} steps); peak {_stat([x.get('peak_mb') for x in rs], _mb)}; "
+              f"call: native {_stat([x.get('steady') for x in rs])}, interpreted "
+              f"{_stat([x.get('interp') for x in rs])}", flush=True)
     if kernels:
         r = _spawn(["graph", str(kernels), "kernels"], tempfile.mkdtemp(prefix="tapejit-k-"))
         print(f"  kernels only, {kernels} operations ({r.get('nodes')} nodes), empty cache: "
@@ -153,21 +180,47 @@ def main(quick, kernels):
               f"{r.get('peak_mb', 0):.0f} MB; call {_fmt(r.get('steady'))}", flush=True)
     try:
         import jax  # noqa: F401
-        r = _spawn(["jax", str(n_graph)], cache_dir)
+        r = _spawn(["jax", str(n_graph)], tempfile.mkdtemp(prefix="tapejit-scale-"))
         print(f"  jax.jit: lower + compile + first call {_fmt(r.get('native'))}; call "
               f"{_fmt(r.get('steady'))}; peak {r.get('peak_mb', 0):.0f} MB", flush=True)
     except ImportError:
         pass
-    print(f"\nGradient of a {n_chain}-operation eager chain (forward + gradient), seconds:")
-    res = {m: _spawn(["chain", str(n_chain), m], cache_dir)
-           for m in ("default", "interpreter")}
-    for m, r in res.items():
-        print(f"  {m}: " + "; ".join(f"{k}: forward {v[0]:.2f} + gradient {v[1]:.2f}"
-                                     for k, v in r.items()), flush=True)
-    d, i = res["default"].get("first"), res["interpreter"].get("first")
-    if d and i:
-        print(f"  default / interpreter, end to end (first): {sum(d) / sum(i):.2f}")
-    print("targets: native after < 60 s and peak < 1 GB; chain ratio <= 2")
+    print(f"\nGradient of a {n_chain}-operation eager chain (forward + gradient, fresh "
+          f"process each, default and interpreter-only interleaved), seconds:")
+    res = {"default": [], "interpreter": []}
+    for _ in range(repeats):
+        for m in res:
+            res[m].append(_spawn(["chain", str(n_chain), m],
+                                 tempfile.mkdtemp(prefix="tapejit-chain-")))
+    for m, rs in res.items():
+        for r in rs:
+            print(f"  {m}: " + "; ".join(
+                f"{k}: forward {r[k][0]:.2f} + gradient {r[k][1]:.2f} (cpu "
+                f"{r[k + '_cpu'][0]:.2f} + {r[k + '_cpu'][1]:.2f})"
+                for k in ("first", "again") if k in r), flush=True)
+    ratios = {}
+    for key, label in (("first", "wall"), ("first_cpu", "process CPU")):
+        d = [sum(r[key]) for r in res["default"] if key in r]
+        i = [sum(r[key]) for r in res["interpreter"] if key in r]
+        if d and i:
+            ratios[label] = statistics.median(d) / statistics.median(i)
+            print(f"  default / interpreter, end to end (first), {label}: medians "
+                  f"{statistics.median(d):.2f} / {statistics.median(i):.2f} s = "
+                  f"{ratios[label]:.2f}")
+    native = [x.get("native") for x in graphs["empty cache"] if x.get("native")]
+    cpu = [x.get("native_cpu") for x in graphs["empty cache"] if x.get("native_cpu")]
+    peak = [x.get("peak_mb") for x in graphs["empty cache"] if x.get("peak_mb")]
+    print("targets (medians):")
+    if native and peak:
+        ok = statistics.median(native) < 60 and statistics.median(peak) < 1024
+        print(f"  {n_graph}-operation graph native < 60 s and peak < 1 GB, empty cache: "
+              f"{_fmt(statistics.median(native))} (process CPU "
+              f"{_fmt(statistics.median(cpu) if cpu else None)}), "
+              f"{statistics.median(peak):.0f} MB: "
+              f"{'met' if ok else 'NOT MET'}")
+    for label, q in ratios.items():
+        print(f"  chain gradient <= 2x the interpreter end to end ({label}): {q:.2f}: "
+              f"{'met' if q <= 2 else 'NOT MET'}")
 
 
 if __name__ == "__main__":
@@ -182,4 +235,5 @@ if __name__ == "__main__":
         print(json.dumps(out))
     else:
         k = sys.argv[sys.argv.index("--kernels") + 1] if "--kernels" in sys.argv else 0
-        main("--quick" in sys.argv, int(k))
+        n = sys.argv[sys.argv.index("--repeats") + 1] if "--repeats" in sys.argv else 1
+        main("--quick" in sys.argv, int(k), int(n))

@@ -14,7 +14,11 @@ steps (it should grow linearly). Every number comes from a fresh process:
 - new batch: first call at a new batch size, seconds until native serves it, and how
   many kernels that compiled (shape-generic kernels: none).
 
-    PYTHONPATH=. python benchmarks/bench_latency.py [--quick]
+    PYTHONPATH=. python benchmarks/bench_latency.py [--quick] [--repeats N]
+
+With ``--repeats N`` every process is run N times (tapejit empty cache, warm cache and JAX
+interleaved): medians with [min-max]; the first call's process CPU time is printed too.
+The last lines name each target with its measured median and met / NOT MET.
 
 Targets (issue 10): empty-cache first call no slower than JAX's; warm-cache first call
 under 0.3 s; a new batch size served natively in under 5 ms without compiling; steady
@@ -22,6 +26,7 @@ state no slower than JAX.
 """
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -124,17 +129,27 @@ def _until_native(call, fn, limit=120.0):
     return time.perf_counter() - t0
 
 
+def _first(call):
+    """Wall and process CPU seconds of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    call()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def _steady(call, runs):
+    return {"steady": median_time(call, runs),
+            "steady_cpu": median_time(call, runs, clock=time.process_time)}
+
+
 def child_tt(case, runs):
     import runtime
     fns, conv = _tt()
     fn = fns[case]
     args = [conv(a) for a in _data(case)]
     call = lambda: fn(*args)                  # noqa: E731
-    t0 = time.perf_counter()
-    call()
-    out = {"first": time.perf_counter() - t0}
+    out = dict(zip(("first", "first_cpu"), _first(call)))
     out["native"] = out["first"] + _until_native(call, fn)
-    out["steady"] = median_time(call, runs)
+    out.update(_steady(call, runs))
     if case == "mlp":
         before = runtime.cache_stats()["compiles"]
         for b in NEW_BATCHES:
@@ -177,9 +192,8 @@ def child_jax(case, runs):
     args = [conv(a) for a in _data(case)]
     import jax
     call = lambda: jax.block_until_ready(fns[case](*args))   # noqa: E731
-    t0 = time.perf_counter()
-    call()
-    out = {"first": time.perf_counter() - t0, "steady": median_time(call, runs)}
+    out = dict(zip(("first", "first_cpu"), _first(call)))
+    out.update(_steady(call, runs))
     for b in NEW_BATCHES if case == "mlp" else ():
         bargs = [conv(a) for a in _data("mlp", b)]
         bcall = lambda: jax.block_until_ready(fns[case](*bargs))   # noqa: E731
@@ -200,6 +214,26 @@ def _fmt(s):
     return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s"
 
 
+def _values(outs, key, index=None):
+    vals = [o.get(key) for o in outs]
+    if index is not None:
+        vals = [v[index] if v else None for v in vals]
+    return [v for v in vals if v is not None and v == v]
+
+
+def _med(outs, key, index=None):
+    vals = _values(outs, key, index)
+    return statistics.median(vals) if vals else None
+
+
+def _stat(outs, key, index=None):
+    """'median' or 'median [min-max]' of one figure over the repeated processes."""
+    vals = _values(outs, key, index)
+    if len(vals) < 2:
+        return _fmt(vals[0] if vals else None)
+    return f"{_fmt(statistics.median(vals))} [{_fmt(min(vals))}-{_fmt(max(vals))}]"
+
+
 def _has_jax():
     try:
         import jax  # noqa: F401
@@ -208,54 +242,105 @@ def _has_jax():
         return False
 
 
-def _new_batches(tt_out, jax_out):
+def _verdict(ok):
+    return "n/a" if ok is None else "met" if ok else "NOT MET"
+
+
+def _new_batches(tt_outs, jax_outs):
     for b in NEW_BATCHES:
-        first, native, steady = tt_out.get(f"batch{b}", [None, None, None])
-        line = (f"  batch {b}: first call {_fmt(first)}, native after {_fmt(native)}, "
-                f"steady {_fmt(steady)}")
-        if jax_out:
-            jfirst, _, jsteady = jax_out.get(f"batch{b}", [None, None, None])
-            line += f"; jax first call {_fmt(jfirst)}, steady {_fmt(jsteady)}"
+        key = f"batch{b}"
+        line = (f"  batch {b}: first call {_stat(tt_outs, key, 0)}, native after "
+                f"{_stat(tt_outs, key, 1)}, steady {_stat(tt_outs, key, 2)}")
+        if jax_outs:
+            line += (f"; jax first call {_stat(jax_outs, key, 0)}, steady "
+                     f"{_stat(jax_outs, key, 2)}")
         print(line)
-    print(f"  kernels compiled for the new batch sizes: {tt_out.get('batch_compiles', 'n/a')}")
+    print("  kernels compiled for the new batch sizes: "
+          f"{[o.get('batch_compiles', 'n/a') for o in tt_outs]}")
 
 
-def main(quick):
+def main(quick, repeats):
+    """Each figure from ``repeats`` fresh processes per case (the tapejit empty-cache,
+    warm-cache and JAX processes interleaved, so load on the machine hits all three alike):
+    medians, with [min-max] when repeated."""
     runs = 3 if quick else 7
     jax = _has_jax()
     head = ["case", "1st (empty)", "1st (warm)", "native after", "steady"]
     head += ["jax 1st", "jax steady"] if jax else []
-    rows, mlp = [head], {}
+    rows, res = [head], {}
     for case, title in CASES:
-        cache_dir = tempfile.mkdtemp(prefix="tapejit-latency-")
-        cold = _spawn("tt", case, cache_dir, runs)
-        warm = _spawn("tt", case, cache_dir, runs)
-        row = [title, _fmt(cold.get("first")), _fmt(warm.get("first")),
-               _fmt(cold.get("native")), _fmt(warm.get("steady"))]
+        cold, warm, jx = [], [], []
+        for _ in range(repeats):
+            cache_dir = tempfile.mkdtemp(prefix="tapejit-latency-")
+            cold.append(_spawn("tt", case, cache_dir, runs))
+            warm.append(_spawn("tt", case, cache_dir, runs))
+            if jax:
+                jx.append(_spawn("jax", case, cache_dir, runs))
+        res[case] = cold, warm, jx
+        row = [title, _stat(cold, "first"), _stat(warm, "first"), _stat(cold, "native"),
+               _stat(warm, "steady")]
         if jax:
-            j = _spawn("jax", case, cache_dir, runs)
-            row += [_fmt(j.get("first")), _fmt(j.get("steady"))]
+            row += [_stat(jx, "first"), _stat(jx, "steady")]
         rows.append(row)
         print(" | ".join(row), flush=True)
-        if case == "mlp":
-            mlp = (warm, j if jax else {})
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    print()
+    print(f"\nwall seconds, median [min-max] of {repeats} fresh processes per cell:")
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print("\nfirst call, process CPU seconds (all threads): tt empty / tt warm / jax")
+    for case, title in CASES:
+        cold, warm, jx = res[case]
+        print(f"  {title}: {_stat(cold, 'first_cpu')} / {_stat(warm, 'first_cpu')} / "
+              f"{_stat(jx, 'first_cpu')}")
     print("\nMLP at new batch sizes (batch 256 already compiled, warm cache; the first call "
           "includes its own run, steady is a later call at that batch):")
-    _new_batches(*(mlp or ({}, {})))
-    cache_dir = tempfile.mkdtemp(prefix="tapejit-latency-")
-    tt_steps = _spawn("tt", "steps", cache_dir, runs)
-    jax_steps = _spawn("jax", "steps", cache_dir, runs) if jax else {}
+    _new_batches(res["mlp"][1], res["mlp"][2])
+    tt_steps, jax_steps = [], []
+    for _ in range(repeats):
+        cache_dir = tempfile.mkdtemp(prefix="tapejit-latency-")
+        tt_steps.append(_spawn("tt", "steps", cache_dir, runs))
+        if jax:
+            jax_steps.append(_spawn("jax", "steps", cache_dir, runs))
     print("\nRNN gradient, steady state by number of steps (native):")
     for steps in RNN_STEPS:
-        t, j = tt_steps.get(str(steps)), jax_steps.get(str(steps))
+        t, j = _med(tt_steps, str(steps)), _med(jax_steps, str(steps))
         ratio = f", ratio {t / j:.2f}" if t and j else ""
-        print(f"  T={steps}: tt {_fmt(t)}, jax {_fmt(j)}{ratio}")
-    print("targets: 1st (empty) <= jax 1st; 1st (warm) < 0.3 s; new batch native < 5 ms "
-          "without compiling; steady <= jax steady")
+        print(f"  T={steps}: tt {_stat(tt_steps, str(steps))}, jax "
+              f"{_stat(jax_steps, str(steps))}{ratio}")
+    _targets(res, tt_steps, jax_steps)
+
+
+def _targets(res, tt_steps, jax_steps):
+    """One line per target of issue 10, from the medians above."""
+    print("\ntargets (medians):")
+    for case, title in CASES:
+        cold, warm, jx = res[case]
+        t, j = _med(cold, "first"), _med(jx, "first")
+        print(f"  1st call, empty cache <= jax 1st, {title}: {_fmt(t)} vs {_fmt(j)}: "
+              f"{_verdict(None if t is None or j is None else t <= j)}")
+    worst = max((_med(res[c][1], "first") or 0.0 for c, _ in CASES), default=None)
+    print(f"  1st call, warm cache < 0.3 s (slowest case's median): {_fmt(worst)}: "
+          f"{_verdict(worst < 0.3)}")
+    s = _med(res["scalar"][1], "steady_cpu")
+    print(f"  cached scalar tt.grad call < 1.5 us (CPU): {_fmt(s)}: "
+          f"{_verdict(None if s is None else s < 1.5e-6)}")
+    warm = res["mlp"][1]
+    native = [_med(warm, f"batch{b}", 1) for b in NEW_BATCHES]
+    compiled = [o.get("batch_compiles") for o in warm]
+    ok = None if None in native else max(native) < 5e-3 and not any(compiled)
+    print(f"  new batch size native < 5 ms without compiling (slowest batch): "
+          f"{_fmt(max(native) if None not in native else None)}, compiles {compiled}: "
+          f"{_verdict(ok)}")
+    t, j = _med(res["rnn"][1], "steady"), _med(res["rnn"][2], "steady")
+    print(f"  RNN 50 steps steady <= jax (rows above): {_fmt(t)} vs {_fmt(j)}: "
+          f"{_verdict(None if t is None or j is None else t <= j)}")
+    t, j = _med(tt_steps, "50"), _med(jax_steps, "50")
+    print(f"  RNN 50 steps steady <= jax (steps runs): {_fmt(t)} vs {_fmt(j)}: "
+          f"{_verdict(None if t is None or j is None else t <= j)}")
+    a, b = _med(tt_steps, "50"), _med(tt_steps, "200")
+    if a and b:
+        print(f"  RNN steady linear in steps: T=200 / T=50 = {b / a:.2f} (4 is linear; "
+              f"met within 25%): {_verdict(b / a <= 5.0)}")
 
 
 if __name__ == "__main__":
@@ -271,4 +356,5 @@ if __name__ == "__main__":
         else:
             print(json.dumps((child_tt if kind == "tt" else child_jax)(case, runs)))
     else:
-        main("--quick" in sys.argv)
+        n = sys.argv[sys.argv.index("--repeats") + 1] if "--repeats" in sys.argv else 1
+        main("--quick" in sys.argv, int(n))
