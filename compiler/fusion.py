@@ -11,8 +11,9 @@ checked indices, ``compiler.pipeline``), and ``slice``, ``rev`` and ``transpose`
 only by loops are *views*: index arithmetic on the array they read (a pad is a
 conditional read, a gather reads its index array), never a loop of their own unless their
 value is an output or a call's operand. A slice, rev or transpose that a call or the
-caller reads stays a NumPy call (a free strided view, which BLAS takes as it is). Every
-other node (matmul, ...) is a *call* of its NumPy implementation between kernels.
+caller reads stays a NumPy call (a free strided view, which BLAS takes as it is; the
+native tier copies a transpose that many matrix products read, see ``runtime.native``).
+Every other node (matmul, ...) is a *call* of its NumPy implementation between kernels.
 
 Scheduling is by stage: a node's stage is the first point at which all its operands
 exist. An elementwise node joins the group of a same-shape operand computed in the same

@@ -36,3 +36,30 @@ def test_compiled_programs_check_indices_natively_and_scatter_in_a_loop():
     got = ex.compile_now(args)[0]
     assert [getattr(c, "func", c) for c in ex.native.calls] == [calls.checked_index]
     np.testing.assert_array_equal(got, runtime.evaluate(g, args)[0])
+
+
+def test_a_transpose_many_products_read_is_copied_once_into_a_contiguous_array():
+    """An unrolled loop's backward pass multiplies by the same transposed weight at every
+    step: compiled programs copy it once (BLAS is slower on a strided operand); a
+    transpose fewer products read stays a view. Same values as the NumPy implementation."""
+    from runtime import native
+    w = P.input(shape=(5, 5), dtype=np.dtype("float64"))
+    h = P.input(shape=(3, 5), dtype=np.dtype("float64"))
+    wt = P.transpose(w, perm=(1, 0))
+    outs = [h]
+    for _ in range(native.COPY_TRANSPOSE_READERS):
+        outs.append(P.matmul(outs[-1], wt))
+    once = P.transpose(h, perm=(1, 0))
+    g = Graph([w, h], [outs[-1], P.matmul(once, h)])
+    ex = runtime.executable(g, compile=True)
+    rng = np.random.default_rng(0)
+    args = [rng.normal(size=(5, 5)), rng.normal(size=(3, 5))]
+    got = ex.compile_now(args)
+    want = args[1]
+    for _ in range(native.COPY_TRANSPOSE_READERS):
+        want = want @ args[0].T
+    np.testing.assert_allclose(got[0], want, rtol=1e-12)
+    np.testing.assert_allclose(got[1], args[1].T @ args[1], rtol=1e-12)
+    bound = [getattr(c, "func", c) for c in ex.native.calls]
+    assert bound.count(native._transposed_copy) == 1
+    assert native._transposed_copy(args[0], perm=(1, 0)).flags.c_contiguous
