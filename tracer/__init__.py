@@ -8,6 +8,13 @@ Modules import each other in one direction only (tests/test_layering.py checks i
 the order of the imports below does not matter.
 """
 import types as _types
+import warnings as _warnings
+
+# IEEE special values are results, not errors (TensorFlow and JAX print nothing for
+# log(0) or 0/0): NumPy's floating-point warnings raised inside tapejit's own modules are
+# not shown. The same NumPy calls in a user's code still warn.
+_warnings.filterwarnings("ignore", r"(divide by zero|invalid value|overflow|underflow) "
+                         r"encountered", RuntimeWarning, r"(tracer|compiler|runtime)\.")
 
 from runtime import config
 from runtime import cache_stats

@@ -152,3 +152,25 @@ def test_matmul_refuses_vectors_as_tensorflow(tt_backend):
     want = np.arange(6.0).reshape(3, 2) @ [1.0, 2.0]
     np.testing.assert_allclose(tt.tensordot(m, v, 1).numpy(), want)
     np.testing.assert_allclose(tt.reshape(m @ tt.reshape(v, (2, 1)), (3,)).numpy(), want)
+
+
+def test_special_values_print_no_numpy_warnings_but_user_numpy_code_still_does():
+    """log(0), 0/0, sqrt(-1), exp overflow and their gradients are IEEE results, silent as
+    in TensorFlow; the filter is scoped to tapejit's modules."""
+    import subprocess
+    import sys
+    script = (
+        "import numpy as np, tracer as tt\n"
+        "x = tt.constant([0.0, -1.0, 1.0])\n"
+        "with tt.GradientTape() as t:\n"
+        "    t.watch(x)\n"
+        "    y = tt.math.log(x) + x / 0.0 + tt.sqrt(x) + tt.exp(x * 1000.0) + x ** -1.0\n"
+        "g = t.gradient(y, x)\n"
+        "print(np.isnan(y.numpy()).sum(), np.isfinite(g.numpy()).sum())\n"
+        "np.log(np.zeros(1))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["2", "0"]
+    warned = [ln for ln in proc.stderr.splitlines() if "RuntimeWarning" in ln]
+    assert len(warned) == 1 and warned[0].startswith("<string>:8:"), proc.stderr
