@@ -48,6 +48,15 @@ def _check_int_range(value, d, op):
                          f"use a wider dtype such as int64 or float64")
 
 
+def _check_whole(a, d, value, op):
+    """A Python float becomes an integer tensor only when it is a whole number (TensorFlow
+    refuses 3.7 for int32 rather than truncate it; ``tt.cast`` truncates)."""
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a) & (np.trunc(a) == a)):
+        raise TypeError(f"{op}: cannot convert {value!r:.60} to dtype {d}: not a whole "
+                        f"number; use tt.cast(x, {d}) to truncate toward zero, or a float "
+                        f"dtype")
+
+
 _MAX_RANK = 64       # NumPy's limit on dimensions
 
 
@@ -108,9 +117,12 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, op="convert
         a = np.array(value)
         d = d or (_int_default(a) if type(value) is int else dtypes.python_default(value))
         if d.kind in "iu" and type(value) is not bool:
+            _check_whole(a, d, value, op)
             _check_int_range(value, d, op)
     else:
         a, d = _from_python(value, d, op)
+        if d is not None and d.kind in "iu" and a.dtype.kind == "f":
+            _check_whole(a, d, value, op)
     if d is None:
         d = dtypes.as_dtype(a.dtype, op)
     elif a.dtype != d:

@@ -87,6 +87,13 @@ CASES = [
      ["assign", "(1,)", "(2,)"]),
     ("bool_ambiguous", lambda: bool(tt.constant(A)), ValueError, ["bool", "(2, 3)"]),
     ("len_scalar", lambda: len(tt.constant(1.0)), TypeError, ["len", "0-d"]),
+    # a fractional Python float is refused for an integer dtype (TensorFlow); tt.cast truncates
+    ("lossy_int_constant", lambda: tt.constant(3.7, dtype=tt.int32), TypeError,
+     ["constant", "3.7", "int32", "whole number", "tt.cast"]),
+    ("lossy_int_list", lambda: tt.convert_to_tensor([1.0, 2.5], dtype=tt.int64), TypeError,
+     ["convert_to_tensor", "[1.0, 2.5]", "int64"]),
+    ("lossy_int_variable", lambda: tt.Variable(0.5, dtype=tt.int32), TypeError,
+     ["Variable", "0.5", "int32"]),
 ]
 
 
@@ -132,3 +139,11 @@ def test_error_on_watched_operand_leaves_tape_usable():
             x[5]
         y = tt.reduce_sum(x * 3.0)
     assert tape.gradient(y, x).numpy().tolist() == [3.0, 3.0]
+
+
+def test_whole_python_floats_still_convert_to_integers_and_cast_truncates():
+    assert tt.constant(3.0, dtype=tt.int32).numpy() == 3
+    assert tt.constant([1.0, -2.0], dtype=tt.int64).numpy().tolist() == [1, -2]
+    assert tt.cast(3.7, tt.int32).numpy() == 3 and tt.cast(-3.7, tt.int32).numpy() == -3
+    assert tt.constant(np.array([1.5]), dtype=tt.int32).numpy().tolist() == [1]  # NumPy's
+    assert tt.convert_to_tensor(3.5, dtype_hint=tt.int32).dtype == tt.float32
