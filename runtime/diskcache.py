@@ -47,7 +47,8 @@ def module_digest(filename):
 
 
 HELPERS = (module_digest("vecmath.py") + module_digest("vecmath64.py")    # kernels inline
-           + module_digest("vecmath_special.py") + module_digest("irmath.py"))   # them all
+           + module_digest("vecmath_special.py") + module_digest("irmath.py")    # them all
+           + module_digest("specfun.py"))
 # helpers only some kernels import, named in their source: their digest goes into those
 # kernels' entries alone (a change to one leaves every other kernel's cache valid)
 OPTIONAL_HELPERS = {"runtime.vecmax": module_digest("vecmax.py")}

@@ -95,6 +95,19 @@ sinh = _unary(P.sinh, "sinh")
 cosh = _unary(P.cosh, "cosh")
 tanh = _unary(P.tanh, "tanh")
 erf = _unary(P.erf, "erf")
+erfc = _unary(P.erfc, "erfc", doc="Complementary error function 1 - erf(x), accurate in the "
+              "right tail.")
+erfinv = _unary(P.erfinv, "erfinv", doc="Inverse of erf on (-1, 1): +-inf at +-1, NaN beyond.")
+ndtri = _unary(P.ndtri, "ndtri", doc="Inverse of the standard normal CDF on (0, 1): -inf at "
+               "0, inf at 1, NaN beyond.")
+lgamma = _unary(P.lgamma, "lgamma", doc="log |Gamma(x)|; +inf at the poles 0, -1, -2, ... "
+                "(where its gradient, digamma, is NaN).")
+digamma = _unary(P.digamma, "digamma", doc="d/dx lgamma(x) (psi); NaN at the poles 0, -1, "
+                 "-2, ...")
+polygamma = _binary(P.polygamma, "polygamma", doc="The a-th derivative of digamma at x (a a "
+                    "non-negative integer, else NaN); no gradient with respect to a.")
+atan2 = _binary(P.atan2, "atan2", doc="Angle of the point (x, y), in [-pi, pi]: atan2(y, x) "
+                "(y first, as TensorFlow); the gradient at (0, 0) is NaN.")
 sigmoid = _unary(P.sigmoid, "sigmoid")
 floor = _unary(P.floor, "floor")
 ceil = _unary(P.ceil, "ceil")

@@ -9,6 +9,7 @@ have gradient 0 at 0, ``floor``/``ceil``/``round``/``sign``/``floordiv`` give ze
 import math
 
 import numpy as np
+from scipy import special as _sp
 
 from compiler import primitives as P
 from compiler.primitives import batch_rules
@@ -64,13 +65,14 @@ def _scalar(lowering):
 
 
 def unary(name, impl, vjp=None, lowering=None, dtypes=FLOAT, out_dtype=None,
-          sample=(-2.0, 2.0), smooth=True, differentiable=True, promote=None, **rules):
+          sample=(-2.0, 2.0), smooth=True, differentiable=True, promote=None, cases=(),
+          **rules):
     """Declare an elementwise primitive of one operand (``rules``: batch=, ...;
     batching defaults to the shared elementwise rule)."""
     def infer(x):
         check_dtype(name, x, dtypes)
         return x.shape, (out_dtype or x.dtype)
-    cases = _default_cases(1, dtypes, sample, smooth, None, None)
+    cases = _default_cases(1, dtypes, sample, smooth, None, None) + list(cases)
     rules.setdefault("batch", batch_rules.elementwise)
     return declare(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise",
                    lowering=_scalar(lowering), cases=cases, differentiable=differentiable,
@@ -176,6 +178,93 @@ sigmoid = unary("sigmoid", _sigmoid,
 # have the wrong slope at 0)
 softplus = unary("softplus", _softplus, lambda g, out, x: (g * P.sigmoid(x),),
                  _f32("softplusf", "softplusd"), sample=(-4.0, 4.0))
+
+# -- special functions (TensorFlow's tf.math names; values and poles as TensorFlow's) -----
+
+def _wrap(fn):
+    # SciPy's function under ignored floating-point warnings, in the operands' float dtype
+    # (NumPy scalars for 0-d operands)
+    def impl(*xs):
+        with np.errstate(all="ignore"):
+            out = np.asarray(fn(*(np.asarray(x) for x in xs)))
+        out = out.astype(np.result_type(*xs), copy=False)
+        return out if out.ndim else out[()]
+    return impl
+
+
+def _float64_call(fn):
+    # a ``runtime.specfun`` function (float64 in and out): float32 operands are widened
+    # and the result rounded once
+    def lower(args, dtype):
+        if dtype == np.float32:
+            inner = ", ".join(f"np.float64({a})" for a in args)
+            return f"np.float32({fn}({inner}))"
+        return f"{fn}({', '.join(args)})"
+    return lower
+
+
+def _lgamma(x):
+    # C's lgamma: +inf at the poles and at both infinities (SciPy's gammaln(-inf) is -inf)
+    return np.where(np.isneginf(x), np.inf, _sp.gammaln(x))
+
+
+def _digamma(x):
+    # NaN at the poles 0, -1, -2, ... (TensorFlow/Eigen; SciPy gives -inf at +0)
+    return np.where((x <= 0) & (np.floor(x) == x), np.nan, _sp.psi(x))
+
+
+def _polygamma(n, x):
+    # n must be a non-negative integer (else NaN); n = 0 is digamma
+    valid = (n >= 0) & (np.floor(n) == n) & np.isfinite(n) & ~np.isneginf(x)
+    safe_n = np.where(valid, n, 1)
+    out = np.where(safe_n == 0, _digamma(x), _sp.polygamma(safe_n, x))
+    return np.where(valid, out, np.nan)
+
+
+def _polygamma_cases(rng, shapes):
+    # orders 0..3 at points of both signs away from the poles
+    x = rng.uniform(0.3, 3.0, shapes[1]) * rng.choice([1.0, 1.0, -1.0], shapes[1])
+    x = np.where(x < 0, np.floor(x) + rng.uniform(0.2, 0.8, shapes[1]), x)
+    return [rng.integers(0, 4, shapes[0]).astype(np.float64), x]
+
+
+# d atan2(y, x) / dy = x / (x^2 + y^2), d / dx = -y / (x^2 + y^2); NaN at (0, 0) (the
+# function has no limit there), as TensorFlow's and JAX's
+def _atan2_vjp(g, out, y, x):
+    scaled = g / (x * x + y * y)
+    return scaled * x, -(scaled * y)
+
+
+atan2 = binary("atan2", np.arctan2, _atan2_vjp, "math.atan2({0}, {1})",
+               make=lambda rng, shapes: [_away_from_zero(rng, shapes[0], 0.3, 2.0),
+                                         _away_from_zero(rng, shapes[1], 0.3, 2.0)])
+# d lgamma = digamma: NaN at the poles (TensorFlow's lgamma gradient there)
+lgamma = unary("lgamma", _wrap(_lgamma), lambda g, out, x: (g * P.digamma(x),),
+               "math.lgamma({0})", sample=(0.2, 4.0),
+               cases=[Case(shapes=((6,),), low=-2.9, high=-2.1)])
+# d digamma = polygamma(1, .)
+digamma = unary("digamma", _wrap(_digamma),
+                lambda g, out, x: (g * P.polygamma(full_like(x, 1), x),),
+                _float64_call("digammad"), sample=(0.2, 4.0),
+                cases=[Case(shapes=((6,),), low=-2.9, high=-2.1)])
+# d polygamma(n, x) / dx = polygamma(n + 1, x); the order has no gradient (TensorFlow)
+polygamma = binary("polygamma", _wrap(_polygamma),
+                   lambda g, out, n, x: (None, g * P.polygamma(n + 1, x)),
+                   _float64_call("polygammad"), make=_polygamma_cases)
+# d erfc = -2/sqrt(pi) exp(-x^2)
+erfc = unary("erfc", _wrap(_sp.erfc),
+             lambda g, out, x: (-(g * (2 / _SQRT_PI * P.exp(-(x * x)))),),
+             "math.erfc({0})")
+# d erfinv(x) = sqrt(pi)/2 exp(erfinv(x)^2)
+erfinv = unary("erfinv", _wrap(_sp.erfinv),
+               lambda g, out, x: (g * (_SQRT_PI / 2 * P.exp(out * out)),),
+               _float64_call("erfinvd"), sample=(-0.9, 0.9))
+# d ndtri(p) = sqrt(2 pi) exp(ndtri(p)^2 / 2)
+ndtri = unary("ndtri", _wrap(_sp.ndtri),
+              lambda g, out, x: (g * (math.sqrt(2 * math.pi) * P.exp(out * out * 0.5)),),
+              _float64_call("ndtrid"), sample=(0.05, 0.95))
+
+
 def _relu(x):
     out = np.maximum(x, np.zeros((), np.result_type(x)))      # NaN stays NaN
     return out if np.ndim(out) else out[()]

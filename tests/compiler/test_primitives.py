@@ -25,8 +25,10 @@ SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0]
 # The function whose derivatives a VJP must equal, where that is not ``impl`` itself:
 # stop_gradient is a constant to differentiation; cast's gradient is that of the identity
 # (to float) or none (to int/bool); the registry's custom_vjp cases carry ``double_rule``,
-# the gradient of y = 2 x; straight_through differentiates as the identity of its source.
+# the gradient of y = 2 x; straight_through differentiates as the identity of its source;
+# polygamma's order is an integer with no gradient (TensorFlow's), held at its value.
 REFERENCE = {
+    "polygamma": lambda n, x: P.polygamma.impl(np.round(n), x),
     "stop_gradient": lambda x: np.zeros_like(x),
     "straight_through": lambda source, value: source,
     "cast": lambda x, *, dtype: x if np.dtype(dtype).kind == "f" else np.zeros_like(x),
