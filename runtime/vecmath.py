@@ -7,8 +7,8 @@ intrinsics: Numba functions that size are called, not inlined, and an intrinsic'
 instructions merge with the loop's); libm's float32 calls do not vectorise and
 cost 3-8x NumPy. float64
 exp/tanh/sigmoid/sin/cos are the vectorisable kernels of ``runtime.vecmath64``, float64
-log/log1p/erf/softplus those of ``runtime.vecmath_special``; digamma, polygamma, erfinv
-and ndtri are the scalar functions of ``runtime.specfun``; the other float64 functions
+log/log1p/erf/softplus those of ``runtime.vecmath_special``; digamma, polygamma, zeta,
+erfinv and ndtri are the scalar functions of ``runtime.specfun``; the other float64 functions
 call libm (``math.*``).
 
 Invariants:
@@ -36,7 +36,7 @@ from numba.extending import intrinsic, overload
 from runtime.vecmath64 import cosd, expd, fma, sigmoidd, sind, tanhd  # noqa: F401
 from runtime.vecmath64 import cosd_near, sind_near  # noqa: F401
 from runtime.vecmath_special import erfd, log1pd, logd, softplusd  # noqa: F401
-from runtime.specfun import digammad, erfinvd, ndtrid, polygammad  # noqa: F401
+from runtime.specfun import digammad, erfinvd, ndtrid, polygammad, zetad  # noqa: F401
 from runtime import irmath
 from runtime.vecmath64 import two_over_pi_bits
 

@@ -69,6 +69,8 @@ from tracer.ops import divide as realdiv, floormod, truediv  # noqa: E402
 from tracer.special_math import acosh, asinh, atanh  # noqa: E402
 from tracer import checkpoint_policies  # noqa: E402  (tt.checkpoint_policies)
 from tracer.ops import atan2  # noqa: E402
+from tracer.array_ops import (meshgrid, repeat, roll, searchsorted, slice,  # noqa: E402,A004
+                              strided_slice, unique)
 
 # public names only: implementation modules (tt.ops, tt.engine, ...) stay reachable as
 # attributes but are not exported; tt.linalg, tt.math, tt.nn, tt.testing are public

@@ -5,6 +5,7 @@ Each is a primitive (cumsum, cumprod, argsort, take_along_axis, rev, pad) or an 
 composition of primitives, so gradients of every order come from the registry's rules.
 """
 import builtins
+import collections
 
 import numpy as np
 
@@ -12,7 +13,8 @@ from compiler import primitives as P
 from compiler.primitives.core import normalize_axes
 from tracer import ops
 from tracer.engine import as_tensor, as_tensor_in, bind, make
-from tracer.shape_ops import broadcast_to, concat, getitem
+from tracer.shape_ops import broadcast_to, concat, gather, getitem, reshape
+from tracer.tensor import Tensor, check_traceable
 
 
 def _axis(op, x, axis):
@@ -215,3 +217,187 @@ def _pad_constant(x, pads, value):
             parts.append(broadcast_to(c, shape) if k else None)
         x = concat([p for p in (parts[0], x, parts[1]) if p is not None], a)
     return x
+
+
+# -- TensorFlow's roll, repeat, meshgrid, searchsorted, slice, strided_slice, unique -------
+
+def _static_ints(value, op, what):
+    """A known int or 1-D int sequence as a list of Python ints (a traced tensor is a
+    TracingError naming ``what``)."""
+    if isinstance(value, Tensor):
+        check_traceable(value, f"{op} ({what} must be known)")
+        value = value._value
+    elif hasattr(value, "numpy") and hasattr(value, "_read"):
+        value = value.numpy()
+    v = np.asarray(value)
+    if v.dtype.kind not in "iu" or v.ndim > 1:
+        raise TypeError(f"{op}: {what} must be an int or a 1-D list of ints, got {value!r}")
+    return [int(k) for k in v.reshape(-1)], v.ndim == 0
+
+
+def roll(input, shift, axis, name=None):  # noqa: A002
+    """Elements shifted by ``shift`` places along ``axis`` (ints or equal-length lists;
+    shifts on a repeated axis add up), those leaving at one end entering at the other.
+    A traced ``shift`` tensor is read inside the program (one gather per axis)."""
+    x = as_tensor(input, "roll")
+    axes, _ = _static_ints(axis, "roll", "axis")
+    if isinstance(shift, Tensor) and shift._value is None:
+        s = ops.cast(shift, "int64")
+        if s.ndim > 1 or (s.ndim == 1 and s.shape[0] != len(axes)):
+            raise ValueError(f"roll: shift has shape {s.shape} for {len(axes)} axes")
+        for k, a in enumerate(axes):
+            (a,) = normalize_axes("roll", (a,), x.ndim)
+            n = x.shape[a]
+            by = s if s.ndim == 0 else getitem(s, k)
+            idx = ops.mod(ops.subtract(make(np.arange(n, dtype=np.int64)), by), max(n, 1))
+            x = gather(x, idx, axis=a)
+        return x
+    shifts, _ = _static_ints(shift, "roll", "shift")
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes; give one shift "
+                         f"per axis")
+    total = {}
+    for s, a in zip(shifts, axes):
+        (a,) = normalize_axes("roll", (a,), x.ndim)
+        total[a] = total.get(a, 0) + s
+    for a, s in total.items():
+        n = x.shape[a]
+        s = s % n if n else 0
+        if s:
+            x = concat([_take(x, a, n - s, n), _take(x, a, 0, n - s)], a)
+    return x
+
+
+def repeat(input, repeats, axis=None, name=None):  # noqa: A002
+    """Each element (``axis`` None: of the flattened input) repeated ``repeats`` times
+    along ``axis``: an int, or one count per element of the axis. The counts must be
+    known (they set the result's shape): a traced tensor is a TracingError."""
+    x = as_tensor(input, "repeat")
+    counts, scalar = _static_ints(repeats, "repeat", "repeats")
+    if axis is None:
+        x, a = reshape(x, (-1,)), 0
+    else:
+        a = _axis("repeat", x, axis)
+    n = x.shape[a]
+    if not scalar and len(counts) not in (1, n):
+        raise ValueError(f"repeat: {len(counts)} repeats for axis {a} of size {n} (shape "
+                         f"{x.shape}); give one int or {n}")
+    if any(c < 0 for c in counts):
+        raise ValueError(f"repeat: repeats {counts} must be non-negative")
+    idx = np.repeat(np.arange(n, dtype=np.int32), counts if len(counts) == n else counts[0])
+    return gather(x, make(idx), axis=a)
+
+
+def meshgrid(*args, **kwargs):
+    """Coordinate grids of 1-D inputs: ``indexing='xy'`` (default; the first two axes
+    swapped, as NumPy's) or ``'ij'``; every output has the shape of the whole grid."""
+    indexing = kwargs.pop("indexing", "xy")
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError(f"meshgrid: unexpected keyword arguments {sorted(kwargs)}")
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [reshape(as_tensor(v, "meshgrid"), (-1,)) for v in args]
+    sizes = [v.shape[0] for v in xs]
+    swap = indexing == "xy" and len(xs) > 1
+    if swap:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, v in enumerate(xs):
+        where = (1 - i if i < 2 else i) if swap else i
+        shape = [1] * len(xs)
+        shape[where] = -1
+        out.append(broadcast_to(reshape(v, tuple(shape)), tuple(sizes)))
+    return out
+
+
+def searchsorted(sorted_sequence, values, side="left", out_type=np.int32, name=None):
+    """Insertion points of ``values`` into ``sorted_sequence`` along the innermost axis
+    (the leading axes are a shared batch): the number of entries < v (``side='left'``)
+    or <= v (``'right'``). Compares every value with every entry (M * N work)."""
+    s = as_tensor(sorted_sequence, "searchsorted")
+    v = as_tensor(values, "searchsorted")
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if s.ndim == 0 or v.ndim == 0 or s.shape[:-1] != v.shape[:-1]:
+        raise ValueError(f"searchsorted: sorted_sequence has shape {s.shape} and values "
+                         f"{v.shape}; both need rank >= 1 and equal leading axes")
+    if np.dtype(out_type) not in (np.dtype("int32"), np.dtype("int64")):
+        raise TypeError(f"searchsorted: out_type must be int32 or int64, got {out_type!r}")
+    below = (ops.less if side == "left" else ops.less_equal)(
+        reshape(s, s.shape[:-1] + (1, s.shape[-1])), reshape(v, v.shape + (1,)))
+    return ops.reduce_sum(ops.cast(below, np.dtype(out_type)), axis=-1)
+
+
+def slice(input_, begin, size, name=None):  # noqa: A001
+    """``input_[begin[i] : begin[i] + size[i]]`` on every axis (size -1: to the end).
+    ``begin`` and ``size`` must be known (a traced tensor is a TracingError)."""
+    x = as_tensor(input_, "slice")
+    starts, _ = _static_ints(begin, "slice", "begin")
+    sizes, _ = _static_ints(size, "slice", "size")
+    if len(starts) != x.ndim or len(sizes) != x.ndim:
+        raise ValueError(f"slice: begin {starts} and size {sizes} for a tensor of shape "
+                         f"{x.shape}; give one of each per axis")
+    key = []
+    for a, (b, n) in enumerate(zip(starts, sizes)):
+        stop = x.shape[a] if n == -1 else b + n
+        if not 0 <= b <= stop <= x.shape[a]:
+            raise ValueError(f"slice: begin {b} and size {n} on axis {a} of shape {x.shape} "
+                             f"leave the tensor; need 0 <= begin <= begin + size <= "
+                             f"{x.shape[a]}")
+        key.append(builtins.slice(b, stop))
+    return getitem(x, tuple(key))
+
+
+def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0,
+                  ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0, var=None,
+                  name=None):
+    """``input_[begin[0]:end[0]:strides[0], ...]`` with TensorFlow's masks: bit i of
+    ``begin_mask``/``end_mask`` ignores begin[i]/end[i] (the full range), of
+    ``ellipsis_mask`` makes entry i ``...``, of ``new_axis_mask`` a new axis, of
+    ``shrink_axis_mask`` the single index begin[i]. The bounds must be known."""
+    x = as_tensor(input_, "strided_slice")
+    b, _ = _static_ints(begin, "strided_slice", "begin")
+    e, _ = _static_ints(end, "strided_slice", "end")
+    st, _ = _static_ints([1] * len(b) if strides is None else strides, "strided_slice",
+                         "strides")
+    if not len(b) == len(e) == len(st):
+        raise ValueError(f"strided_slice: begin {b}, end {e} and strides {st} must have "
+                         f"equal lengths")
+    if any(s == 0 for s in st):
+        raise ValueError(f"strided_slice: strides {st} must be non-zero")
+    key = []
+    for i in builtins.range(len(b)):
+        bit = 1 << i
+        if ellipsis_mask & bit:
+            key.append(Ellipsis)
+        elif new_axis_mask & bit:
+            key.append(None)
+        elif shrink_axis_mask & bit:
+            key.append(b[i])
+        else:
+            key.append(builtins.slice(None if begin_mask & bit else b[i],
+                                      None if end_mask & bit else e[i], st[i]))
+    return getitem(x, tuple(key))
+
+
+Unique = collections.namedtuple("Unique", ["y", "idx"])
+
+
+def unique(x, out_idx=np.int32, name=None):
+    """``(y, idx)``: the distinct entries of 1-D ``x`` in order of first appearance, and
+    for each entry of x its position in y (``x == gather(y, idx)``). Eager only: traced,
+    the shape of y would depend on the values (tt.TracingError). y is differentiable."""
+    t = as_tensor(x, "unique")
+    check_traceable(t, "unique (the result's shape depends on the values)")
+    if t.ndim != 1:
+        raise ValueError(f"unique: x has shape {t.shape}; it must be 1-D")
+    if np.dtype(out_idx) not in (np.dtype("int32"), np.dtype("int64")):
+        raise TypeError(f"unique: out_idx must be int32 or int64, got {out_idx!r}")
+    _, first, inverse = np.unique(np.asarray(t._value), return_index=True,
+                                  return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    y = gather(t, make(first[order].astype(np.int64)))
+    return Unique(y, make(rank[inverse.reshape(-1)].astype(out_idx)))

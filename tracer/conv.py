@@ -197,3 +197,85 @@ def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
 
 max_pool = max_pool2d
 avg_pool = avg_pool2d
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format="NHWC",  # noqa: A002
+                     dilations=None, name=None):
+    """Each input channel convolved with its own ``M`` filters: ``filter`` is
+    ``(KH, KW, C, M)`` and the output has ``C * M`` channels (channel c's m-th filter at
+    c * M + m), as TensorFlow's. Windows are taken once (``patches``) and weighted per
+    channel."""
+    op = "nn.depthwise_conv2d"
+    x, w = as_tensor(input, op), as_tensor(filter, op)
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"{op}: input has shape {x.shape} and filter {w.shape}; the input "
+                         f"must be rank 4 ({data_format}) and the filter (KH, KW, C, M)")
+    x, w = _float_operands(op, x, w)
+    x = _nhwc(x, data_format, op)
+    strides = _spatial(strides, op, "strides")
+    dilations = _spatial(dilations, op, "dilations", 1)
+    if x.shape[3] != w.shape[2]:
+        raise ValueError(f"{op}: input has {x.shape[3]} channels (shape {x.shape}) but the "
+                         f"filter of shape {w.shape} expects {w.shape[2]}")
+    pads = padding_amounts(padding, x.shape[1:3], w.shape[:2], strides, dilations, op)
+    for d in range(2):
+        if window_out(x.shape[1 + d] + sum(pads[d]), w.shape[d], 1, dilations[d]) < 1:
+            raise ValueError(f"{op}: a filter of shape {w.shape} (dilations {dilations}) "
+                             f"does not fit the padded input of shape {x.shape}")
+    if any(p for pair in pads for p in pair):
+        x = _pad(x, pads)
+    win = bind(P.patches, x, ksize=w.shape[:2], strides=strides, dilations=dilations)
+    prod = ops.multiply(shape_ops.expand_dims(win, -1), w)        # (N, OH, OW, KH, KW, C, M)
+    out = ops.reduce_sum(prod, (3, 4))
+    out = shape_ops.reshape(out, out.shape[:3] + (w.shape[2] * w.shape[3],))
+    return _from_nhwc(out, data_format)
+
+
+def conv2d_transpose(input, filters, output_shape, strides, padding="SAME",  # noqa: A002
+                     data_format="NHWC", dilations=None, name=None):
+    """The transpose (gradient with respect to the input) of ``conv2d`` with the same
+    ``filters`` ``(KH, KW, C_out, C_in)``, ``strides``, ``padding`` and ``dilations``: maps
+    ``input`` of conv2d's output shape to ``output_shape``, as TensorFlow's. The
+    cotangent dilated by the strides is convolved with the flipped filters."""
+    op = "nn.conv2d_transpose"
+    g, w = as_tensor(input, op), as_tensor(filters, op)
+    if g.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"{op}: input has shape {g.shape} and filters {w.shape}; both must "
+                         f"be rank 4")
+    g, w = _float_operands(op, g, w)
+    g = _nhwc(g, data_format, op)
+    shape = [int(v) for v in np.asarray(output_shape.numpy() if hasattr(output_shape, "numpy")
+                                        else output_shape).reshape(-1)]
+    if len(shape) != 4:
+        raise ValueError(f"{op}: output_shape {shape} must have 4 entries ({data_format})")
+    if data_format == "NCHW":
+        shape = [shape[0], shape[2], shape[3], shape[1]]
+    strides = _spatial(strides, op, "strides")
+    dilations = _spatial(dilations, op, "dilations", 1)
+    pads = padding_amounts(padding, shape[1:3], w.shape[:2], strides, dilations, op)
+    conv_out = tuple(window_out(shape[1 + d] + sum(pads[d]), w.shape[d], strides[d],
+                                dilations[d]) for d in range(2))
+    if (shape[0], *conv_out, w.shape[3]) != g.shape or shape[3] != w.shape[2]:
+        raise ValueError(f"{op}: input of shape {g.shape} does not fit: conv2d of an input "
+                         f"of shape {tuple(shape)} with filters {w.shape}, strides {strides} "
+                         f"and padding {padding!r} gives shape "
+                         f"{(shape[0], *conv_out, w.shape[3])} (and needs {w.shape[2]} "
+                         f"output channels)")
+    config, trim = [(0, 0, 0)], []
+    for d in range(2):
+        keff = (w.shape[d] - 1) * dilations[d] + 1
+        covered = (g.shape[1 + d] - 1) * strides[d] + keff
+        lo = keff - 1 - pads[d][0]
+        hi = keff - 1 - pads[d][1] + (shape[1 + d] + sum(pads[d]) - covered)
+        config.append((max(lo, 0), max(hi, 0), strides[d] - 1))
+        trim.append((max(-lo, 0), max(-hi, 0)))
+    config.append((0, 0, 0))
+    gp = bind(P.pad, g, config=tuple(config))
+    wt = shape_ops.transpose(bind(P.rev, w, axes=(0, 1)), (0, 1, 3, 2))
+    out = bind(P.conv2d, gp, wt, strides=(1, 1), padding=((0, 0), (0, 0)),
+               dilations=dilations)
+    (t0, b0), (t1, b1) = trim
+    if t0 or b0 or t1 or b1:
+        out = shape_ops.getitem(out, (slice(None), slice(t0, out.shape[1] - b0),
+                                      slice(t1, out.shape[2] - b1)))
+    return _from_nhwc(out, data_format)

@@ -7,7 +7,7 @@ an arg-reduction is here under the same name (generated from the ops, which carr
 from tracer import ops as _ops
 from tracer.engine import as_tensor as _as_tensor
 from tracer.array_ops import cumprod, cumsum, top_k  # noqa: F401
-from tracer.nn import log_sigmoid  # noqa: F401
+from tracer.nn import log_sigmoid, log_softmax, softmax  # noqa: F401
 from tracer.norms import reduce_std, reduce_variance  # noqa: F401
 from tracer.ops import (reciprocal, reduce_logsumexp, reduce_mean, reduce_sum,  # noqa: F401
                         rsqrt, softplus, square, squared_difference)
@@ -18,10 +18,19 @@ globals().update({_n: _f for _n, _f in vars(_ops).items()
 floor_div = _ops.floordiv
 floor_mod = _ops.floormod
 add_n = _ops.add_n
+rint = _ops.round          # round half to even, as tf.math.rint
 
 from tracer.nn_ops import l2_normalize, softsign  # noqa: E402,F401
 from tracer.special_math import (acosh, asinh, atanh, count_nonzero, divide_no_nan,  # noqa: E402,F401,E501
                                  logical_xor, segment_sum, unsorted_segment_sum, xlogy)
+from tracer.special_math import (cumulative_logsumexp, in_top_k,  # noqa: E402,F401
+                                 invert_permutation, is_non_decreasing,
+                                 is_strictly_increasing, multiply_no_nan, polyval,
+                                 reciprocal_no_nan, reduce_euclidean_norm, scalar_mul,
+                                 segment_max, segment_mean, segment_min, segment_prod,
+                                 unsorted_segment_max, unsorted_segment_mean,
+                                 unsorted_segment_min, unsorted_segment_prod, xdivy, xlog1py,
+                                 zero_fraction)
 
 
 def _float_only(x, op):

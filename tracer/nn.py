@@ -88,10 +88,13 @@ def log_sigmoid(x, name=None):
     return ops.negative(softplus(ops.negative(x)))
 
 from tracer.conv import avg_pool, avg_pool2d, conv1d, conv2d, max_pool, max_pool2d  # noqa: E402,F401,E501
+from tracer.conv import conv2d_transpose, depthwise_conv2d  # noqa: E402,F401
 from tracer.nn_ops import (batch_normalization, dropout, elu, embedding_lookup,  # noqa: E402,F401
                            gelu, l2_normalize, leaky_relu, moments, selu, silu,
                            sparse_softmax_cross_entropy_with_logits, swish)
 from tracer.nn_ops import bias_add, relu6, softsign  # noqa: E402,F401
+from tracer.nn_ops import (crelu, log_poisson_loss, normalize_moments,  # noqa: E402,F401
+                           weighted_cross_entropy_with_logits)
 
 # public names only: the functions defined here and the activations taken from tracer.ops
 # (not the helper modules and functions imported above)

@@ -279,3 +279,58 @@ def bias_add(value, bias, data_format=None, name=None):
         raise TypeError(f"nn.bias_add: value has dtype {v.dtype} and bias {b.dtype}; they "
                         f"must be equal")
     return ops.add(v, shape_ops.reshape(b, b.shape + (1,) * (v.ndim - 1 - axis)))
+
+
+# -- more TensorFlow nn functions -----------------------------------------------------------
+
+def crelu(features, axis=-1, name=None):
+    """concat([relu(x), relu(-x)], axis): both signs kept, twice the channels."""
+    x = _float_input(features, "nn.crelu")
+    return shape_ops.concat([ops.relu(x), ops.relu(ops.negative(x))], axis)
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
+    """Logistic loss with the positive term weighted by ``pos_weight``, TensorFlow's
+    formula (1 - z) x + (1 + (q - 1) z) softplus(-x) (x logits, z labels, q pos_weight),
+    with softplus computed stably."""
+    op = "nn.weighted_cross_entropy_with_logits"
+    x = _float_input(logits, op)
+    z = ops.cast(as_tensor(labels, op), x.dtype)
+    if z.shape != x.shape:
+        raise ValueError(f"{op}: labels have shape {z.shape} and logits have shape {x.shape}; "
+                         f"they must be equal")
+    weight = ops.add(1, ops.multiply(ops.subtract(pos_weight, 1), z))
+    return ops.add(ops.multiply(ops.subtract(1, z), x),
+                   ops.multiply(weight, ops.softplus(ops.negative(x))))
+
+
+def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
+    """exp(log_input) - log_input * targets, the Poisson negative log likelihood up to a
+    term free of log_input; ``compute_full_loss`` adds Stirling's approximation of
+    log(targets!), t log t - t + log(2 pi t) / 2, for targets > 1 (0 for 0 <= t <= 1)."""
+    op = "nn.log_poisson_loss"
+    c = _float_input(log_input, op)
+    t = ops.cast(as_tensor(targets, op), c.dtype)
+    if t.shape != c.shape:
+        raise ValueError(f"{op}: targets have shape {t.shape} and log_input {c.shape}; they "
+                         f"must be equal")
+    loss = ops.subtract(ops.exp(c), ops.multiply(c, t))
+    if not compute_full_loss:
+        return loss
+    small = ops.logical_and(ops.greater_equal(t, 0), ops.less_equal(t, 1))
+    safe_t = ops.where(small, 2, t)          # log reads t > 1 only (no NaN gradients)
+    stirling = ops.add(ops.subtract(ops.multiply(safe_t, ops.log(safe_t)), safe_t),
+                       ops.multiply(0.5, ops.log(ops.multiply(2 * np.pi, safe_t))))
+    return ops.add(loss, ops.where(small, 0, stirling))
+
+
+def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
+    """(mean, variance) from sufficient statistics: mean_ss / counts (+ shift when the
+    sums were shifted) and variance_ss / counts - (mean_ss / counts)**2."""
+    op = "nn.normalize_moments"
+    m = as_tensor(mean_ss, op)
+    divisor = ops.divide(1, ops.cast(as_tensor(counts, op), m.dtype))
+    shifted_mean = ops.multiply(m, divisor)
+    mean = shifted_mean if shift is None else ops.add(shifted_mean, shift)
+    variance = ops.subtract(ops.multiply(variance_ss, divisor), ops.square(shifted_mean))
+    return mean, variance

@@ -106,6 +106,8 @@ digamma = _unary(P.digamma, "digamma", doc="d/dx lgamma(x) (psi); NaN at the pol
                  "-2, ...")
 polygamma = _binary(P.polygamma, "polygamma", doc="The a-th derivative of digamma at x (a a "
                     "non-negative integer, else NaN); no gradient with respect to a.")
+zeta = _binary(P.zeta, "zeta", doc="Hurwitz zeta sum_k (q + k)**-x (x > 1); no gradient with "
+              "respect to x.")
 atan2 = _binary(P.atan2, "atan2", doc="Angle of the point (x, y), in [-pi, pi]: atan2(y, x) "
                 "(y first, as TensorFlow); the gradient at (0, 0) is NaN.")
 sigmoid = _unary(P.sigmoid, "sigmoid")

@@ -251,6 +251,24 @@ digamma = unary("digamma", _wrap(_digamma),
 polygamma = binary("polygamma", _wrap(_polygamma),
                    lambda g, out, n, x: (None, g * P.polygamma(n + 1, x)),
                    _float64_call("polygammad"), make=_polygamma_cases)
+
+
+def _zeta(x, q):
+    # Hurwitz zeta; NaN for a NaN operand and at q = -inf; x = inf: 0 beyond q = 1, 1 at
+    # q = 1, inf below (SciPy's NaN there)
+    out = np.where(np.isposinf(x), np.where(q > 1, 0.0, np.where(q == 1, 1.0, np.inf)),
+                   _sp.zeta(x, q))
+    return np.where(np.isnan(x) | np.isnan(q) | np.isneginf(q), np.nan, out)
+
+
+# d zeta(x, q) / dq = -x zeta(x + 1, q); none with respect to x (TensorFlow's). The
+# registry's second-order check differentiates the whole rule in x too (through zeta's
+# missing x derivative), so it is off here; tests/tracer/test_tf_math_more.py checks the
+# second derivative in q
+zeta = binary("zeta", _wrap(_zeta), lambda g, out, x, q: (None, -(g * x * P.zeta(x + 1, q))),
+              _float64_call("zetad"), smooth=False,
+              make=lambda rng, shapes: [rng.integers(2, 5, shapes[0]).astype(np.float64),
+                                        rng.uniform(0.5, 3.0, shapes[1])])
 # d erfc = -2/sqrt(pi) exp(-x^2)
 erfc = unary("erfc", _wrap(_sp.erfc),
              lambda g, out, x: (-(g * (2 / _SQRT_PI * P.exp(-(x * x)))),),

@@ -26,9 +26,11 @@ SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0]
 # stop_gradient is a constant to differentiation; cast's gradient is that of the identity
 # (to float) or none (to int/bool); the registry's custom_vjp cases carry ``double_rule``,
 # the gradient of y = 2 x; straight_through differentiates as the identity of its source;
-# polygamma's order is an integer with no gradient (TensorFlow's), held at its value.
+# polygamma's order and zeta's exponent (integers in their cases) have no gradient
+# (TensorFlow's), so they are held at their values.
 REFERENCE = {
     "polygamma": lambda n, x: P.polygamma.impl(np.round(n), x),
+    "zeta": lambda x, q: P.zeta.impl(np.round(x), q),
     "stop_gradient": lambda x: np.zeros_like(x),
     "straight_through": lambda source, value: source,
     "cast": lambda x, *, dtype: x if np.dtype(dtype).kind == "f" else np.zeros_like(x),
