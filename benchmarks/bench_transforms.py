@@ -8,8 +8,11 @@ second process (warm disk cache), and JAX's jit(grad) when JAX is importable.
 
     PYTHONPATH=. python benchmarks/bench_transforms.py [--quick]
 
-Targets: no slower than JAX; a cached tt.grad(f)(x) on a scalar within 3 us; a second
-process's first call under 0.5 s.
+Targets (issue 10): no slower than JAX; a cached tt.grad(f)(x) on a scalar under 1.5 us
+(process CPU time); a second process's first call under 0.3 s. The first calls here run
+one after another in this process (the JAX column's first call includes none of JAX's
+start-up after its first case); ``bench_latency.py`` times every first call in a fresh
+process.
 
 More transforms (``--more`` runs only these; see ``more_transforms``): (a) per-example
 gradients by vmap(grad), (b) Hessian-vector products by jvp(grad), (c) jacfwd vs jacrev,
@@ -138,7 +141,8 @@ def _scalar_overhead():
     import tracer as tt
     g = tt.grad(lambda x: tt.sin(x) ** 2)
     x = tt.constant(0.3)
-    return median_time(lambda: g(x), runs=9, min_seconds=0.02)
+    return (median_time(lambda: g(x), runs=9, min_seconds=0.02),
+            median_time(lambda: g(x), runs=9, min_seconds=0.02, clock=time.process_time))
 
 
 def _fmt(s):
@@ -171,8 +175,10 @@ def main(quick):
     print()
     for r in [head] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    print(f"\ncached tt.grad(f)(x) on a scalar: {_fmt(_scalar_overhead())} (target <= 3 us)")
-    print("targets: tt/jax <= 1.00x; second-process first call < 0.5 s")
+    wall, cpu = _scalar_overhead()
+    print(f"\ncached tt.grad(f)(x) on a scalar: {_fmt(wall)} wall, {_fmt(cpu)} process CPU "
+          f"(target < 1.5 us)")
+    print("targets: tt/jax <= 1.00x; second-process first call < 0.3 s")
 
 
 # -- more transforms: vmap, jvp, jacfwd/jacrev, checkpoint ----------------------------------
