@@ -170,7 +170,7 @@ def test_checkpoint_policies_same_values_and_gradients(tt_backend):
     w = _c(RNG.standard_normal((4, 4)) * 0.5)
     body = lambda h: tt.sin(tt.tanh(h @ w) @ w) + 0.1 * h       # noqa: E731
     x = _c(RNG.standard_normal((3, 4)))
-    want = tt.grad(lambda z: tt.reduce_sum(body(z) ** 2))(x).numpy()
+    want = _interpreted(tt.grad(lambda z: tt.reduce_sum(body(z) ** 2)), x).numpy()
     cp = tt.checkpoint_policies
     for pol in (cp.everything_saveable, cp.nothing_saveable, cp.dots_saveable,
                 cp.dots_with_no_batch_dims_saveable, lambda prim, *a, **k: prim.name == "tanh"):
@@ -179,7 +179,7 @@ def test_checkpoint_policies_same_values_and_gradients(tt_backend):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
     layer = tt.checkpoint(body, policy=cp.dots_saveable)
     h1 = tt.hessian(lambda z: tt.reduce_sum(layer(z) ** 2))(x)
-    h0 = tt.hessian(lambda z: tt.reduce_sum(body(z) ** 2))(x)
+    h0 = _interpreted(tt.hessian(lambda z: tt.reduce_sum(body(z) ** 2)), x)
     np.testing.assert_allclose(h1.numpy(), h0.numpy(), atol=1e-11)
 
 
