@@ -1,4 +1,5 @@
-"""float64 digamma, polygamma, Hurwitz zeta, erfinv and ndtri for generated kernels
+"""float64 digamma, polygamma, Hurwitz zeta, erfinv, ndtri and the exponentially scaled
+Bessel functions i0e/i1e for generated kernels
 (``runtime.vecmath`` re-exports them; float32 kernels call them on the float64 value and
 round once). Scalar code with branches: these functions are rare in hot loops, so they
 favour accuracy over vectorisation. No fast-math, as everywhere in the kernels.
@@ -11,6 +12,8 @@ asymptotic series; x <= 0 reflects, psi(x) = psi(1 - x) - pi cot(pi x), with the
 argument of cot reduced exactly first.
 Hurwitz zeta (s > 1): the sum of (q + k)**-s until q + k is large, then Euler-Maclaurin
 with Bernoulli numbers (computed exactly here, as fractions) until the terms vanish.
+i0e/i1e: the power series of I0/I1 (positive terms) below 30, the asymptotic series
+beyond, times exp(-|x|).
 erfinv/erfcinv/ndtri: a first guess, then Halley steps on erf(x) = y (small |y|) or on
 erfc(x) = q (the tails, where 1 - |y| is exact): the residual of erfc keeps its relative
 precision, so the tails are as accurate as near 0.
@@ -18,7 +21,7 @@ precision, so the tails are as accurate as near 0.
 Accuracy (tests/runtime/test_specfun.py, against mpmath): digamma within 4 ulp for x > 0
 (measured: 2; on the negative axis 4e-15 relative to max(1, |psi|)), erfinv and ndtri
 within 4 ulp (measured: 1 and 2, also deep in the tails), polygamma within 1e-14
-relative.
+relative, i0e/i1e within 8 ulp (measured 6 and 4; SciPy's 6 and 5).
 """
 import math
 from fractions import Fraction
@@ -233,3 +236,47 @@ def ndtrid(p):
     """Inverse of the standard normal CDF: -inf at 0, inf at 1, NaN outside [0, 1];
     ndtri(1/2) = +0."""
     return -_SQRT2 * erfcinvd(2.0 * p) + 0.0
+
+
+@njit(error_model="numpy")
+def _bessel_i_scaled(a, order):
+    """I_order(a) exp(-a) for finite a >= 0, order 0 or 1: the power series (all terms
+    positive, so no cancellation) below 30, the asymptotic series beyond (its smallest
+    term there is below 1e-25)."""
+    if a < 30.0:
+        q = 0.25 * a * a
+        term = 1.0 if order == 0 else 0.5 * a
+        total = term
+        k = 1.0
+        while term > 1e-17 * total:
+            term *= q / (k * (k + order))
+            total += term
+            k += 1.0
+        return total * math.exp(-a)
+    mu = 4.0 * order * order
+    term = 1.0
+    total = 1.0
+    for k in range(1, 40):
+        term *= -(mu - (2.0 * k - 1.0) ** 2) / (k * 8.0 * a)
+        total += term
+        if abs(term) <= 1e-17 * abs(total):
+            break
+    return total / math.sqrt(2.0 * math.pi * a)
+
+
+@njit(error_model="numpy")
+def bessel_i0ed(x):
+    """exp(-|x|) I0(x): 1 at 0, 0 at +-inf."""
+    if x != x:
+        return x
+    a = abs(x)
+    return 0.0 if a == _INF else _bessel_i_scaled(a, 0)
+
+
+@njit(error_model="numpy")
+def bessel_i1ed(x):
+    """exp(-|x|) I1(x), odd (the sign of x, -0 at -inf; +0 at both zeros, as SciPy)."""
+    if x != x or x == 0.0:
+        return x + 0.0
+    a = abs(x)
+    return math.copysign(0.0 if a == _INF else _bessel_i_scaled(a, 1), x)

@@ -8,7 +8,7 @@ instructions merge with the loop's); libm's float32 calls do not vectorise and
 cost 3-8x NumPy. float64
 exp/tanh/sigmoid/sin/cos are the vectorisable kernels of ``runtime.vecmath64``, float64
 log/log1p/erf/softplus those of ``runtime.vecmath_special``; digamma, polygamma, zeta,
-erfinv and ndtri are the scalar functions of ``runtime.specfun``; the other float64 functions
+erfinv, ndtri, i0e and i1e are the scalar functions of ``runtime.specfun``; the other float64 functions
 call libm (``math.*``).
 
 Invariants:
@@ -37,6 +37,7 @@ from runtime.vecmath64 import cosd, expd, fma, sigmoidd, sind, tanhd  # noqa: F4
 from runtime.vecmath64 import cosd_near, sind_near  # noqa: F401
 from runtime.vecmath_special import erfd, log1pd, logd, softplusd  # noqa: F401
 from runtime.specfun import digammad, erfinvd, ndtrid, polygammad, zetad  # noqa: F401
+from runtime.specfun import bessel_i0ed, bessel_i1ed  # noqa: F401
 from runtime import irmath
 from runtime.vecmath64 import two_over_pi_bits
 

@@ -108,6 +108,10 @@ polygamma = _binary(P.polygamma, "polygamma", doc="The a-th derivative of digamm
                     "non-negative integer, else NaN); no gradient with respect to a.")
 zeta = _binary(P.zeta, "zeta", doc="Hurwitz zeta sum_k (q + k)**-x (x > 1); no gradient with "
               "respect to x.")
+bessel_i0e = _unary(P.bessel_i0e, "bessel_i0e", doc="exp(-|x|) I0(x), the modified Bessel "
+                   "function of order 0 scaled so it stays finite.")
+bessel_i1e = _unary(P.bessel_i1e, "bessel_i1e", doc="exp(-|x|) I1(x), the modified Bessel "
+                   "function of order 1 scaled so it stays finite.")
 atan2 = _binary(P.atan2, "atan2", doc="Angle of the point (x, y), in [-pi, pi]: atan2(y, x) "
                 "(y first, as TensorFlow); the gradient at (0, 0) is NaN.")
 sigmoid = _unary(P.sigmoid, "sigmoid")

@@ -269,6 +269,24 @@ zeta = binary("zeta", _wrap(_zeta), lambda g, out, x, q: (None, -(g * x * P.zeta
               _float64_call("zetad"), smooth=False,
               make=lambda rng, shapes: [rng.integers(2, 5, shapes[0]).astype(np.float64),
                                         rng.uniform(0.5, 3.0, shapes[1])])
+
+
+def _bessel_i1e_vjp(g, out, x):
+    # d i1e = i0e - i1e (sign(x) + 1/x), 1/2 at 0 (the formula read at x = 1 there)
+    tiny = P.less(P.abs(x), full_like(x, 1e-30))
+    safe = P.select(tiny, full_like(x, 1), x)
+    slope = P.bessel_i0e(safe) - P.bessel_i1e(safe) * (P.sign(safe) + 1 / safe)
+    return (g * P.select(tiny, full_like(x, 0.5), slope),)
+
+
+# exp(-|x|) I0(x) and exp(-|x|) I1(x); d i0e = i1e - sign(x) i0e
+bessel_i0e = unary("bessel_i0e", _wrap(_sp.i0e),
+                   lambda g, out, x: (g * (P.bessel_i1e(x) - P.sign(x) * out),),
+                   _float64_call("bessel_i0ed"), sample=(0.2, 4.0),
+                   cases=[Case(shapes=((6,),), low=-4.0, high=-0.2)])
+bessel_i1e = unary("bessel_i1e", _wrap(_sp.i1e), _bessel_i1e_vjp,
+                   _float64_call("bessel_i1ed"), sample=(0.2, 4.0),
+                   cases=[Case(shapes=((6,),), low=-4.0, high=-0.2)])
 # d erfc = -2/sqrt(pi) exp(-x^2)
 erfc = unary("erfc", _wrap(_sp.erfc),
              lambda g, out, x: (-(g * (2 / _SQRT_PI * P.exp(-(x * x)))),),

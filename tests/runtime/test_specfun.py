@@ -75,3 +75,16 @@ def test_special_values():
     assert math.copysign(1, specfun.ndtrid(0.5)) == 1.0
     same([specfun.polygammad(n, 2.0) for n in (0.5, -1.0, nan, inf)], [nan] * 4)
     same([specfun.polygammad(1.0, v) for v in (0.0, -2.0, inf, -inf)], [inf, inf, 0.0, nan])
+
+
+def test_scaled_bessel_i0e_i1e_within_a_few_ulp():
+    xs = np.concatenate([np.linspace(-50, 50, 81), np.exp(np.linspace(-20, 6, 30)),
+                         [29.999, 30.0, 30.001, 700.0, 1e5]])
+    for f, order in ((specfun.bessel_i0ed, 0), (specfun.bessel_i1ed, 1)):
+        want = np.array([float(mp.besseli(order, mp.mpf(x)) * mp.exp(-abs(mp.mpf(x))))
+                         for x in xs])
+        u = _ulps(_at(f, xs), want)
+        assert u.max() <= 8, f"i{order}e {u.max():.1f} ulp at x={xs[u.argmax()]!r}"
+    assert specfun.bessel_i0ed(math.inf) == 0.0 and specfun.bessel_i0ed(0.0) == 1.0
+    assert math.copysign(1, specfun.bessel_i1ed(-0.0)) == 1.0
+    assert math.copysign(1, specfun.bessel_i1ed(-math.inf)) == -1.0

@@ -37,6 +37,12 @@ def test_special_functions_values_and_tensorflow_gradients(tt_backend):
     _same(_grads(lambda q: tt.math.zeta(3.0, q), x[:4])[0], -3 * special.zeta(4.0, x[:4]),
           1e-13)
     tt.testing.check_gradients(lambda q: tt.math.zeta(3.0, q), [x[:4]], order=2)
+    b = np.array([-40.0, -2.0, 0.0, 0.5, 3.0])
+    _same(tt.math.bessel_i0e(b), special.i0e(b), 1e-14)
+    _same(tt.math.bessel_i1e(b), special.i1e(b), 1e-14)
+    _same(_grads(tt.math.bessel_i1e, [0.0])[0], [0.5])
+    for f in (tt.math.bessel_i0e, tt.math.bessel_i1e):
+        tt.testing.check_gradients(f, [np.array([-2.0, -0.3, 0.4, 5.0])], order=2)
     _same(tt.math.erfc(x), special.erfc(x), 1e-14)
     p = np.array([1e-300, 0.025, 0.5, 0.975, 1 - 2 ** -53])
     _same(tt.math.ndtri(p), special.ndtri(p), 1e-14)
