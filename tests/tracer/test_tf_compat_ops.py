@@ -45,6 +45,23 @@ def test_divide_no_nan_and_xlogy(tt_backend):
     tt.testing.check_gradients(tt.math.xlogy, pos)
 
 
+
+def test_divide_no_nan_and_xlogy_take_a_python_number_in_the_tensors_dtype(tt_backend):
+    """A bare Python number beside a float64 tensor is converted to float64, as TensorFlow
+    converts it (it became float32, and the pair raised TypeError)."""
+    x = tt.constant([0.0, 1.0, 4.0], dtype=tt.float64)
+    for got, want in [(tt.math.divide_no_nan(x, 2.0), [0.0, 0.5, 2.0]),
+                      (tt.math.divide_no_nan(x, 0), [0.0, 0.0, 0.0]),
+                      (tt.math.divide_no_nan(3, x), [0.0, 3.0, 0.75]),
+                      (tt.math.xlogy(x, 2.0), [0.0, np.log(2.0), 4 * np.log(2.0)]),
+                      (tt.math.xlogy(2.0, x), [-INF, 0.0, 2 * np.log(4.0)])]:
+        assert got.dtype == np.float64
+        _same(got, want)
+    g = tt.grad(lambda v: tt.reduce_sum(tt.math.xlogy(v, 2.0)))(x)
+    _same(g, [0.0, np.log(2.0), np.log(2.0)])
+    with pytest.raises(TypeError, match="divide_no_nan"):
+        tt.math.divide_no_nan(x, tt.constant(2.0))
+
 INVERSE_HYPERBOLIC = [
     (tt.math.asinh, np.arcsinh, [0.0, -0.0, 1e-300, -1e-8, 0.5, -3.0, 1e10, 1e200, 3e8,
                                  INF, -INF, NAN], [-2.0, -0.3, 0.0, 0.4, 5.0]),
