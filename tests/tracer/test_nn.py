@@ -110,3 +110,19 @@ def test_public_namespaces_export_public_names_only(namespace):
         assert not name.startswith("_"), name
         assert not isinstance(value, types.ModuleType) or name in public_modules, name
         assert name not in ("np", "P", "bind", "as_tensor", "ops"), name
+
+
+def test_gelu_keeps_its_relative_precision_in_the_left_tail(tt_backend):
+    """gelu(x) = x Phi(x) = x/2 erfc(-x/sqrt(2)): at x = -10 the value is ~-7.6e-23, which
+    x/2 (1 + erf(x/sqrt(2))) rounded to 0 in float64 (and lost every digit below x ~ -4 in
+    float32); the gradient Phi(x) + x phi(x) keeps its small first term."""
+    import math
+    xs = np.array([-10.0, -5.0, -1.0, 0.0, 2.0])
+    phi = np.array([0.5 * math.erfc(-v / math.sqrt(2.0)) for v in xs])
+    pdf = np.exp(-xs * xs / 2) / math.sqrt(2 * math.pi)
+    tt.testing.assert_allclose(tt.nn.gelu(xs), xs * phi, rtol=1e-13, atol=0)
+    tt.testing.assert_allclose(tt.grad(lambda x: tt.reduce_sum(tt.nn.gelu(x)))(xs),
+                               phi + xs * pdf, rtol=1e-12, atol=0)
+    x32 = np.array([-6.0, -4.0, -2.5], np.float32)
+    want32 = [float(v) * 0.5 * math.erfc(-float(v) / math.sqrt(2.0)) for v in x32]
+    tt.testing.assert_allclose(tt.nn.gelu(x32), want32, rtol=3e-6, atol=0)
