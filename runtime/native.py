@@ -8,6 +8,7 @@ Nodes without a loop pattern (matmul: one BLAS call; gather, transpose, ...) run
 NumPy implementation from the driver, between kernels.
 """
 import functools
+import operator
 import threading
 import time
 from collections import OrderedDict
@@ -50,6 +51,10 @@ def _bind_call(node, single, copied=frozenset()):
         return np.matmul                # the driver holds BLAS at one thread
     if id(node) in copied:
         return functools.partial(_transposed_copy, perm=node.params["perm"])
+    if node.prim.name == "slice":       # the index built once: 0.2 us a call, not 1 us
+        p = node.params
+        return operator.itemgetter(tuple(slice(a, b, s) for a, b, s in
+                                         zip(p["starts"], p["stops"], p["steps"])))
     params = node.params
     impl = calls.NATIVE.get(node.prim.name, node.prim.impl)
     return functools.partial(impl, **params) if params else impl

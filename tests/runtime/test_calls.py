@@ -63,3 +63,22 @@ def test_a_transpose_many_products_read_is_copied_once_into_a_contiguous_array()
     bound = [getattr(c, "func", c) for c in ex.native.calls]
     assert bound.count(native._transposed_copy) == 1
     assert native._transposed_copy(args[0], perm=(1, 0)).flags.c_contiguous
+
+
+def test_compiled_slices_read_rows_and_strided_views_as_numpy():
+    """Slices a matrix product reads stay calls (indexing with a key built once)."""
+    import operator
+    x = P.input(shape=(6, 5), dtype=np.dtype("float32"))
+    w = P.input(shape=(5, 5), dtype=np.dtype("float32"))
+    rows = [P.slice(x, starts=(t, 0), stops=(t + 1, 5), steps=(1, 1)) for t in range(6)]
+    strided = P.slice(x, starts=(1, 0), stops=(6, 5), steps=(2, 3))
+    top = P.slice(w, starts=(0, 0), stops=(2, 5), steps=(1, 1))
+    g = Graph([x, w], [P.matmul(r, w) for r in rows] + [P.matmul(strided, top)])
+    ex = runtime.executable(g, compile=True)
+    rng = np.random.default_rng(1)
+    args = [rng.normal(size=(6, 5)).astype(np.float32),
+            rng.normal(size=(5, 5)).astype(np.float32)]
+    got = ex.compile_now(args)
+    for out, want in zip(got, runtime.evaluate(g, args)):
+        np.testing.assert_array_equal(out, want)
+    assert any(isinstance(c, operator.itemgetter) for c in ex.native.calls)
