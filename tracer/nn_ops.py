@@ -48,8 +48,9 @@ def leaky_relu(features, alpha=0.2, name=None):
 
 
 def _expm1_below_zero(x):
-    # expm1 of min(x, 0): the unselected branch of elu/selu stays finite for large x
-    return ops.expm1(ops.minimum(x, 0))
+    # expm1 of x where x <= 0, else of 0: the unselected branch of elu/selu stays finite
+    # for large x, and -0.0 stays -0.0 (minimum(-0.0, 0) is +0.0)
+    return ops.expm1(ops.where(ops.less_equal(x, 0), x, 0))
 
 
 @public_op("nn.elu")

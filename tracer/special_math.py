@@ -80,7 +80,8 @@ def asinh(x, name=None):
     t2 = ops.square(ts)
     small = ops.log1p(ops.add(ts, ops.divide(t2, ops.add(1, ops.sqrt(ops.add(t2, 1))))))
     mag = ops.where(big, _log_large(t, big), small)
-    return ops.where(pos, mag, ops.negative(mag))
+    # asinh(-0.0) is -0.0 (odd, as NumPy and TensorFlow): at 0 the value is x itself
+    return ops.where(ops.equal(x, 0), x, ops.where(pos, mag, ops.negative(mag)))
 
 
 def acosh(x, name=None):

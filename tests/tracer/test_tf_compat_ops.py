@@ -161,3 +161,26 @@ def test_aliases_and_random():
     assert draws.dtype == tt.int64 and draws.shape == (2, 4000)
     d = draws.numpy()
     assert abs(np.mean(d[0] == 1) - 0.75) < 0.03 and set(d[0]) <= {0, 1} and set(d[1]) == {0}
+
+
+def test_odd_functions_keep_the_sign_of_zero_and_i1e_is_smooth_at_zero(tt_backend):
+    """asinh, elu and selu of -0.0 are -0.0 (NumPy, TensorFlow, JAX); bessel_i1e's
+    derivative near 0 comes from its series, so its second derivative is -sign(x) there
+    (the closed form i0e - i1e (sign(x) + 1/x) cancels below |x| ~ 1e-8)."""
+    z = tt.constant([-0.0, 0.0], tt.float64)
+    for f in (tt.math.asinh, tt.nn.elu, tt.nn.selu):
+        assert np.signbit(f(z).numpy()).tolist() == [True, False], f.__name__
+    x = tt.constant([1e-30, -1e-30, 1e-4, -2e-3, 0.5], tt.float64)
+    with tt.GradientTape() as outer:
+        outer.watch(x)
+        with tt.GradientTape() as inner:
+            inner.watch(x)
+            y = tt.math.bessel_i1e(x)
+        g = inner.gradient(y, x)
+    h = outer.gradient(g, x).numpy()
+    a = np.abs(x.numpy())
+    a = a[:4]
+    series = 0.5 - a + 15 / 16 * a ** 2 - 7 / 12 * a ** 3 + 35 / 128 * a ** 4
+    np.testing.assert_allclose(g.numpy()[:4], series, rtol=1e-13)
+    np.testing.assert_allclose(h[:4], -np.sign(x.numpy()[:4]) * (1 - 15 / 8 * a), rtol=1e-5)
+    assert abs(h[4] - -0.39024984) < 1e-7      # the closed form's, away from 0
