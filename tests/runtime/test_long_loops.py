@@ -15,8 +15,11 @@ STEPS = 3000
 @pytest.fixture
 def cheap_loops(monkeypatch):
     """Default tiering (jit_threshold 2, background compiles), with a loop's compile
-    estimate small enough that a few thousand interpreted steps outweigh it."""
+    estimate and the typical call small enough that a few thousand interpreted steps
+    outweigh them on any machine (3000 steps interpret in ~17 ms on a fast one, under the
+    default TYPICAL_CALL * jit_threshold = 20 ms)."""
     monkeypatch.setattr(executor, "SECONDS_PER_LOOP", 0.005)
+    monkeypatch.setattr(executor, "TYPICAL_CALL", 0.001)
     saved = runtime.config.jit_threshold, runtime.config.compile_in_background
     runtime.config.update(jit_threshold=2, compile_in_background=True)
     runtime.cache.clear()               # every test starts from a cold executable
