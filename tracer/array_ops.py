@@ -12,7 +12,7 @@ import numpy as np
 from compiler import primitives as P
 from compiler.primitives.core import normalize_axes
 from tracer import ops
-from tracer.engine import as_tensor, as_tensor_in, bind, make
+from tracer.engine import as_tensor, as_tensor_in, bind, is_python_data, make
 from tracer.shape_ops import broadcast_to, concat, gather, getitem, reshape
 from tracer.tensor import Tensor, check_traceable
 
@@ -209,7 +209,7 @@ def _pad_constant(x, pads, value):
     if c._value is not None and np.asarray(c._value) == 0 and \
             not np.signbit(np.asarray(c._value, float)):
         return bind(P.pad, x, config=tuple((lo, hi, 0) for lo, hi in pads))
-    c = as_tensor_in(value if type(value) in (float, int, bool) else c, x.dtype, "pad")
+    c = as_tensor_in(value if is_python_data(value) else c, x.dtype, "pad")
     for a, (lo, hi) in enumerate(pads):
         parts = []
         for k in (lo, hi):

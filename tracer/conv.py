@@ -79,15 +79,14 @@ def _float_operands(op, *xs):
     return ts
 
 
-def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
-    """2-D convolution (cross-correlation, as TensorFlow) of NHWC ``input`` with
-    ``(KH, KW, C_in, C_out)`` filters."""
-    op = "nn.conv2d"
+def _conv_operands(op, input, filters, strides, padding, data_format, dilations, layout):
+    """A 2-D convolution's checked operands: (NHWC float input, filters laid out as
+    ``layout``, strides, dilations, padding amounts), raising ValueError naming ``op``
+    for ranks, channel counts or filters that do not fit the padded input."""
     x, w = as_tensor(input, op), as_tensor(filters, op)
     if x.ndim != 4 or w.ndim != 4:
         raise ValueError(f"{op}: input has shape {x.shape} and filters {w.shape}; the input "
-                         f"must be rank 4 ({data_format}) and the filters (KH, KW, C_in, "
-                         f"C_out)")
+                         f"must be rank 4 ({data_format}) and the filters {layout}")
     x, w = _float_operands(op, x, w)
     x = _nhwc(x, data_format, op)
     strides = _spatial(strides, op, "strides")
@@ -101,6 +100,16 @@ def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,
             raise ValueError(f"{op}: filters of shape {w.shape} (dilations {dilations}) do "
                              f"not fit the padded input of shape {x.shape} with padding "
                              f"{padding!r}")
+    return x, w, strides, dilations, pads
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """2-D convolution (cross-correlation, as TensorFlow) of NHWC ``input`` with
+    ``(KH, KW, C_in, C_out)`` filters."""
+    op = "nn.conv2d"
+    x, w, strides, dilations, pads = _conv_operands(op, input, filters, strides, padding,
+                                                    data_format, dilations,
+                                                    "(KH, KW, C_in, C_out)")
     y = bind(P.conv2d, x, w, strides=strides, padding=pads, dilations=dilations)
     return _from_nhwc(y, data_format)
 
@@ -206,22 +215,8 @@ def depthwise_conv2d(input, filter, strides, padding, data_format="NHWC",  # noq
     c * M + m), as TensorFlow's. Windows are taken once (``patches``) and weighted per
     channel."""
     op = "nn.depthwise_conv2d"
-    x, w = as_tensor(input, op), as_tensor(filter, op)
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"{op}: input has shape {x.shape} and filter {w.shape}; the input "
-                         f"must be rank 4 ({data_format}) and the filter (KH, KW, C, M)")
-    x, w = _float_operands(op, x, w)
-    x = _nhwc(x, data_format, op)
-    strides = _spatial(strides, op, "strides")
-    dilations = _spatial(dilations, op, "dilations", 1)
-    if x.shape[3] != w.shape[2]:
-        raise ValueError(f"{op}: input has {x.shape[3]} channels (shape {x.shape}) but the "
-                         f"filter of shape {w.shape} expects {w.shape[2]}")
-    pads = padding_amounts(padding, x.shape[1:3], w.shape[:2], strides, dilations, op)
-    for d in range(2):
-        if window_out(x.shape[1 + d] + sum(pads[d]), w.shape[d], 1, dilations[d]) < 1:
-            raise ValueError(f"{op}: a filter of shape {w.shape} (dilations {dilations}) "
-                             f"does not fit the padded input of shape {x.shape}")
+    x, w, strides, dilations, pads = _conv_operands(op, input, filter, strides, padding,
+                                                    data_format, dilations, "(KH, KW, C, M)")
     if any(p for pair in pads for p in pair):
         x = _pad(x, pads)
     win = bind(P.patches, x, ksize=w.shape[:2], strides=strides, dilations=dilations)

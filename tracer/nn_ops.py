@@ -286,6 +286,15 @@ def bias_add(value, bias, data_format=None, name=None):
 
 # -- more TensorFlow nn functions -----------------------------------------------------------
 
+def _cast_like(value, what, x, x_name, op):
+    """``value`` in ``x``'s dtype; a ValueError naming both when the shapes differ."""
+    v = ops.cast(as_tensor(value, op), x.dtype)
+    if v.shape != x.shape:
+        raise ValueError(f"{op}: {what} have shape {v.shape} and {x_name} {x.shape}; they "
+                         f"must be equal")
+    return v
+
+
 def crelu(features, axis=-1, name=None):
     """concat([relu(x), relu(-x)], axis): both signs kept, twice the channels."""
     x = _float_input(features, "nn.crelu")
@@ -298,10 +307,7 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     with softplus computed stably."""
     op = "nn.weighted_cross_entropy_with_logits"
     x = _float_input(logits, op)
-    z = ops.cast(as_tensor(labels, op), x.dtype)
-    if z.shape != x.shape:
-        raise ValueError(f"{op}: labels have shape {z.shape} and logits have shape {x.shape}; "
-                         f"they must be equal")
+    z = _cast_like(labels, "labels", x, "logits", op)
     weight = ops.add(1, ops.multiply(ops.subtract(pos_weight, 1), z))
     return ops.add(ops.multiply(ops.subtract(1, z), x),
                    ops.multiply(weight, ops.softplus(ops.negative(x))))
@@ -313,10 +319,7 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
     log(targets!), t log t - t + log(2 pi t) / 2, for targets > 1 (0 for 0 <= t <= 1)."""
     op = "nn.log_poisson_loss"
     c = _float_input(log_input, op)
-    t = ops.cast(as_tensor(targets, op), c.dtype)
-    if t.shape != c.shape:
-        raise ValueError(f"{op}: targets have shape {t.shape} and log_input {c.shape}; they "
-                         f"must be equal")
+    t = _cast_like(targets, "targets", c, "log_input", op)
     loss = ops.subtract(ops.exp(c), ops.multiply(c, t))
     if not compute_full_loss:
         return loss

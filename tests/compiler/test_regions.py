@@ -14,7 +14,7 @@ from compiler.ir import Graph
 from compiler.primitives.control import outputs
 from compiler.regions import Body, leaves_like, out_types
 from runtime.executor import CompileWarning
-from test_primitives import _rng, compare_gradient
+from test_primitives import NO_GRADIENT_INPUTS, _rng, compare_gradient
 from tracer.testing import central_differences
 
 F64 = np.dtype("float64")
@@ -199,11 +199,6 @@ def _compiled_in_group(name):
         except Exception:  # noqa: BLE001  (each test of the group retries on its own)
             _compiled_groups[k] = {}
     return _compiled_groups[k].get(name)
-
-
-# inputs that have no gradient by TensorFlow's convention (the registry tests hold them at
-# their values too): polygamma's order, zeta's exponent
-NO_GRADIENT_INPUTS = {"polygamma": (0,), "zeta": (0,)}
 
 
 @pytest.mark.parametrize("name", OTHERS)

@@ -3,8 +3,8 @@ Jacobians, composition to higher order, errors."""
 import numpy as np
 import pytest
 
-import runtime
 import tracer as tt
+from test_while_higher_order import _interpreted
 
 RNG = np.random.default_rng(5)
 
@@ -122,17 +122,6 @@ def test_jacfwd_of_jacrev_is_the_hessian(tt_backend):
     j = tt.jacrev(lambda z: z * 2.0)(_c(m))
     assert j.shape == (2, 3, 2, 3)
     np.testing.assert_allclose(j.numpy().reshape(6, 6), 2 * np.eye(6))
-
-
-def _interpreted(fn, *args):
-    """``fn(*args)`` on the interpreter tier (a reference: compiling it too would only add
-    compile time)."""
-    saved = runtime.config.jit_threshold
-    runtime.config.update(jit_threshold=1 << 30)
-    try:
-        return fn(*args)
-    finally:
-        runtime.config.update(jit_threshold=saved)
 
 
 @pytest.mark.slow

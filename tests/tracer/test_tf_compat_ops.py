@@ -11,6 +11,7 @@ INF, NAN = np.inf, np.nan
 
 def _same(got, want, rtol=1e-12):
     got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, (got.shape, want.shape)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), rtol=rtol, atol=0)
 

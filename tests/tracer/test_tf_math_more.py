@@ -7,25 +7,9 @@ import pytest
 from scipy import special
 
 import tracer as tt
+from test_tf_compat_ops import _grads, _same
 
 INF, NAN = np.inf, np.nan
-
-
-def _same(got, want, rtol=1e-12):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), rtol=rtol, atol=0)
-
-
-def _grads(f, *xs):
-    """Gradients of sum(f(*xs)) with respect to every float64 argument, on a tape."""
-    ts = [tt.constant(np.asarray(x, np.float64)) for x in xs]
-    with tt.GradientTape() as tape:
-        for t in ts:
-            tape.watch(t)
-        y = tt.reduce_sum(f(*ts))
-    return [g.numpy() for g in tape.gradient(y, ts)]
 
 
 def test_special_functions_values_and_tensorflow_gradients(tt_backend):

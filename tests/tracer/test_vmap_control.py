@@ -4,8 +4,8 @@ through while_loop."""
 import numpy as np
 import pytest
 
-import runtime
 import tracer as tt
+from test_while_higher_order import _interpreted
 
 RNG = np.random.default_rng(5)
 
@@ -29,12 +29,7 @@ def _check(f, *args, in_axes=0, atol=1e-12):
     got = tt.vmap(f, in_axes=in_axes)(*[_c(a) for a in args])
     # the reference on the interpreter tier: compiling the per-example programs too
     # would only add compile time
-    saved = runtime.config.jit_threshold
-    runtime.config.update(jit_threshold=1 << 30)
-    try:
-        want = _looped(f, *args, in_axes=in_axes)
-    finally:
-        runtime.config.update(jit_threshold=saved)
+    want = _interpreted(lambda: _looped(f, *args, in_axes=in_axes))
     if isinstance(got, (tuple, list)):
         for g, w in zip(got, want):
             np.testing.assert_allclose(np.asarray(g), w, atol=atol, rtol=1e-12)

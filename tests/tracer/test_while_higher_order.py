@@ -88,7 +88,7 @@ def _rollout(loop):
 
 def _interpreted(fn, *args):
     """``fn(*args)`` on the interpreter tier (the reference: compiling it would only add
-    compile time)."""
+    compile time); the other transform tests import it."""
     saved = runtime.config.jit_threshold
     runtime.config.update(jit_threshold=1 << 30)
     try:
